@@ -1,0 +1,58 @@
+//! # 01 · create — make a named segment, safely
+//!
+//! A shared segment is a file that several processes map into memory. Every process that
+//! maps it sees the same bytes, so the *name* is all two processes need to agree on. That
+//! makes creating one a security question as much as a memory one:
+//!
+//! * **Never reuse a name.** Open with `O_CREAT | O_EXCL` (`create_new(true)` in Rust):
+//!   the kernel fails with `EEXIST` if the name is taken, in one atomic step. "Check if it
+//!   exists, then create" is a race another process can win.
+//! * **Never follow a link.** Someone can plant a symlink at the name you are about to use
+//!   and point it at a file of yours. `O_EXCL` refuses links already; add `O_NOFOLLOW`
+//!   (`custom_flags(OFlag::O_NOFOLLOW.bits())`) so the rule is stated, not implied.
+//! * **Only you.** Mode `0600`: other users cannot attach to your memory.
+//! * **Names stay inside the directory.** A name is one file name: not empty, not `.` or
+//!   `..`, no `/`, no NUL byte, at most 255 bytes (`NAME_MAX`). `"../../home/you/.bashrc"`
+//!   must be an `Error::InvalidName`, not a file you just clobbered.
+//! * **Set the length before you map.** A new file has 0 bytes, and `mmap` can only cover
+//!   bytes the file has: `file.set_len(len)` first (it reads back as zeros and costs no
+//!   RAM until touched), then `MmapMut::map_mut(&file)`. A zero length is
+//!   `Error::ZeroLength`: there is nothing to map.
+//!
+//! `Error::io(dir.path(), name, e)` turns an `io::Error` from `open` into the right
+//! variant (`AlreadyExists`, `NotAFile`, …). Mapping is `unsafe`: write a `// SAFETY:`
+//! comment saying why it is sound here. Finish with `Segment::from_parts(dir, name, file, map)`.
+//!
+//! Run: `cargo test --test 01_create`   Stuck? `cargo run -- hint 1`
+
+#[allow(unused_imports)] // you will need these
+use std::fs::OpenOptions;
+#[allow(unused_imports)]
+use std::os::unix::fs::OpenOptionsExt;
+
+#[allow(unused_imports)]
+use memmap2::MmapMut;
+#[allow(unused_imports)]
+use nix::fcntl::OFlag;
+
+use crate::{Error, Segment, SegmentDir};
+
+/// The longest file name Linux accepts (`NAME_MAX`).
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Checks that `name` is one plain file name that stays inside its directory, or returns
+/// `Error::InvalidName` with the reason.
+pub fn validate_name(name: &str) -> Result<(), Error> {
+    // TODO: reject "", ".", "..", names with '/' or '\0', and names over MAX_NAME_LEN bytes.
+    todo!("01 create: validate the segment name {name:?}")
+}
+
+/// Creates a new segment `name` of `len` bytes in `dir`, mapped and zero-filled.
+pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error> {
+    // TODO: validate the name, refuse len == 0, open with create_new + mode 0o600 +
+    // O_NOFOLLOW, set_len, map, and wrap it all in a Segment.
+    todo!(
+        "01 create: create segment {name:?} of {len} bytes in {}",
+        dir.path().display()
+    )
+}

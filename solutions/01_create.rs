@@ -1,0 +1,74 @@
+//! # 01 · create — make a named segment, safely
+//!
+//! Reference answer. The exercise file says what and why; this one shows one way.
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+
+use memmap2::MmapMut;
+use nix::fcntl::OFlag;
+
+use crate::{Error, Segment, SegmentDir};
+
+/// The longest file name Linux accepts (`NAME_MAX`).
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Checks that `name` is one plain file name that stays inside its directory.
+pub fn validate_name(name: &str) -> Result<(), Error> {
+    let reason = if name.is_empty() {
+        "it is empty"
+    } else if name == "." || name == ".." {
+        "'.' and '..' name directories, not files"
+    } else if name.contains('/') {
+        "it contains '/', which would leave the segment directory"
+    } else if name.contains('\0') {
+        "it contains a NUL byte, which ends a name early at the system-call boundary"
+    } else if name.len() > MAX_NAME_LEN {
+        "it is longer than 255 bytes (NAME_MAX)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidName {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+/// Creates a new segment `name` of `len` bytes in `dir`, mapped and zero-filled.
+pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error> {
+    validate_name(name)?;
+    if len == 0 {
+        return Err(Error::ZeroLength {
+            name: name.to_owned(),
+        });
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true) // O_CREAT | O_EXCL: fail if the name exists, even as a symlink
+        .mode(0o600) // only this user can attach
+        .custom_flags(OFlag::O_NOFOLLOW.bits())
+        .open(dir.join(name))
+        .map_err(|e| Error::io(dir.path(), name, e))?;
+    let io = |source| Error::Io {
+        name: name.to_owned(),
+        source,
+    };
+    // Grow the file *before* mapping it: the mapping may only cover bytes the file has.
+    // A fresh file extended with set_len reads as zeros and costs no memory until touched.
+    if let Err(source) = file.set_len(len as u64) {
+        let _ = std::fs::remove_file(dir.join(name));
+        return Err(io(source));
+    }
+    // SAFETY: the file is ours (created with O_EXCL a moment ago) and stays open for as
+    // long as the map lives, inside the Segment. Another process *could* shrink it and
+    // make our next access SIGBUS; the kata's rule is that nobody shrinks a live segment,
+    // and `attach` checks the size before it maps.
+    match unsafe { MmapMut::map_mut(&file) } {
+        Ok(map) => Ok(Segment::from_parts(dir, name, file, map)),
+        Err(source) => {
+            let _ = std::fs::remove_file(dir.join(name));
+            Err(io(source))
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! # 04 · transform — many processes, one buffer, no copy
+//!
+//! Reference answer.
+
+use std::ops::Range;
+
+use crate::attach::attach;
+use crate::job::Job;
+use crate::partition::partition;
+use crate::{Error, SegmentDir, worker};
+
+/// `2x + 1` if `x` is even, `2x` if it is odd, wrapping on overflow.
+pub fn transform(x: u32) -> u32 {
+    x.wrapping_mul(2).wrapping_add(u32::from(x % 2 == 0))
+}
+
+/// The worker's side: attach to `name` and transform its words `range` in place.
+pub fn transform_range(dir: &SegmentDir, name: &str, range: Range<usize>) -> Result<(), Error> {
+    let mut segment = attach(dir, name)?;
+    let actual = segment.len() as u64;
+    let Some(words) = segment.words_mut().get_mut(range.clone()) else {
+        return Err(Error::TooSmall {
+            name: name.to_owned(),
+            needed: range.end as u64 * 4,
+            actual,
+        });
+    };
+    for word in words {
+        *word = transform(*word);
+    }
+    Ok(())
+}
+
+/// The parent's side: transform every word of `name` with `workers` worker processes.
+pub fn run(dir: &SegmentDir, name: &str, workers: usize) -> Result<(), Error> {
+    if workers == 0 {
+        return Err(Error::NoWorkers {
+            name: name.to_owned(),
+        });
+    }
+    // Attach only to learn the length; the parent never touches the words itself.
+    let words = attach(dir, name)?.words().len();
+    let jobs = partition(words, workers)
+        .into_iter()
+        .map(|range| Job::transform(dir, name, range));
+    worker::run_all(jobs)
+}

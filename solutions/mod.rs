@@ -1,0 +1,14 @@
+//! Reference answers: the same files and the same public API as `exercises/`.
+//! Compiled instead of the exercises with `--features solutions`.
+
+#[path = "01_create.rs"]
+pub mod create;
+
+#[path = "02_attach.rs"]
+pub mod attach;
+
+#[path = "03_partition.rs"]
+pub mod partition;
+
+#[path = "04_transform.rs"]
+pub mod transform;

@@ -1,0 +1,100 @@
+//! Every way a segment operation can fail, as a value.
+//!
+//! Shared memory fails in ways a learner should be able to *match on*: a name that would
+//! escape the directory, a segment that already exists, one that is missing, a file that is
+//! smaller than the range a worker wants to touch. Each of those is its own variant, and each
+//! message says what happened, to which segment, and the way out. Nothing here panics, and
+//! nothing lets a bad input reach `mmap`, where it would turn into a SIGBUS instead.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What went wrong, and with which segment.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The name is not a single, plain file name (empty, `.`, `..`, a `/`, a NUL, too long).
+    #[error(
+        "invalid segment name {name:?}: {reason} (a name is one plain file name: 1 to 255 bytes, no '/', no NUL, not '.' or '..')"
+    )]
+    InvalidName { name: String, reason: &'static str },
+
+    /// A segment of zero bytes was asked for, or found.
+    #[error(
+        "segment {name:?} has length 0: mmap cannot map an empty file (create asks for at least one byte; an empty file found by attach is usually a creator that has not set the length yet)"
+    )]
+    ZeroLength { name: String },
+
+    /// `create` found the name taken.
+    #[error(
+        "segment {name:?} already exists in {dir} (create never reuses a name: attach to it, or unlink it first)"
+    )]
+    AlreadyExists { name: String, dir: PathBuf },
+
+    /// `attach` (or `unlink`) found no such name.
+    #[error(
+        "no segment {name:?} in {dir} (attach only opens existing segments: create it first, and check both sides use the same directory)"
+    )]
+    NotFound { name: String, dir: PathBuf },
+
+    /// The name exists but is not a plain file: a symlink, a directory, a device.
+    #[error(
+        "{name:?} in {dir} is not a plain file (a symlink, a directory or a device): segments never follow links, so a planted link cannot redirect them"
+    )]
+    NotAFile { name: String, dir: PathBuf },
+
+    /// The segment is smaller than the bytes someone is about to touch.
+    #[error(
+        "segment {name:?} is {actual} bytes but {needed} are needed: touching a mapping past the end of its file is a SIGBUS, so this is refused up front"
+    )]
+    TooSmall {
+        name: String,
+        needed: u64,
+        actual: u64,
+    },
+
+    /// Work was asked for with nobody to do it.
+    #[error(
+        "no workers for segment {name:?}: at least one worker process is needed to transform it"
+    )]
+    NoWorkers { name: String },
+
+    /// A worker process failed, was killed, or did not finish in time.
+    #[error("worker {index} ({job}) {outcome}")]
+    Worker {
+        index: usize,
+        job: String,
+        outcome: String,
+    },
+
+    /// Any other I/O failure, with the segment it happened to.
+    #[error("I/O error on segment {name:?}: {source}")]
+    Io {
+        name: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Turns an `io::Error` from opening or creating `name` in `dir` into the variant that
+    /// says what happened, so callers can write `.map_err(|e| Error::io(dir, name, e))`.
+    ///
+    /// The Linux facts behind the mapping: `O_CREAT|O_EXCL` on an existing name is `EEXIST`
+    /// (also when the name is a symlink: `O_EXCL` never follows it); `O_NOFOLLOW` on a
+    /// symlink is `ELOOP`; opening a directory for writing is `EISDIR`.
+    pub fn io(dir: &Path, name: &str, source: io::Error) -> Error {
+        let name = name.to_owned();
+        let dir = dir.to_owned();
+        match source.kind() {
+            io::ErrorKind::AlreadyExists => Error::AlreadyExists { name, dir },
+            io::ErrorKind::NotFound => Error::NotFound { name, dir },
+            io::ErrorKind::IsADirectory => Error::NotAFile { name, dir },
+            _ if source.raw_os_error() == Some(nix::libc::ELOOP) => Error::NotAFile { name, dir },
+            _ => Error::Io { name, source },
+        }
+    }
+}
+
+/// The kata's `Result`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

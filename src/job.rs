@@ -1,0 +1,184 @@
+//! What one worker process is asked to do.
+//!
+//! A [`Job`] is both sides of one conversation: the parent turns it into the command line of
+//! the crate's worker binary (`shm-kata-worker`), and the worker parses that command line
+//! back into the same `Job` and runs it. The worker is a fresh process started from a
+//! binary, not a `fork()` of the parent: it shares nothing with the parent but the
+//! segment's directory and name, exactly like an unrelated program would.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::error::{Error, Result};
+use crate::segment::SegmentDir;
+
+/// Set to `kill@START` or `exit@START` to make the transform worker whose range starts at
+/// word `START` kill itself with SIGKILL, or exit with code 3, before it touches anything.
+/// Tests use it to check that a failed worker is reported, not ignored.
+pub const FAULT_ENV: &str = "SHM_KATA_FAULT";
+
+/// Set to a directory to make every transform worker leave a file named
+/// `START-END.PID` there, so tests can see which process handled which range.
+pub const TRACE_ENV: &str = "SHM_KATA_TRACE";
+
+/// One worker's task: a subcommand of `shm-kata-worker`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Job {
+    /// Attach to a segment and transform its words `start..end` in place.
+    Transform {
+        dir: PathBuf,
+        name: String,
+        start: usize,
+        end: usize,
+    },
+    /// Attach to a segment and write all its bytes to standard output.
+    Read { dir: PathBuf, name: String },
+    /// Attach to a segment and overwrite all its bytes with [`pattern`]`(seed, len)`.
+    Fill {
+        dir: PathBuf,
+        name: String,
+        seed: u64,
+    },
+    /// Run `transform::run` over a segment with `workers` workers, in this process.
+    Run {
+        dir: PathBuf,
+        name: String,
+        workers: usize,
+    },
+}
+
+impl Job {
+    /// The job that transforms `range` (in words) of segment `name` in `dir`.
+    pub fn transform(dir: &SegmentDir, name: &str, range: Range<usize>) -> Job {
+        Job::Transform {
+            dir: dir.path().to_owned(),
+            name: name.to_owned(),
+            start: range.start,
+            end: range.end,
+        }
+    }
+
+    /// The worker binary's arguments for this job.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let (command, dir, name, rest) = match self {
+            Job::Transform {
+                dir,
+                name,
+                start,
+                end,
+            } => (
+                "transform",
+                dir,
+                name,
+                vec![start.to_string(), end.to_string()],
+            ),
+            Job::Read { dir, name } => ("read", dir, name, vec![]),
+            Job::Fill { dir, name, seed } => ("fill", dir, name, vec![seed.to_string()]),
+            Job::Run { dir, name, workers } => ("run", dir, name, vec![workers.to_string()]),
+        };
+        let mut args: Vec<OsString> = vec![command.into(), dir.into(), name.into()];
+        args.extend(rest.into_iter().map(OsString::from));
+        args
+    }
+
+    /// A short description for error messages: `transform words 0..250 of "demo"`.
+    pub fn label(&self) -> String {
+        match self {
+            Job::Transform {
+                name, start, end, ..
+            } => format!("transform words {start}..{end} of {name:?}"),
+            Job::Read { name, .. } => format!("read {name:?}"),
+            Job::Fill { name, .. } => format!("fill {name:?}"),
+            Job::Run { name, workers, .. } => format!("run {name:?} with {workers} workers"),
+        }
+    }
+
+    /// A ready-to-spawn command that runs this job in the worker binary.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(crate::worker::program());
+        command.args(self.to_args());
+        command
+    }
+
+    /// Runs the job in *this* process: what the worker binary does after parsing its
+    /// arguments. It calls the exercise code (`attach`, `transform`), so an unfinished
+    /// exercise shows up here as its `todo!()` message.
+    pub fn execute(self) -> Result<()> {
+        match self {
+            Job::Transform {
+                dir,
+                name,
+                start,
+                end,
+            } => {
+                inject_fault(start);
+                trace(start, end);
+                crate::transform::transform_range(&SegmentDir::at(dir), &name, start..end)
+            }
+            Job::Read { dir, name } => {
+                let segment = crate::attach::attach(&SegmentDir::at(dir), &name)?;
+                std::io::stdout()
+                    .lock()
+                    .write_all(segment.as_bytes())
+                    .map_err(|source| Error::Io { name, source })
+            }
+            Job::Fill { dir, name, seed } => {
+                let mut segment = crate::attach::attach(&SegmentDir::at(dir), &name)?;
+                let bytes = pattern(seed, segment.len());
+                segment.as_bytes_mut().copy_from_slice(&bytes);
+                Ok(())
+            }
+            Job::Run { dir, name, workers } => {
+                crate::transform::run(&SegmentDir::at(dir), &name, workers)
+            }
+        }
+    }
+}
+
+/// `len` pseudo-random bytes determined by `seed` (SplitMix64), so two processes can agree
+/// on a segment's expected contents without sending them to each other.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        bytes.extend_from_slice(&next().to_le_bytes());
+    }
+    bytes.truncate(len);
+    bytes
+}
+
+fn inject_fault(start: usize) {
+    let Ok(fault) = std::env::var(FAULT_ENV) else {
+        return;
+    };
+    let Some((what, at)) = fault.split_once('@') else {
+        return;
+    };
+    if at.parse() != Ok(start) {
+        return;
+    }
+    match what {
+        "kill" => {
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        }
+        "exit" => std::process::exit(3),
+        _ => {}
+    }
+}
+
+fn trace(start: usize, end: usize) {
+    if let Some(dir) = std::env::var_os(TRACE_ENV) {
+        let file = PathBuf::from(dir).join(format!("{start}-{end}.{}", std::process::id()));
+        let _ = std::fs::File::create(file);
+    }
+}

@@ -1,0 +1,213 @@
+//! Exercise 01 · create. Open `exercises/01_create.rs`; hint: `cargo run -- hint 1`.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{Scratch, cases};
+use proptest::prelude::*;
+use shm_kata::Error;
+use shm_kata::create::create;
+
+/// Names that must never become a file: each escapes the directory or is not a name.
+const BAD_NAMES: &[&str] = &[
+    "",
+    ".",
+    "..",
+    "/",
+    "a/b",
+    "../escape",
+    "/etc/passwd",
+    "nul\0byte",
+    "trailing/",
+];
+
+proptest! {
+    #![proptest_config(cases(24))]
+
+    /// The file behind a new segment has exactly the requested length and reads as zeros.
+    #[test]
+    fn created_segment_has_the_requested_length_and_is_zeroed(len in 1usize..1 << 20) {
+        let scratch = Scratch::new();
+        let segment = create(&scratch.dir, "seg", len).expect("create should succeed in an empty directory");
+        prop_assert_eq!(segment.len(), len, "Segment::len() should be the length you asked for");
+        let on_disk = std::fs::metadata(scratch.dir.join("seg")).unwrap().len();
+        prop_assert_eq!(on_disk, len as u64,
+            "the file must have the requested length before it is mapped: did you call set_len?");
+        prop_assert!(segment.as_bytes().iter().all(|&b| b == 0), "a new segment should read as zeros");
+        drop(segment);
+        scratch.remove("seg");
+        scratch.finish();
+    }
+
+    /// Whatever is written through the mapping is in the file: the segment *is* the file.
+    #[test]
+    fn writes_through_the_segment_land_in_the_file(bytes in prop::collection::vec(any::<u8>(), 1..4096)) {
+        let scratch = Scratch::new();
+        let mut segment = create(&scratch.dir, "seg", bytes.len()).expect("create should succeed");
+        segment.as_bytes_mut().copy_from_slice(&bytes);
+        let in_file = std::fs::read(scratch.dir.join("seg")).unwrap();
+        prop_assert_eq!(in_file, bytes, "the file and the mapping must be the same bytes (MAP_SHARED)");
+        drop(segment);
+        scratch.remove("seg");
+        scratch.finish();
+    }
+
+    /// Plain names (letters, digits, `.`, `_`, `-`, up to 255 bytes) are accepted as they are.
+    #[test]
+    fn plain_names_are_accepted(name in "[a-zA-Z0-9_-][a-zA-Z0-9._-]{0,254}") {
+        let scratch = Scratch::new();
+        let segment = create(&scratch.dir, &name, 8);
+        prop_assert!(segment.is_ok(), "{:?} is a fine name, but create said {:?}", name, segment.err());
+        drop(segment);
+        prop_assert_eq!(scratch.names(), vec![name.clone()], "the file should be named exactly {:?}", name);
+        scratch.remove(&name);
+        scratch.finish();
+    }
+
+    /// A name with a `/` or a NUL anywhere is refused, and nothing is created.
+    #[test]
+    fn names_with_a_slash_or_nul_are_refused(head in "[a-z]{0,8}", bad in prop::sample::select(vec!['/', '\0']), tail in "[a-z]{0,8}") {
+        let scratch = Scratch::new();
+        let name = format!("{head}{bad}{tail}");
+        let result = create(&scratch.dir, &name, 8);
+        prop_assert!(matches!(result, Err(Error::InvalidName { .. })),
+            "{:?} must be Error::InvalidName, got {:?}", name, result);
+        prop_assert!(scratch.names().is_empty(), "nothing may be created for a bad name");
+        scratch.finish();
+    }
+}
+
+/// `0600`: only the owner can attach to the memory.
+#[test]
+fn created_segment_is_private_to_its_owner() {
+    let scratch = Scratch::new();
+    let segment = create(&scratch.dir, "private", 64).expect("create should succeed");
+    let mode = std::fs::metadata(segment.path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(
+        mode, 0o600,
+        "open the file with .mode(0o600): got {mode:o}, so others could read your memory"
+    );
+    drop(segment);
+    scratch.remove("private");
+    scratch.finish();
+}
+
+/// `create` never reuses a name, and the segment already there keeps its bytes.
+#[test]
+fn create_refuses_an_existing_name_and_leaves_it_untouched() {
+    let scratch = Scratch::new();
+    let mut first = create(&scratch.dir, "taken", 16).expect("the first create should succeed");
+    first.as_bytes_mut().copy_from_slice(b"keep these bytes");
+    let second = create(&scratch.dir, "taken", 4096);
+    assert!(
+        matches!(&second, Err(Error::AlreadyExists { name, .. }) if name == "taken"),
+        "a second create of \"taken\" must be Error::AlreadyExists (use create_new(true), i.e. O_EXCL), got {second:?}"
+    );
+    assert_eq!(
+        std::fs::read(first.path()).unwrap(),
+        b"keep these bytes",
+        "the existing segment must not be truncated or resized by a failed create"
+    );
+    drop(first);
+    scratch.remove("taken");
+    scratch.finish();
+}
+
+/// Every bad name is a typed error and creates nothing.
+#[test]
+fn every_bad_name_is_an_invalid_name_error_and_creates_nothing() {
+    let scratch = Scratch::new();
+    let too_long = "x".repeat(256);
+    for name in BAD_NAMES.iter().copied().chain([too_long.as_str()]) {
+        let result = create(&scratch.dir, name, 8);
+        assert!(
+            matches!(result, Err(Error::InvalidName { .. })),
+            "{name:?} must be Error::InvalidName, got {result:?}"
+        );
+    }
+    assert!(
+        scratch.names().is_empty(),
+        "nothing may be created for a bad name, found {:?}",
+        scratch.names()
+    );
+    scratch.finish();
+}
+
+/// A name of exactly 255 bytes is the longest allowed, and allowed.
+#[test]
+fn a_name_of_255_bytes_is_allowed() {
+    let scratch = Scratch::new();
+    let name = "n".repeat(255);
+    let segment = create(&scratch.dir, &name, 8);
+    assert!(
+        segment.is_ok(),
+        "255 bytes is NAME_MAX and must be accepted, got {:?}",
+        segment.err()
+    );
+    drop(segment);
+    scratch.remove(&name);
+    scratch.finish();
+}
+
+/// Zero bytes cannot be mapped: a typed error, and no file.
+#[test]
+fn zero_length_is_an_error_and_creates_nothing() {
+    let scratch = Scratch::new();
+    let result = create(&scratch.dir, "empty", 0);
+    assert!(
+        matches!(result, Err(Error::ZeroLength { .. })),
+        "len 0 must be Error::ZeroLength, got {result:?}"
+    );
+    assert!(
+        scratch.names().is_empty(),
+        "check len before creating the file: found {:?}",
+        scratch.names()
+    );
+    scratch.finish();
+}
+
+/// A symlink planted at the name is not followed: its target stays untouched.
+#[test]
+fn a_symlink_planted_at_the_name_is_not_followed() {
+    let scratch = Scratch::new();
+    let victim = common::scratch_file();
+    std::fs::write(victim.path(), b"precious").unwrap();
+    std::os::unix::fs::symlink(victim.path(), scratch.dir.join("trap")).unwrap();
+    let result = create(&scratch.dir, "trap", 4096);
+    assert!(
+        matches!(
+            result,
+            Err(Error::AlreadyExists { .. } | Error::NotAFile { .. })
+        ),
+        "a symlink at the name must make create fail (O_EXCL + O_NOFOLLOW), got {result:?}"
+    );
+    assert_eq!(
+        std::fs::read(victim.path()).unwrap(),
+        b"precious",
+        "the symlink's target was modified: create followed a link it should have refused"
+    );
+    scratch.remove("trap");
+    scratch.finish();
+}
+
+/// Dropping a segment closes it; the name and its bytes stay for others to attach to.
+#[test]
+fn dropping_a_segment_closes_it_but_keeps_the_name() {
+    let scratch = Scratch::new();
+    let mut segment = create(&scratch.dir, "stays", 5).expect("create should succeed");
+    segment.as_bytes_mut().copy_from_slice(b"hello");
+    drop(segment);
+    assert_eq!(
+        scratch.names(),
+        ["stays"],
+        "drop closes (unmaps); only an unlink removes the name"
+    );
+    assert_eq!(std::fs::read(scratch.dir.join("stays")).unwrap(), b"hello");
+    scratch.remove("stays");
+    scratch.finish();
+}

@@ -1,0 +1,373 @@
+//! Exercise 04 · transform. Open `exercises/04_transform.rs`; hint: `cargo run -- hint 4`.
+//! (These tests use your `create`, `attach` and `partition` from 01–03.)
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Scratch, cases, expected_transform, run_bounded, use_this_builds_worker};
+use proptest::prelude::*;
+use shm_kata::job::{FAULT_ENV, Job, TRACE_ENV};
+use shm_kata::partition::partition;
+use shm_kata::transform::{run, transform, transform_range};
+use shm_kata::{Error, Segment, SegmentDir, create::create};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// A segment of `words` words holding `0, 1, 2, …`.
+fn counting_segment(dir: &SegmentDir, name: &str, words: usize) -> Segment {
+    let mut segment = create(dir, name, words * 4).expect("create (exercise 01) should succeed");
+    for (i, w) in segment.words_mut().iter_mut().enumerate() {
+        *w = i as u32;
+    }
+    segment
+}
+
+/// The first word that is not the transform of its index, if any.
+fn first_wrong_word(words: &[u32]) -> Option<(usize, u32)> {
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| (i, w))
+        .find(|&(i, w)| w != expected_transform(i as u32))
+}
+
+proptest! {
+    #![proptest_config(cases(10_000))]
+
+    /// `transform(x)` is `2x + 1` for even `x` and `2x` for odd `x`, modulo 2^32.
+    #[test]
+    fn transform_matches_the_formula_for_every_word(x in any::<u32>()) {
+        prop_assert_eq!(transform(x), expected_transform(x),
+            "transform({}) should be {}", x, expected_transform(x));
+    }
+}
+
+/// Words of 2^31 and more overflow `2x`: the result wraps instead of panicking.
+#[test]
+fn transform_wraps_instead_of_overflowing() {
+    for (x, want) in [
+        (0, 1),
+        (1, 2),
+        (2, 5),
+        (1 << 31, 1),
+        ((1 << 31) + 1, 2),
+        (u32::MAX - 1, u32::MAX - 2),
+        (u32::MAX, u32::MAX - 1),
+    ] {
+        assert_eq!(
+            transform(x),
+            want,
+            "transform({x}) should be {want}: use wrapping_mul / wrapping_add"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(32))]
+
+    /// A worker's function changes exactly the words of its range and no other.
+    #[test]
+    fn transform_range_changes_only_its_range(words in 1usize..10_000, a in any::<prop::sample::Index>(), b in any::<prop::sample::Index>()) {
+        let scratch = Scratch::new();
+        let segment = counting_segment(&scratch.dir, "ranged", words);
+        let (x, y) = (a.index(words + 1), b.index(words + 1));
+        let range = x.min(y)..x.max(y);
+        transform_range(&scratch.dir, "ranged", range.clone()).expect("transform_range inside the segment should succeed");
+        for (i, &w) in segment.words().iter().enumerate() {
+            let want = if range.contains(&i) { expected_transform(i as u32) } else { i as u32 };
+            prop_assert_eq!(w, want, "word {} after transform_range({:?}) should be {}", i, range, want);
+        }
+        drop(segment);
+        scratch.remove("ranged");
+        scratch.finish();
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(16))]
+
+    /// `run` with any number of workers leaves exactly `transform` of the initial data in
+    /// every word: nothing skipped, nothing transformed twice.
+    #[test]
+    fn run_transforms_every_word_exactly_once(words in 1usize..200_000, workers in 1usize..=8) {
+        use_this_builds_worker();
+        let scratch = Scratch::new();
+        let segment = counting_segment(&scratch.dir, "buffer", words);
+        run(&scratch.dir, "buffer", workers).expect("run should succeed");
+        if let Some((i, w)) = first_wrong_word(segment.words()) {
+            let hint = if w == i as u32 { "never transformed" }
+                else if w == expected_transform(expected_transform(i as u32)) { "transformed twice: ranges overlap" }
+                else { "wrong" };
+            prop_assert!(false, "{} words, {} workers: word {} is {} ({}), expected {}",
+                words, workers, i, w, hint, expected_transform(i as u32));
+        }
+        drop(segment);
+        scratch.remove("buffer");
+        scratch.finish();
+    }
+}
+
+/// Each range is handled by its own worker process, not by the parent.
+#[test]
+fn run_gives_each_range_to_its_own_process() {
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let trace = Scratch::new();
+    let (words, workers) = (10_000, 4);
+    let segment = counting_segment(&scratch.dir, "traced", words);
+    // `run` is called inside a worker process started for the purpose, so the trace
+    // setting reaches its workers without touching this test's own environment.
+    let job = Job::Run {
+        dir: scratch.dir.path().to_owned(),
+        name: "traced".into(),
+        workers,
+    };
+    let mut command = job.command();
+    command.env(TRACE_ENV, trace.dir.path());
+    let finished = run_bounded(command, LIMIT, "run");
+    assert!(
+        finished.status.success(),
+        "run failed:\n{}",
+        finished.stderr
+    );
+    let mut ranges = Vec::new();
+    let mut pids = BTreeSet::new();
+    for entry in std::fs::read_dir(trace.dir.path()).unwrap() {
+        let file = entry.unwrap().file_name().into_string().unwrap();
+        let (range, pid) = file.split_once('.').unwrap();
+        let (start, end) = range.split_once('-').unwrap();
+        ranges.push(start.parse::<usize>().unwrap()..end.parse::<usize>().unwrap());
+        pids.insert(pid.to_owned());
+    }
+    ranges.sort_by_key(|r| r.start);
+    assert_eq!(
+        ranges,
+        partition(words, workers),
+        "each range from partition() should be given to one Job::transform: did you actually start a worker per range?"
+    );
+    assert_eq!(
+        pids.len(),
+        workers,
+        "{workers} ranges should be handled by {workers} different processes, got pids {pids:?}"
+    );
+    assert_eq!(
+        first_wrong_word(segment.words()),
+        None,
+        "every word should be transformed"
+    );
+    drop(segment);
+    scratch.remove("traced");
+    scratch.finish();
+}
+
+/// Runs `run` in a fresh process whose worker for the second range is made to fail with
+/// `fault` (`kill` or `exit`), and returns what that process printed.
+fn run_with_a_faulty_second_worker(fault: &str) -> String {
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let (words, workers) = (4_000, 4);
+    let segment = counting_segment(&scratch.dir, "faulty", words);
+    let second = partition(words, workers)[1].start;
+    let job = Job::Run {
+        dir: scratch.dir.path().to_owned(),
+        name: "faulty".into(),
+        workers,
+    };
+    let mut command = job.command();
+    command.env(FAULT_ENV, format!("{fault}@{second}"));
+    let finished = run_bounded(command, LIMIT, "run with a failing worker");
+    assert!(
+        !finished.status.success(),
+        "worker 1 was made to {fault}, yet run reported success: check every worker's exit \
+         status (worker::run_all does), and don't transform in the parent"
+    );
+    drop(segment);
+    scratch.remove("faulty");
+    scratch.finish();
+    finished.stderr
+}
+
+/// A worker killed by a signal makes `run` fail with an error naming that worker.
+#[test]
+fn a_killed_worker_makes_run_fail_and_names_it() {
+    let stderr = run_with_a_faulty_second_worker("kill");
+    assert!(
+        stderr.contains("worker 1") && stderr.contains("SIGKILL"),
+        "the error should name worker 1 and SIGKILL, run printed:\n{stderr}"
+    );
+}
+
+/// A worker that exits with an error makes `run` fail with an error naming that worker.
+#[test]
+fn a_failing_worker_makes_run_fail_and_names_it() {
+    let stderr = run_with_a_faulty_second_worker("exit");
+    assert!(
+        stderr.contains("worker 1") && stderr.contains("exited with code 3"),
+        "the error should name worker 1 and its exit code 3, run printed:\n{stderr}"
+    );
+}
+
+/// A range past the end of the segment is a typed error, never a panic or a SIGBUS.
+#[test]
+fn transform_range_past_the_end_is_too_small() {
+    let scratch = Scratch::new();
+    let segment = counting_segment(&scratch.dir, "short", 10);
+    let result = transform_range(&scratch.dir, "short", 5..11);
+    assert!(
+        matches!(result, Err(Error::TooSmall { .. })),
+        "words 5..11 of a 10-word segment must be Error::TooSmall, got {result:?}"
+    );
+    assert!(
+        segment
+            .words()
+            .iter()
+            .enumerate()
+            .all(|(i, &w)| w == i as u32),
+        "a refused range must leave every word unchanged"
+    );
+    drop(segment);
+    scratch.remove("short");
+    scratch.finish();
+}
+
+/// Zero workers is a typed error.
+#[test]
+fn run_with_zero_workers_is_an_error() {
+    let scratch = Scratch::new();
+    let segment = counting_segment(&scratch.dir, "idle", 10);
+    let result = run(&scratch.dir, "idle", 0);
+    assert!(
+        matches!(result, Err(Error::NoWorkers { .. })),
+        "run with 0 workers must be Error::NoWorkers, got {result:?}"
+    );
+    drop(segment);
+    scratch.remove("idle");
+    scratch.finish();
+}
+
+/// Running over a segment nobody created is `NotFound`.
+#[test]
+fn run_on_a_missing_segment_is_not_found() {
+    let scratch = Scratch::new();
+    let result = run(&scratch.dir, "nowhere", 2);
+    assert!(
+        matches!(result, Err(Error::NotFound { .. })),
+        "run on a missing segment must be Error::NotFound, got {result:?}"
+    );
+    scratch.finish();
+}
+
+// ----- Python interop: the article's `multiprocessing.shared_memory`, in /dev/shm -----
+
+/// `python3`, if this machine has one with `multiprocessing.shared_memory`.
+fn python() -> Option<Command> {
+    let ok = Command::new("python3")
+        .args(["-c", "import multiprocessing.shared_memory"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: no python3 with multiprocessing.shared_memory on this machine");
+        return None;
+    }
+    let mut command = Command::new("python3");
+    command.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/common/shm_peer.py"
+    ));
+    Some(command)
+}
+
+/// A name in /dev/shm no other test run uses, removed on drop if still there.
+struct SystemName(String);
+
+impl SystemName {
+    fn new(tag: &str) -> SystemName {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        SystemName(format!(
+            "shm-kata-test-{tag}-{}-{nanos}",
+            std::process::id()
+        ))
+    }
+}
+
+impl Drop for SystemName {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(SegmentDir::system().join(&self.0));
+    }
+}
+
+/// A segment made by Python's `SharedMemory(create=True)` is attached by name and
+/// transformed by Rust worker processes, and Python sees the result.
+#[test]
+fn a_python_segment_is_transformed_by_rust_workers() {
+    use_this_builds_worker();
+    let Some(mut python) = python() else { return };
+    let name = SystemName::new("py");
+    let words = 100_000;
+    let mut peer = python
+        .args(["create", &name.0, &words.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start python3");
+    let mut line = String::new();
+    BufReader::new(peer.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        line.trim(),
+        "ready",
+        "the Python side could not create its segment"
+    );
+    let result = run(&SegmentDir::system(), &name.0, 2);
+    peer.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let status = peer.wait().unwrap();
+    result.expect("run over Python's segment should succeed");
+    assert!(
+        status.success(),
+        "Python did not see every word transformed (its message is above)"
+    );
+    assert!(
+        !SegmentDir::system().join(&name.0).exists(),
+        "Python, the creator, should have unlinked its segment"
+    );
+}
+
+/// A segment made by `create` in /dev/shm is attached by Python's `SharedMemory(name=…)`:
+/// Python sees Rust's workers' result, and Rust sees what Python writes back.
+#[test]
+fn python_attaches_to_a_rust_segment_and_both_see_each_others_writes() {
+    use_this_builds_worker();
+    let Some(mut python) = python() else { return };
+    let name = SystemName::new("rs");
+    let words = 100_000;
+    let segment = counting_segment(&SegmentDir::system(), &name.0, words);
+    run(&SegmentDir::system(), &name.0, 2).expect("run should succeed");
+    let status = python
+        .args(["check", &name.0, &words.to_string()])
+        .status()
+        .expect("start python3");
+    assert!(
+        status.success(),
+        "Python did not see every word transformed (its message is above)"
+    );
+    assert!(
+        segment
+            .words()
+            .iter()
+            .enumerate()
+            .all(|(i, &w)| w == i as u32),
+        "Python wrote 0..n back, but this process's mapping does not show it"
+    );
+    drop(segment);
+    std::fs::remove_file(SegmentDir::system().join(&name.0))
+        .expect("the segment should still exist: Python must not unlink it");
+}
