@@ -15,9 +15,15 @@
 //!   `..`, no `/`, no NUL byte, at most 255 bytes (`NAME_MAX`). `"../../home/you/.bashrc"`
 //!   must be an `Error::InvalidName`, not a file you just clobbered.
 //! * **Set the length before you map.** A new file has 0 bytes, and `mmap` can only cover
-//!   bytes the file has: `file.set_len(len)` first (it reads back as zeros and costs no
-//!   RAM until touched), then `MmapMut::map_mut(&file)`. A zero length is
-//!   `Error::ZeroLength`: there is nothing to map.
+//!   bytes the file has: `file.set_len(len)` first (it reads back as zeros), then
+//!   `MmapMut::map_mut(&file)`. A zero length is `Error::ZeroLength`: nothing to map.
+//! * **Reserve the memory up front.** On a tmpfs like `/dev/shm`, `set_len` reserves no
+//!   pages: if `/dev/shm` is full when a page is first touched (a Docker container gets
+//!   64 MiB by default), that touch is a SIGBUS that kills the process. `posix_fallocate`
+//!   claims the pages now, so "no room" is an `Error::NoSpace` (errno `ENOSPC` or `EFBIG`)
+//!   you can handle, instead of a crash later.
+//! * **Fail cleanly.** If anything after the open fails, remove the file you just made:
+//!   a failed create must leave nothing behind.
 //!
 //! `Error::io(dir.path(), name, e)` turns an `io::Error` from `open` into the right
 //! variant (`AlreadyExists`, `NotAFile`, …). Mapping is `unsafe`: write a `// SAFETY:`
@@ -33,7 +39,9 @@ use std::os::unix::fs::OpenOptionsExt;
 #[allow(unused_imports)]
 use memmap2::MmapMut;
 #[allow(unused_imports)]
-use nix::fcntl::OFlag;
+use nix::errno::Errno;
+#[allow(unused_imports)]
+use nix::fcntl::{OFlag, posix_fallocate};
 
 use crate::{Error, Segment, SegmentDir};
 
@@ -50,7 +58,8 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
 /// Creates a new segment `name` of `len` bytes in `dir`, mapped and zero-filled.
 pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error> {
     // TODO: validate the name, refuse len == 0, open with create_new + mode 0o600 +
-    // O_NOFOLLOW, set_len, map, and wrap it all in a Segment.
+    // O_NOFOLLOW, set_len, posix_fallocate, map, and wrap it all in a Segment
+    // (removing the file again if any step after the open fails).
     todo!(
         "01 create: create segment {name:?} of {len} bytes in {}",
         dir.path().display()

@@ -10,16 +10,20 @@
 //!   panics in a debug build. Use wrapping arithmetic (`wrapping_mul`, `wrapping_add`):
 //!   the kata wants the result modulo 2^32.
 //! * `transform_range(dir, name, range)`: what one worker process does. Attach by name
-//!   (your `attach` from 02), take `segment.words_mut()`, and transform the words in
-//!   `range` only. A range past the end is `Error::TooSmall`, not a panic.
+//!   (your `attach` from 02), take the words of your range with
+//!   `segment.words_range_mut(range)?` and transform each one. That call refuses a range
+//!   past the end (`Error::TooSmall`, not a panic), and it is `unsafe`: read on.
 //! * `run(dir, name, workers)`: what the parent does. Attach once, only to learn how many
 //!   words there are; `partition` them (03); build one `Job::transform(dir, name, range)`
 //!   per range; start them all as real processes and wait for every one with
 //!   `worker::run_all(jobs)`. `workers == 0` is `Error::NoWorkers`.
 //!
-//! Why is `words_mut()` sound when other processes write the same segment? Because no two
-//! workers touch the same word (that is what 03 guaranteed), and the parent does not read
-//! until all of them have exited. Break either rule and you need a lock (exercise 05).
+//! Why `unsafe`? A `&mut [u32]` promises the compiler that nothing else reads or writes
+//! those words while it lives, and the compiler optimizes on that promise. Other processes
+//! write the same segment right now, and Rust cannot see them; only you can say why they
+//! never touch *your* words. Say it in a `// SAFETY:` comment: no two workers share a word
+//! (that is what 03 guaranteed), and the parent does not look until all of them have
+//! exited. Break either rule and you need a lock or atomics (exercise 05).
 //!
 //! Run: `cargo test --test 04_transform`   Stuck? `cargo run -- hint 4`
 
@@ -43,7 +47,8 @@ pub fn transform(x: u32) -> u32 {
 
 /// The worker's side: attach to `name` and transform its words `range` in place.
 pub fn transform_range(dir: &SegmentDir, name: &str, range: Range<usize>) -> Result<(), Error> {
-    // TODO: attach, check the range fits (Error::TooSmall), transform every word in it.
+    // TODO: attach, take `words_range_mut(range)?` in an `unsafe` block with a
+    // `// SAFETY:` comment, transform every word in it.
     todo!(
         "04 transform: transform words {range:?} of segment {name:?} in {}",
         dir.path().display()

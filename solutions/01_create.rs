@@ -6,7 +6,8 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 
 use memmap2::MmapMut;
-use nix::fcntl::OFlag;
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, posix_fallocate};
 
 use crate::{Error, Segment, SegmentDir};
 
@@ -54,21 +55,36 @@ pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error
         name: name.to_owned(),
         source,
     };
+    // From here on a failure must not leave a half-made segment behind.
+    let give_up = |error: Error| {
+        let _ = std::fs::remove_file(dir.join(name));
+        Err(error)
+    };
     // Grow the file *before* mapping it: the mapping may only cover bytes the file has.
     // A fresh file extended with set_len reads as zeros and costs no memory until touched.
     if let Err(source) = file.set_len(len as u64) {
-        let _ = std::fs::remove_file(dir.join(name));
-        return Err(io(source));
+        return give_up(io(source));
+    }
+    // Reserve the pages now. On a tmpfs, set_len reserves nothing: if /dev/shm fills up
+    // later, the first touch of a missing page is a SIGBUS. posix_fallocate makes that
+    // an error here instead, while it can still be handled.
+    match posix_fallocate(&file, 0, len as i64) {
+        Ok(()) => {}
+        Err(Errno::ENOSPC | Errno::EFBIG) => {
+            return give_up(Error::NoSpace {
+                name: name.to_owned(),
+                len,
+                dir: dir.path().to_owned(),
+            });
+        }
+        Err(errno) => return give_up(io(errno.into())),
     }
     // SAFETY: the file is ours (created with O_EXCL a moment ago) and stays open for as
     // long as the map lives, inside the Segment. Another process *could* shrink it and
     // make our next access SIGBUS; the kata's rule is that nobody shrinks a live segment,
     // and `attach` checks the size before it maps.
     match unsafe { MmapMut::map_mut(&file) } {
-        Ok(map) => Ok(Segment::from_parts(dir, name, file, map)),
-        Err(source) => {
-            let _ = std::fs::remove_file(dir.join(name));
-            Err(io(source))
-        }
+        Ok(map) => Segment::from_parts(dir, name, file, map).or_else(give_up),
+        Err(source) => give_up(io(source)),
     }
 }

@@ -43,5 +43,5 @@ pub fn attach(dir: &SegmentDir, name: &str) -> Result<Segment, Error> {
         name: name.to_owned(),
         source,
     })?;
-    Ok(Segment::from_parts(dir, name, file, map))
+    Segment::from_parts(dir, name, file, map)
 }

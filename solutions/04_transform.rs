@@ -17,14 +17,11 @@ pub fn transform(x: u32) -> u32 {
 /// The worker's side: attach to `name` and transform its words `range` in place.
 pub fn transform_range(dir: &SegmentDir, name: &str, range: Range<usize>) -> Result<(), Error> {
     let mut segment = attach(dir, name)?;
-    let actual = segment.len() as u64;
-    let Some(words) = segment.words_mut().get_mut(range.clone()) else {
-        return Err(Error::TooSmall {
-            name: name.to_owned(),
-            needed: range.end as u64 * 4,
-            actual,
-        });
-    };
+    // SAFETY: `range` comes from `partition`, so no other worker touches these words,
+    // and the parent does not look at the segment until every worker has exited. No other
+    // `Segment` of this file exists in this process. So for as long as `words` lives,
+    // nothing else reads or writes these words: the promise a `&mut [u32]` makes.
+    let words = unsafe { segment.words_range_mut(range)? };
     for word in words {
         *word = transform(*word);
     }
@@ -39,7 +36,7 @@ pub fn run(dir: &SegmentDir, name: &str, workers: usize) -> Result<(), Error> {
         });
     }
     // Attach only to learn the length; the parent never touches the words itself.
-    let words = attach(dir, name)?.words().len();
+    let words = attach(dir, name)?.word_count();
     let jobs = partition(words, workers)
         .into_iter()
         .map(|range| Job::transform(dir, name, range));

@@ -53,6 +53,34 @@ pub enum Error {
         actual: u64,
     },
 
+    /// A mapping that does not cover exactly the file it maps.
+    #[error(
+        "segment {name:?}: the file has {file} bytes but the mapping covers {mapped} (map the whole file, after its length is set)"
+    )]
+    SizeMismatch {
+        name: String,
+        file: u64,
+        mapped: u64,
+    },
+
+    /// A range whose start is past its end.
+    #[error("segment {name:?}: range {start}..{end} is reversed (a range starts before it ends)")]
+    InvalidRange {
+        name: String,
+        start: usize,
+        end: usize,
+    },
+
+    /// The file system had no room for the segment's pages.
+    #[error(
+        "no room for segment {name:?} ({len} bytes) in {dir}: reserving its pages failed (a full tmpfs; free space, or ask for less)"
+    )]
+    NoSpace {
+        name: String,
+        len: usize,
+        dir: PathBuf,
+    },
+
     /// Work was asked for with nobody to do it.
     #[error(
         "no workers for segment {name:?}: at least one worker process is needed to transform it"

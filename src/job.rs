@@ -24,6 +24,11 @@ pub const FAULT_ENV: &str = "SHM_KATA_FAULT";
 /// `START-END.PID` there, so tests can see which process handled which range.
 pub const TRACE_ENV: &str = "SHM_KATA_TRACE";
 
+/// With [`TRACE_ENV`], set to a number N to make every transform worker wait (up to 10 s)
+/// until N trace files exist before it starts: workers run one after the other never get
+/// there, and exit with code 4.
+pub const BARRIER_ENV: &str = "SHM_KATA_BARRIER";
+
 /// One worker's task: a subcommand of `shm-kata-worker`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum Job {
@@ -41,6 +46,13 @@ pub enum Job {
         dir: PathBuf,
         name: String,
         seed: u64,
+    },
+    /// Create a segment with `create`, under the common umask `022` (so a `create` that
+    /// relies on the umask instead of asking for mode `0600` shows as `0644`).
+    Create {
+        dir: PathBuf,
+        name: String,
+        len: usize,
     },
     /// Run `transform::run` over a segment with `workers` workers, in this process.
     Run {
@@ -77,9 +89,11 @@ impl Job {
             ),
             Job::Read { dir, name } => ("read", dir, name, vec![]),
             Job::Fill { dir, name, seed } => ("fill", dir, name, vec![seed.to_string()]),
+            Job::Create { dir, name, len } => ("create", dir, name, vec![len.to_string()]),
             Job::Run { dir, name, workers } => ("run", dir, name, vec![workers.to_string()]),
         };
-        let mut args: Vec<OsString> = vec![command.into(), dir.into(), name.into()];
+        // `--` ends the options: a segment named `-h` is a name, not a request for help.
+        let mut args: Vec<OsString> = vec![command.into(), "--".into(), dir.into(), name.into()];
         args.extend(rest.into_iter().map(OsString::from));
         args
     }
@@ -92,6 +106,7 @@ impl Job {
             } => format!("transform words {start}..{end} of {name:?}"),
             Job::Read { name, .. } => format!("read {name:?}"),
             Job::Fill { name, .. } => format!("fill {name:?}"),
+            Job::Create { name, len, .. } => format!("create {name:?} of {len} bytes"),
             Job::Run { name, workers, .. } => format!("run {name:?} with {workers} workers"),
         }
     }
@@ -122,14 +137,16 @@ impl Job {
                 let segment = crate::attach::attach(&SegmentDir::at(dir), &name)?;
                 std::io::stdout()
                     .lock()
-                    .write_all(segment.as_bytes())
+                    .write_all(&segment.read_bytes())
                     .map_err(|source| Error::Io { name, source })
             }
             Job::Fill { dir, name, seed } => {
-                let mut segment = crate::attach::attach(&SegmentDir::at(dir), &name)?;
-                let bytes = pattern(seed, segment.len());
-                segment.as_bytes_mut().copy_from_slice(&bytes);
-                Ok(())
+                let segment = crate::attach::attach(&SegmentDir::at(dir), &name)?;
+                segment.write_bytes(0, &pattern(seed, segment.len()))
+            }
+            Job::Create { dir, name, len } => {
+                nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+                crate::create::create(&SegmentDir::at(dir), &name, len).map(drop)
             }
             Job::Run { dir, name, workers } => {
                 crate::transform::run(&SegmentDir::at(dir), &name, workers)
@@ -177,8 +194,24 @@ fn inject_fault(start: usize) {
 }
 
 fn trace(start: usize, end: usize) {
-    if let Some(dir) = std::env::var_os(TRACE_ENV) {
-        let file = PathBuf::from(dir).join(format!("{start}-{end}.{}", std::process::id()));
-        let _ = std::fs::File::create(file);
+    let Some(dir) = std::env::var_os(TRACE_ENV).map(PathBuf::from) else {
+        return;
+    };
+    let _ = std::fs::File::create(dir.join(format!("{start}-{end}.{}", std::process::id())));
+    let Some(all) = std::env::var(BARRIER_ENV)
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_dir(&dir).map_or(0, |d| d.count()) < all {
+        if std::time::Instant::now() > deadline {
+            eprintln!(
+                "worker for words {start}..{end}: the other workers never started while it ran"
+            );
+            std::process::exit(4);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }

@@ -3,7 +3,7 @@
 //! A *segment* here is a plain file in a directory, mapped into memory with `mmap`
 //! (`MAP_SHARED`). Every process that maps the same file sees the same physical pages: a
 //! write by one is a read by all the others, with no copy and no system call. On Linux,
-//! `/dev/shm` is a `tmpfs`, so its files live in RAM and never touch a disk: a file there
+//! `/dev/shm` is a `tmpfs`, so its files live in RAM (or swap), never on a disk: a file there
 //! *is* a POSIX shared-memory object, the same thing `shm_open("/name")` and Python's
 //! `multiprocessing.shared_memory.SharedMemory(name="name")` create.
 //!
@@ -12,8 +12,10 @@
 
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU8, AtomicU32};
 
 use memmap2::MmapMut;
 
@@ -78,14 +80,24 @@ impl SegmentDir {
 /// It never *unlinks* (removes the name): the segment and its contents stay for other
 /// processes to attach to, until someone removes the name on purpose.
 ///
-/// # Views and what makes them sound
-/// [`as_bytes_mut`](Segment::as_bytes_mut) and [`words_mut`](Segment::words_mut) hand out
-/// `&mut` references into memory that *other processes* can write at any moment, and Rust
-/// cannot see them. A `&mut [u32]` promises that nobody else touches those words while it
-/// lives; in this kata that promise is kept by design, not by the compiler: each worker
-/// only touches its own disjoint range, and the parent does not look until every worker
-/// has exited. Words that several processes really do touch at once are reached through
-/// [`atomics`](Segment::atomics) instead, never through plain references.
+/// # Views, and why the plain ones are `unsafe`
+/// Rust's references make promises about memory: while a `&[u32]` lives, nobody writes
+/// those words; while a `&mut [u32]` lives, nobody else even reads them. The compiler
+/// relies on those promises to keep values in registers and reorder loads. But a segment's
+/// bytes can be written at any moment by *another process*, or through a second `Segment`
+/// of the same file in this one, and the compiler cannot see either. So:
+///
+/// * the **safe** views go through atomics, which stay correct however many writers
+///   there are: [`atomics`](Segment::atomics), [`read_words`](Segment::read_words),
+///   [`read_bytes`](Segment::read_bytes), [`write_words`](Segment::write_words),
+///   [`write_bytes`](Segment::write_bytes);
+/// * the **plain** views ([`as_bytes`](Segment::as_bytes), [`words`](Segment::words),
+///   [`as_bytes_mut`](Segment::as_bytes_mut), [`words_mut`](Segment::words_mut),
+///   [`words_range_mut`](Segment::words_range_mut)) are as fast as ordinary slices and
+///   `unsafe`: the caller promises, in a `// SAFETY:` comment, why nobody else writes (or,
+///   for `_mut`, touches) those bytes while the slice lives. In this kata that promise is
+///   kept by design: each worker touches only its own disjoint range, and the parent looks
+///   only after every worker has exited.
 #[derive(Debug)]
 pub struct Segment {
     name: String,
@@ -98,27 +110,29 @@ pub struct Segment {
 
 impl Segment {
     /// Assembles a segment from the file it maps and the mapping, as `create` and `attach`
-    /// build them.
-    ///
-    /// # Panics
-    /// If the mapping does not cover the whole file: that would be a bug in the caller,
-    /// not a bad input.
-    pub fn from_parts(dir: &SegmentDir, name: &str, file: File, map: MmapMut) -> Segment {
-        if let Ok(meta) = file.metadata() {
-            assert_eq!(
-                meta.len(),
-                map.len() as u64,
-                "segment {name:?}: map the whole file (the file has {} bytes, the map {})",
-                meta.len(),
-                map.len()
-            );
+    /// build them. The mapping must cover the whole file: anything else is
+    /// [`Error::SizeMismatch`].
+    pub fn from_parts(dir: &SegmentDir, name: &str, file: File, map: MmapMut) -> Result<Segment> {
+        let file_len = file
+            .metadata()
+            .map_err(|source| Error::Io {
+                name: name.to_owned(),
+                source,
+            })?
+            .len();
+        if file_len != map.len() as u64 {
+            return Err(Error::SizeMismatch {
+                name: name.to_owned(),
+                file: file_len,
+                mapped: map.len() as u64,
+            });
         }
-        Segment {
+        Ok(Segment {
             name: name.to_owned(),
             path: dir.join(name),
             map,
             file,
-        }
+        })
     }
 
     /// The segment's name in its directory.
@@ -141,47 +155,140 @@ impl Segment {
         self.map.is_empty()
     }
 
+    /// How many whole `u32` words it holds. Trailing bytes that do not fill a word are
+    /// left out of every word view.
+    pub fn word_count(&self) -> usize {
+        self.map.len() / 4
+    }
+
     /// The open file behind the mapping (for locks and metadata).
     pub fn file(&self) -> &File {
         &self.file
     }
 
-    /// All its bytes.
-    pub fn as_bytes(&self) -> &[u8] {
+    /// The segment as atomic words: the view for words that several processes touch at
+    /// the same time, and the one every safe accessor below is built on.
+    pub fn atomics(&self) -> &[AtomicU32] {
+        let ptr = self.map.as_ptr().cast::<AtomicU32>();
+        // SAFETY: `AtomicU32` has the size and bit validity of `u32`, so any 4 bytes are a
+        // valid one, and a mapping starts on a page boundary, so every word is 4-aligned.
+        // The slice borrows `self`, so the mapping outlives it. Atomics are the access that
+        // stays sound while another process (or another `Segment` of the same file) writes
+        // the same word: each load and store is one indivisible instruction, and the
+        // compiler may not assume the value stays put between two of them. Plain views of
+        // the same bytes are `unsafe` precisely so they cannot coexist with this one by
+        // accident.
+        unsafe { std::slice::from_raw_parts(ptr, self.word_count()) }
+    }
+
+    /// The segment as atomic bytes (see [`atomics`](Segment::atomics)).
+    fn atomic_bytes(&self) -> &[AtomicU8] {
+        let ptr = self.map.as_ptr().cast::<AtomicU8>();
+        // SAFETY: as for `atomics`; `AtomicU8` has the size, alignment and validity of `u8`.
+        unsafe { std::slice::from_raw_parts(ptr, self.map.len()) }
+    }
+
+    /// A copy of every whole word, read with atomic loads: safe whoever writes meanwhile
+    /// (a word being rewritten reads as its old or its new value, never half of each).
+    pub fn read_words(&self) -> Vec<u32> {
+        self.atomics().iter().map(|w| w.load(Relaxed)).collect()
+    }
+
+    /// A copy of every byte, read with atomic loads.
+    pub fn read_bytes(&self) -> Vec<u8> {
+        self.atomic_bytes()
+            .iter()
+            .map(|b| b.load(Relaxed))
+            .collect()
+    }
+
+    /// Stores `words` at word index `at` with atomic stores. Needs only `&self`: shared
+    /// memory is written through shared handles, which is what atomics are for.
+    pub fn write_words(&self, at: usize, words: &[u32]) -> Result<()> {
+        let range = self.checked_range(at..at.saturating_add(words.len()), 4)?;
+        for (slot, &w) in self.atomics()[range].iter().zip(words) {
+            slot.store(w, Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Stores `bytes` at byte offset `at` with atomic stores.
+    pub fn write_bytes(&self, at: usize, bytes: &[u8]) -> Result<()> {
+        let range = self.checked_range(at..at.saturating_add(bytes.len()), 1)?;
+        for (slot, &b) in self.atomic_bytes()[range].iter().zip(bytes) {
+            slot.store(b, Relaxed);
+        }
+        Ok(())
+    }
+
+    /// All its bytes, as a plain slice.
+    ///
+    /// # Safety
+    /// While the slice lives, nothing may write these bytes: no other process, and no
+    /// other `Segment` of the same file in this process.
+    pub unsafe fn as_bytes(&self) -> &[u8] {
         &self.map
     }
 
-    /// All its bytes, writable. See the type's docs for when this is sound to use.
-    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
+    /// All its bytes, writable.
+    ///
+    /// # Safety
+    /// While the slice lives, nothing else may read or write these bytes: no other
+    /// process, and no other `Segment` of the same file in this process.
+    pub unsafe fn as_bytes_mut(&mut self) -> &mut [u8] {
         &mut self.map
     }
 
-    /// The segment as native-endian `u32` words. Trailing bytes that do not fill a whole
-    /// word are left out.
-    pub fn words(&self) -> &[u32] {
-        let whole = self.map.len() / 4 * 4;
-        // A mapping starts on a page boundary, so the cast can only fail on length, and
-        // `whole` is a multiple of 4.
-        bytemuck::cast_slice(&self.map[..whole])
+    /// Every whole word, as a plain slice.
+    ///
+    /// # Safety
+    /// As for [`as_bytes`](Segment::as_bytes): nothing may write these words meanwhile.
+    pub unsafe fn words(&self) -> &[u32] {
+        // A mapping starts on a page boundary and the length is cut to whole words, so
+        // this cast cannot fail.
+        bytemuck::cast_slice(&self.map[..self.word_count() * 4])
     }
 
-    /// The segment as writable `u32` words. See the type's docs for when this is sound.
-    pub fn words_mut(&mut self) -> &mut [u32] {
-        let whole = self.map.len() / 4 * 4;
+    /// Every whole word, writable.
+    ///
+    /// # Safety
+    /// As for [`as_bytes_mut`](Segment::as_bytes_mut): nothing else may touch these words
+    /// meanwhile.
+    pub unsafe fn words_mut(&mut self) -> &mut [u32] {
+        let whole = self.word_count() * 4;
         bytemuck::cast_slice_mut(&mut self.map[..whole])
     }
 
-    /// The segment as atomic words, for words that several processes touch at once.
-    pub fn atomics(&self) -> &[AtomicU32] {
-        let words = self.map.len() / 4;
-        let ptr = self.map.as_ptr().cast::<AtomicU32>();
-        // SAFETY: `AtomicU32` has the size and bit validity of `u32`, so any 4 bytes are a
-        // valid one, and the mapping starts on a page boundary, so every word is 4-aligned.
-        // The slice borrows `self`, so the mapping outlives it. Atomics are exactly the
-        // access that stays sound while *another process* writes the same word: every read
-        // and write of them is a single indivisible instruction, which plain `&u32`
-        // references never promise.
-        unsafe { std::slice::from_raw_parts(ptr, words) }
+    /// The words in `range`, writable: what one worker owns. A range that is reversed or
+    /// runs past the end is an error, never a panic or a SIGBUS.
+    ///
+    /// # Safety
+    /// While the slice lives, nothing else may read or write *the words in `range`*: no
+    /// other process, and no other `Segment` of the same file in this process. Other
+    /// words may be written by others meanwhile: that is what disjoint ranges allow.
+    pub unsafe fn words_range_mut(&mut self, range: Range<usize>) -> Result<&mut [u32]> {
+        let range = self.checked_range(range, 4)?;
+        let bytes = range.start * 4..range.end * 4;
+        Ok(bytemuck::cast_slice_mut(&mut self.map[bytes]))
+    }
+
+    /// Checks that `range`, in units of `unit` bytes, is in order and inside the segment.
+    fn checked_range(&self, range: Range<usize>, unit: usize) -> Result<Range<usize>> {
+        if range.start > range.end {
+            return Err(Error::InvalidRange {
+                name: self.name.clone(),
+                start: range.start,
+                end: range.end,
+            });
+        }
+        if range.end > self.map.len() / unit {
+            return Err(Error::TooSmall {
+                name: self.name.clone(),
+                needed: (range.end as u64).saturating_mul(unit as u64),
+                actual: self.map.len() as u64,
+            });
+        }
+        Ok(range)
     }
 
     /// Asks the kernel to write dirty pages back to the file (`msync`). Other processes

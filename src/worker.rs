@@ -19,10 +19,23 @@ use crate::job::Job;
 /// The file name of the crate's worker binary.
 pub const PROGRAM_NAME: &str = "shm-kata-worker";
 
-/// How long [`run_all`] lets workers run before it kills them and reports an error.
+/// How long [`run_all`] lets workers run, unless [`set_timeout`] says otherwise, before it
+/// kills them and reports an error.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
 static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
+static TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
+/// Sets how long [`run_all`] waits for its workers (the first call wins). Tests use a
+/// shorter deadline than [`DEFAULT_TIMEOUT`], so a hung worker fails them quickly.
+pub fn set_timeout(timeout: Duration) {
+    let _ = TIMEOUT.set(timeout);
+}
+
+/// How long [`run_all`] waits for its workers.
+pub fn timeout() -> Duration {
+    TIMEOUT.get().copied().unwrap_or(DEFAULT_TIMEOUT)
+}
 
 /// Tells the kit where the worker binary is. Tests call it with
 /// `env!("CARGO_BIN_EXE_shm-kata-worker")`; the first call wins.
@@ -83,6 +96,17 @@ impl Worker {
     }
 }
 
+impl Drop for Worker {
+    /// A worker that is dropped before it was waited for (a panic or an early `?` in the
+    /// parent) is killed and reaped: never an orphan process, never a zombie.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts one worker process per job, all at once (they run in parallel from here on).
 /// If one cannot be started, the ones already running are killed and reaped.
 pub fn spawn(jobs: impl IntoIterator<Item = Job>) -> Result<Vec<Worker>> {
@@ -98,75 +122,56 @@ pub fn spawn(jobs: impl IntoIterator<Item = Job>) -> Result<Vec<Worker>> {
                     job: job.label(),
                     outcome: format!("could not be started from {}: {source}", show(&program)),
                 };
-                kill_all(&mut workers);
-                return Err(error);
+                return Err(error); // dropping `workers` kills and reaps them
             }
         }
     }
     Ok(workers)
 }
 
-/// Waits until every worker has exited, or `timeout` has passed.
+/// Waits until every worker has exited, or one has failed, or `timeout` has passed.
 ///
-/// Returns `Ok` only if every worker exited with status 0. Otherwise the error names the
-/// first worker (by index) that failed, and how: its exit code or the signal that killed
-/// it. Workers still running at the deadline are killed and reaped, so no process is left
-/// behind either way.
+/// Returns `Ok` only if every worker exited with status 0 (no workers at all is `Ok`
+/// too: there was nothing to do). Otherwise the error names the worker that failed and how:
+/// its exit code or the signal that killed it. The first failure ends the wait: the
+/// others are killed and reaped at once, since the job has failed anyway (the buffer is
+/// then partly transformed: a failed run leaves no guarantee about its contents). No
+/// process is left behind either way.
 pub fn wait_all(mut workers: Vec<Worker>, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
-    let mut failures: Vec<Error> = Vec::new();
     let mut pause = Duration::from_micros(200);
-    while !workers.is_empty() {
-        let mut still_running = Vec::with_capacity(workers.len());
-        for mut worker in workers {
-            match worker.child.try_wait() {
-                Ok(Some(status)) if status.success() => {}
-                Ok(Some(status)) => failures.push(worker.error(describe(status))),
-                Ok(None) => still_running.push(worker),
-                Err(e) => {
-                    let _ = worker.child.kill();
-                    let _ = worker.child.wait();
-                    failures.push(worker.error(format!("could not be waited for: {e}")));
-                }
-            }
-        }
-        workers = still_running;
-        if workers.is_empty() {
+    loop {
+        let mut failure = None;
+        for worker in &mut workers {
+            let outcome = match worker.child.try_wait() {
+                Ok(Some(status)) if status.success() => continue,
+                Ok(Some(status)) => describe(status),
+                Ok(None) => continue,
+                Err(e) => format!("could not be waited for: {e}"),
+            };
+            failure = Some(worker.error(outcome));
             break;
+        }
+        if let Some(error) = failure {
+            return Err(error); // dropping `workers` kills and reaps the rest
+        }
+        workers.retain_mut(|w| !matches!(w.child.try_wait(), Ok(Some(_))));
+        if workers.is_empty() {
+            return Ok(());
         }
         if Instant::now() >= deadline {
-            for worker in &mut workers {
-                failures.push(worker.error(format!(
-                    "did not finish within {timeout:?} and was killed (is it stuck waiting for something?)"
-                )));
-            }
-            kill_all(&mut workers);
-            break;
+            return Err(workers[0].error(format!(
+                "did not finish within {timeout:?} and was killed (is it stuck waiting for something?)"
+            )));
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(5));
     }
-    match failures.into_iter().min_by_key(|e| match e {
-        Error::Worker { index, .. } => *index,
-        _ => usize::MAX,
-    }) {
-        Some(error) => Err(error),
-        None => Ok(()),
-    }
 }
 
-/// Starts one worker per job and waits for all of them, with [`DEFAULT_TIMEOUT`].
+/// Starts one worker per job and waits for all of them, with [`timeout`]`()`.
 pub fn run_all(jobs: impl IntoIterator<Item = Job>) -> Result<()> {
-    wait_all(spawn(jobs)?, DEFAULT_TIMEOUT)
-}
-
-fn kill_all(workers: &mut [Worker]) {
-    for worker in workers.iter_mut() {
-        let _ = worker.child.kill();
-    }
-    for worker in workers.iter_mut() {
-        let _ = worker.child.wait();
-    }
+    wait_all(spawn(jobs)?, timeout())
 }
 
 /// `exited with code 3`, `panicked (exit code 101; its message is above)`,

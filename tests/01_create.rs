@@ -4,10 +4,11 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{Scratch, cases};
+use common::{Scratch, WORKER_LIMIT, cases, run_bounded, use_this_builds_worker};
 use proptest::prelude::*;
-use shm_kata::Error;
 use shm_kata::create::create;
+use shm_kata::job::Job;
+use shm_kata::{Error, SegmentDir};
 
 /// Names that must never become a file: each escapes the directory or is not a name.
 const BAD_NAMES: &[&str] = &[
@@ -34,7 +35,7 @@ proptest! {
         let on_disk = std::fs::metadata(scratch.dir.join("seg")).unwrap().len();
         prop_assert_eq!(on_disk, len as u64,
             "the file must have the requested length before it is mapped: did you call set_len?");
-        prop_assert!(segment.as_bytes().iter().all(|&b| b == 0), "a new segment should read as zeros");
+        prop_assert!(segment.read_bytes().iter().all(|&b| b == 0), "a new segment should read as zeros");
         drop(segment);
         scratch.remove("seg");
         scratch.finish();
@@ -44,8 +45,8 @@ proptest! {
     #[test]
     fn writes_through_the_segment_land_in_the_file(bytes in prop::collection::vec(any::<u8>(), 1..4096)) {
         let scratch = Scratch::new();
-        let mut segment = create(&scratch.dir, "seg", bytes.len()).expect("create should succeed");
-        segment.as_bytes_mut().copy_from_slice(&bytes);
+        let segment = create(&scratch.dir, "seg", bytes.len()).expect("create should succeed");
+        segment.write_bytes(0, &bytes).unwrap();
         let in_file = std::fs::read(scratch.dir.join("seg")).unwrap();
         prop_assert_eq!(in_file, bytes, "the file and the mapping must be the same bytes (MAP_SHARED)");
         drop(segment);
@@ -101,8 +102,8 @@ fn created_segment_is_private_to_its_owner() {
 #[test]
 fn create_refuses_an_existing_name_and_leaves_it_untouched() {
     let scratch = Scratch::new();
-    let mut first = create(&scratch.dir, "taken", 16).expect("the first create should succeed");
-    first.as_bytes_mut().copy_from_slice(b"keep these bytes");
+    let first = create(&scratch.dir, "taken", 16).expect("the first create should succeed");
+    first.write_bytes(0, b"keep these bytes").unwrap();
     let second = create(&scratch.dir, "taken", 4096);
     assert!(
         matches!(&second, Err(Error::AlreadyExists { name, .. }) if name == "taken"),
@@ -199,8 +200,8 @@ fn a_symlink_planted_at_the_name_is_not_followed() {
 #[test]
 fn dropping_a_segment_closes_it_but_keeps_the_name() {
     let scratch = Scratch::new();
-    let mut segment = create(&scratch.dir, "stays", 5).expect("create should succeed");
-    segment.as_bytes_mut().copy_from_slice(b"hello");
+    let segment = create(&scratch.dir, "stays", 5).expect("create should succeed");
+    segment.write_bytes(0, b"hello").unwrap();
     drop(segment);
     assert_eq!(
         scratch.names(),
@@ -210,4 +211,84 @@ fn dropping_a_segment_closes_it_but_keeps_the_name() {
     assert_eq!(std::fs::read(scratch.dir.join("stays")).unwrap(), b"hello");
     scratch.remove("stays");
     scratch.finish();
+}
+
+/// `0600` is asked for, not inherited: under the common umask `022`, a create that
+/// relies on the umask would make the segment readable by everyone.
+#[test]
+fn created_segment_is_private_even_under_a_permissive_umask() {
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let job = Job::Create {
+        dir: scratch.dir.path().to_owned(),
+        name: "umask".into(),
+        len: 64,
+    };
+    let creator = run_bounded(job.command(), WORKER_LIMIT, "the creating worker");
+    assert!(
+        creator.status.success(),
+        "create failed in a worker process:\n{}",
+        creator.stderr
+    );
+    let mode = std::fs::metadata(scratch.dir.join("umask"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(
+        mode, 0o600,
+        "under umask 022 the segment got mode {mode:o}: ask for .mode(0o600) when you open it"
+    );
+    scratch.remove("umask");
+    scratch.finish();
+}
+
+/// A create that fails after opening the file (here: a length the file system refuses)
+/// removes what it made.
+#[test]
+fn a_failed_create_leaves_nothing_behind() {
+    let scratch = Scratch::new();
+    let result = create(&scratch.dir, "huge", 1 << 50);
+    assert!(
+        result.is_err(),
+        "a 1 PiB segment cannot be made on this file system, yet create succeeded"
+    );
+    assert!(
+        scratch.names().is_empty(),
+        "create failed ({:?}) but left {:?} behind: remove the file when a step after the open fails",
+        result.err(),
+        scratch.names()
+    );
+    scratch.finish();
+}
+
+/// On a tmpfs, a segment larger than the file system is refused up front with
+/// `Error::NoSpace`, instead of a SIGBUS when a page that cannot exist is first touched.
+#[test]
+fn a_segment_larger_than_shared_memory_is_no_space() {
+    let dir = SegmentDir::system();
+    let stat =
+        nix::sys::statvfs::statvfs(dir.path()).expect("statvfs on the shared-memory directory");
+    let size = stat.blocks() as u64 * stat.fragment_size() as u64;
+    assert!(
+        size > 0,
+        "{} reports no size limit, so this test cannot overflow it",
+        dir.path().display()
+    );
+    let name = format!("shm-kata-test-nospace-{}", std::process::id());
+    let result = create(&dir, &name, (2 * size) as usize);
+    let leftover = dir.join(&name).exists();
+    let _ = std::fs::remove_file(dir.join(&name));
+    assert!(
+        matches!(result, Err(Error::NoSpace { .. })),
+        "a segment twice the size of {} ({} bytes) must be Error::NoSpace (reserve the pages with \
+         posix_fallocate), got {:?}",
+        dir.path().display(),
+        2 * size,
+        result.map(|s| s.len())
+    );
+    assert!(
+        !leftover,
+        "the refused segment was left behind: remove it when posix_fallocate fails"
+    );
 }

@@ -3,19 +3,15 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Scratch, cases, run_bounded, use_this_builds_worker};
+use common::{Scratch, WORKER_LIMIT, process_cases, run_bounded, use_this_builds_worker};
 use proptest::prelude::*;
 use shm_kata::Error;
 use shm_kata::attach::attach;
 use shm_kata::create::create;
 use shm_kata::job::{Job, pattern};
 
-const LIMIT: Duration = Duration::from_secs(60);
-
 proptest! {
-    #![proptest_config(cases(12))]
+    #![proptest_config(process_cases(12))]
 
     /// Another process, started from the worker binary, attaches by name and reads exactly
     /// the bytes this process wrote.
@@ -23,10 +19,10 @@ proptest! {
     fn attach_sees_what_create_wrote_from_another_process(len in 1usize..1 << 16, seed in any::<u64>()) {
         use_this_builds_worker();
         let scratch = Scratch::new();
-        let mut segment = create(&scratch.dir, "shared", len).expect("create (exercise 01) should succeed");
-        segment.as_bytes_mut().copy_from_slice(&pattern(seed, len));
+        let segment = create(&scratch.dir, "shared", len).expect("create (exercise 01) should succeed");
+        segment.write_bytes(0, &pattern(seed, len)).unwrap();
         let job = Job::Read { dir: scratch.dir.path().to_owned(), name: "shared".into() };
-        let reader = run_bounded(job.command(), LIMIT, "the reading worker");
+        let reader = run_bounded(job.command(), WORKER_LIMIT, "the reading worker");
         prop_assert!(reader.status.success(),
             "the worker process could not attach and read the segment; it said:\n{}", reader.stderr);
         prop_assert!(reader.stdout == pattern(seed, len),
@@ -46,10 +42,10 @@ proptest! {
         let scratch = Scratch::new();
         let segment = create(&scratch.dir, "shared", len).expect("create (exercise 01) should succeed");
         let job = Job::Fill { dir: scratch.dir.path().to_owned(), name: "shared".into(), seed };
-        let writer = run_bounded(job.command(), LIMIT, "the writing worker");
+        let writer = run_bounded(job.command(), WORKER_LIMIT, "the writing worker");
         prop_assert!(writer.status.success(),
             "the worker process could not attach and write; it said:\n{}", writer.stderr);
-        prop_assert!(segment.as_bytes() == pattern(seed, len).as_slice(),
+        prop_assert!(segment.read_bytes() == pattern(seed, len),
             "this process's mapping does not show what the other process wrote: the mapping must \
              be shared (MmapMut::map_mut on a file opened read + write)");
         drop(segment);
@@ -75,11 +71,11 @@ proptest! {
 fn two_attachments_share_the_same_bytes() {
     let scratch = Scratch::new();
     let _owner = create(&scratch.dir, "twice", 8).expect("create (exercise 01) should succeed");
-    let mut a = attach(&scratch.dir, "twice").expect("attach should succeed");
+    let a = attach(&scratch.dir, "twice").expect("attach should succeed");
     let b = attach(&scratch.dir, "twice").expect("a second attach should succeed too");
-    a.as_bytes_mut().copy_from_slice(b"12345678");
+    a.write_bytes(0, b"12345678").unwrap();
     assert_eq!(
-        b.as_bytes(),
+        b.read_bytes(),
         b"12345678",
         "a write through one attachment must be seen through the other"
     );
@@ -160,5 +156,31 @@ fn attach_refuses_bad_names() {
             "attach({name:?}) must be Error::InvalidName (reuse validate_name), got {result:?}"
         );
     }
+    scratch.finish();
+}
+
+/// A name that looks like a command-line option is still just a name to another process.
+#[test]
+fn a_segment_named_like_an_option_is_attached_by_that_name() {
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let segment = create(&scratch.dir, "-h", 4).expect("\"-h\" is a valid file name");
+    segment.write_bytes(0, b"data").unwrap();
+    let job = Job::Read {
+        dir: scratch.dir.path().to_owned(),
+        name: "-h".into(),
+    };
+    let reader = run_bounded(job.command(), WORKER_LIMIT, "the reading worker");
+    assert!(
+        reader.status.success(),
+        "the worker could not attach to \"-h\":\n{}",
+        reader.stderr
+    );
+    assert_eq!(
+        reader.stdout, b"data",
+        "the worker should read the segment named \"-h\""
+    );
+    drop(segment);
+    scratch.remove("-h");
     scratch.finish();
 }

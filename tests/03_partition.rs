@@ -7,13 +7,18 @@ use common::cases;
 use proptest::prelude::*;
 use shm_kata::partition::partition;
 
+/// Buffer lengths, with small ones (fewer words than workers) as common as large ones.
+fn lengths() -> impl Strategy<Value = usize> {
+    prop_oneof![0usize..128, 0usize..100_000]
+}
+
 proptest! {
     #![proptest_config(cases(2000))]
 
     /// Every word belongs to exactly one worker: ranges follow each other with no gap and
     /// no overlap, from 0 to len.
     #[test]
-    fn partitions_are_disjoint_and_cover_the_buffer(len in 0usize..100_000, parts in 1usize..64) {
+    fn partitions_are_disjoint_and_cover_the_buffer(len in lengths(), parts in 1usize..64) {
         let ranges = partition(len, parts);
         let mut next = 0;
         for r in &ranges {
@@ -28,7 +33,7 @@ proptest! {
 
     /// One non-empty range per worker that has work: `min(len, parts)` of them.
     #[test]
-    fn partitions_give_every_worker_with_work_one_range(len in 0usize..100_000, parts in 1usize..64) {
+    fn partitions_give_every_worker_with_work_one_range(len in lengths(), parts in 1usize..64) {
         let ranges = partition(len, parts);
         prop_assert_eq!(ranges.len(), len.min(parts),
             "{} words over {} workers should make {} ranges, got {:?}", len, parts, len.min(parts), ranges);
@@ -38,7 +43,7 @@ proptest! {
 
     /// No worker gets more than one word more than any other.
     #[test]
-    fn partitions_are_balanced(len in 0usize..100_000, parts in 1usize..64) {
+    fn partitions_are_balanced(len in lengths(), parts in 1usize..64) {
         let ranges = partition(len, parts);
         let sizes: Vec<usize> = ranges.iter().map(|r| r.end.saturating_sub(r.start)).collect();
         if let (Some(min), Some(max)) = (sizes.iter().min(), sizes.iter().max()) {

@@ -8,9 +8,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Scratch, cases, expected_transform, run_bounded, use_this_builds_worker};
+use common::{
+    Scratch, cases, expected_transform, process_cases, run_bounded, use_this_builds_worker,
+    wait_bounded,
+};
 use proptest::prelude::*;
-use shm_kata::job::{FAULT_ENV, Job, TRACE_ENV};
+use shm_kata::job::{BARRIER_ENV, FAULT_ENV, Job, TRACE_ENV};
 use shm_kata::partition::partition;
 use shm_kata::transform::{run, transform, transform_range};
 use shm_kata::{Error, Segment, SegmentDir, create::create};
@@ -19,10 +22,9 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 /// A segment of `words` words holding `0, 1, 2, …`.
 fn counting_segment(dir: &SegmentDir, name: &str, words: usize) -> Segment {
-    let mut segment = create(dir, name, words * 4).expect("create (exercise 01) should succeed");
-    for (i, w) in segment.words_mut().iter_mut().enumerate() {
-        *w = i as u32;
-    }
+    let segment = create(dir, name, words * 4).expect("create (exercise 01) should succeed");
+    let counting: Vec<u32> = (0..words as u32).collect();
+    segment.write_words(0, &counting).unwrap();
     segment
 }
 
@@ -77,7 +79,7 @@ proptest! {
         let (x, y) = (a.index(words + 1), b.index(words + 1));
         let range = x.min(y)..x.max(y);
         transform_range(&scratch.dir, "ranged", range.clone()).expect("transform_range inside the segment should succeed");
-        for (i, &w) in segment.words().iter().enumerate() {
+        for (i, w) in segment.read_words().into_iter().enumerate() {
             let want = if range.contains(&i) { expected_transform(i as u32) } else { i as u32 };
             prop_assert_eq!(w, want, "word {} after transform_range({:?}) should be {}", i, range, want);
         }
@@ -88,7 +90,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(cases(16))]
+    #![proptest_config(process_cases(16))]
 
     /// `run` with any number of workers leaves exactly `transform` of the initial data in
     /// every word: nothing skipped, nothing transformed twice.
@@ -98,7 +100,7 @@ proptest! {
         let scratch = Scratch::new();
         let segment = counting_segment(&scratch.dir, "buffer", words);
         run(&scratch.dir, "buffer", workers).expect("run should succeed");
-        if let Some((i, w)) = first_wrong_word(segment.words()) {
+        if let Some((i, w)) = first_wrong_word(&segment.read_words()) {
             let hint = if w == i as u32 { "never transformed" }
                 else if w == expected_transform(expected_transform(i as u32)) { "transformed twice: ranges overlap" }
                 else { "wrong" };
@@ -155,12 +157,43 @@ fn run_gives_each_range_to_its_own_process() {
         "{workers} ranges should be handled by {workers} different processes, got pids {pids:?}"
     );
     assert_eq!(
-        first_wrong_word(segment.words()),
+        first_wrong_word(&segment.read_words()),
         None,
         "every word should be transformed"
     );
     drop(segment);
     scratch.remove("traced");
+    scratch.finish();
+}
+
+/// The workers run at the same time, not one after the other: each one waits until all
+/// of them have started.
+#[test]
+fn workers_run_at_the_same_time() {
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let trace = Scratch::new();
+    let (words, workers) = (10_000, 4);
+    let segment = counting_segment(&scratch.dir, "together", words);
+    let job = Job::Run {
+        dir: scratch.dir.path().to_owned(),
+        name: "together".into(),
+        workers,
+    };
+    let mut command = job.command();
+    command
+        .env(TRACE_ENV, trace.dir.path())
+        .env(BARRIER_ENV, workers.to_string());
+    let finished = run_bounded(command, LIMIT, "run");
+    assert!(
+        finished.status.success(),
+        "each worker waits up to 10 s for all {workers} to be running, and some never saw the \
+         others: start every worker first, then wait for them (worker::run_all does both). \
+         run said:\n{}",
+        finished.stderr
+    );
+    drop(segment);
+    scratch.remove("together");
     scratch.finish();
 }
 
@@ -223,10 +256,10 @@ fn transform_range_past_the_end_is_too_small() {
     );
     assert!(
         segment
-            .words()
-            .iter()
+            .read_words()
+            .into_iter()
             .enumerate()
-            .all(|(i, &w)| w == i as u32),
+            .all(|(i, w)| w == i as u32),
         "a refused range must leave every word unchanged"
     );
     drop(segment);
@@ -263,17 +296,25 @@ fn run_on_a_missing_segment_is_not_found() {
 
 // ----- Python interop: the article's `multiprocessing.shared_memory`, in /dev/shm -----
 
-/// `python3`, if this machine has one with `multiprocessing.shared_memory`.
+/// Set to 1 to skip the Python interop tests on a machine without Python 3.8+.
+const SKIP_PYTHON_ENV: &str = "SHM_KATA_SKIP_PYTHON";
+
+/// The Python peer script, or `None` when the interop tests are skipped on purpose.
 fn python() -> Option<Command> {
-    let ok = Command::new("python3")
+    if std::env::var_os(SKIP_PYTHON_ENV).is_some_and(|v| v == "1") {
+        eprintln!("skipped: {SKIP_PYTHON_ENV}=1");
+        return None;
+    }
+    let found = Command::new("python3")
         .args(["-c", "import multiprocessing.shared_memory"])
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipped: no python3 with multiprocessing.shared_memory on this machine");
-        return None;
-    }
+    assert!(
+        found,
+        "these tests share a segment with Python's multiprocessing.shared_memory, but no \
+         python3 (3.8 or newer) was found: install it, or set {SKIP_PYTHON_ENV}=1 to skip them"
+    );
     let mut command = Command::new("python3");
     command.arg(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -318,18 +359,23 @@ fn a_python_segment_is_transformed_by_rust_workers() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start python3");
-    let mut line = String::new();
-    BufReader::new(peer.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(
-        line.trim(),
-        "ready",
-        "the Python side could not create its segment"
-    );
+    let stdout = peer.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(LIMIT).unwrap_or_default();
+    if line.trim() != "ready" {
+        let _ = peer.kill();
+        let _ = peer.wait();
+        panic!("the Python side could not create its segment (its message is above)");
+    }
+    // From here on, closing Python's stdin (also by a panic) lets it check, unlink and exit.
     let result = run(&SegmentDir::system(), &name.0, 2);
     peer.stdin.take().unwrap().write_all(b"go\n").unwrap();
-    let status = peer.wait().unwrap();
+    let status = wait_bounded(&mut peer, LIMIT, "the Python creator");
     result.expect("run over Python's segment should succeed");
     assert!(
         status.success(),
@@ -351,20 +397,20 @@ fn python_attaches_to_a_rust_segment_and_both_see_each_others_writes() {
     let words = 100_000;
     let segment = counting_segment(&SegmentDir::system(), &name.0, words);
     run(&SegmentDir::system(), &name.0, 2).expect("run should succeed");
-    let status = python
-        .args(["check", &name.0, &words.to_string()])
-        .status()
-        .expect("start python3");
+    python.args(["check", &name.0, &words.to_string()]);
+    let checker = run_bounded(python, LIMIT, "the Python attacher");
+    eprint!("{}", checker.stderr);
+    let status = checker.status;
     assert!(
         status.success(),
         "Python did not see every word transformed (its message is above)"
     );
     assert!(
         segment
-            .words()
-            .iter()
+            .read_words()
+            .into_iter()
             .enumerate()
-            .all(|(i, &w)| w == i as u32),
+            .all(|(i, w)| w == i as u32),
         "Python wrote 0..n back, but this process's mapping does not show it"
     );
     drop(segment);

@@ -3,17 +3,24 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::io::Read;
-use std::process::{Command, ExitStatus, Stdio};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use proptest::test_runner::Config;
 use shm_kata::SegmentDir;
 use tempfile::TempDir;
 
-/// Points the kit at this build's worker binary. Call it first in every test that starts
-/// worker processes.
+/// How long a test lets worker processes run before it calls them hung.
+pub const WORKER_LIMIT: Duration = Duration::from_secs(60);
+
+/// Points the kit at this build's worker binary, with a test-sized deadline for workers.
+/// Call it first in every test that starts worker processes.
 pub fn use_this_builds_worker() {
     shm_kata::worker::set_program(env!("CARGO_BIN_EXE_shm-kata-worker"));
+    shm_kata::worker::set_timeout(WORKER_LIMIT);
 }
 
 /// A test's own segment directory, removed when dropped (even if the test panics).
@@ -64,6 +71,15 @@ pub fn cases(cases: u32) -> Config {
     }
 }
 
+/// Proptest settings for properties that start processes: `cases` cases, and a short
+/// shrinking phase, so a failure is reported in seconds, not minutes.
+pub fn process_cases(cases: u32) -> Config {
+    Config {
+        max_shrink_iters: 16,
+        ..self::cases(cases)
+    }
+}
+
 /// The article's formula, computed independently of the exercise: `2x + 1` for even `x`,
 /// `2x` for odd `x`, modulo 2^32.
 pub fn expected_transform(x: u32) -> u32 {
@@ -79,8 +95,12 @@ pub struct Finished {
 
 /// Runs `command` to its end, but never longer than `limit`: a child that is still
 /// running then is killed and the test fails with `what` in the message.
+///
+/// The child runs in a process group of its own, so the processes *it* starts are killed
+/// with it.
 pub fn run_bounded(mut command: Command, limit: Duration, what: &str) -> Finished {
     let mut child = command
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -99,21 +119,7 @@ pub fn run_bounded(mut command: Command, limit: Duration, what: &str) -> Finishe
         let _ = err.read_to_string(&mut s);
         s
     });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait on a child") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{what} did not finish within {limit:?}: it was killed. A hang usually means \
-                 a process waits for a worker that will never exit, or for a lock nobody frees."
-            );
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
+    let status = wait_bounded(&mut child, limit, what);
     Finished {
         status,
         stdout: stdout.join().unwrap_or_default(),
@@ -128,4 +134,26 @@ pub fn scratch_file() -> tempfile::NamedTempFile {
         .prefix("shm-kata-test-")
         .tempfile()
         .expect("cannot make a temporary file for the test")
+}
+
+/// Waits for `child`, but never longer than `limit`: then it is killed, with its process
+/// group if it leads one, and the test fails with `what` in the message.
+pub fn wait_bounded(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait on a child") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let pid = Pid::from_raw(child.id() as i32);
+            let _ = killpg(pid, Signal::SIGKILL);
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not finish within {limit:?}: it was killed. A hang usually means \
+                 a process waits for a worker that will never exit, or for a lock nobody frees."
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
