@@ -27,7 +27,10 @@
 //!
 //! `Error::io(dir.path(), name, e)` turns an `io::Error` from `open` into the right
 //! variant (`AlreadyExists`, `NotAFile`, …). Mapping is `unsafe`: write a `// SAFETY:`
-//! comment saying why it is sound here. Finish with `Segment::from_parts(dir, name, file, map)`.
+//! comment saying why it is sound here. Finish with
+//! `Segment::from_created(dir, name, file, map)`: it registers this process as a live
+//! holder and marks the file as the kata's, so exercise 06's `sweep` can tell it apart
+//! from anyone else's file.
 //!
 //! Run: `cargo test --test 01_create`   Stuck? `cargo run -- hint 1`
 

@@ -17,6 +17,9 @@
 //!   Check the size when you attach, and never shrink a live segment.
 //! * **Same name rules as create**: reuse `crate::create::validate_name`.
 //!
+//! Finish with `Segment::from_parts(dir, name, file, map)` (it returns a `Result`: it can
+//! find the name gone, if someone removed it while you were opening it).
+//!
 //! Run: `cargo test --test 02_attach`   Stuck? `cargo run -- hint 2`
 
 #[allow(unused_imports)] // you will need these

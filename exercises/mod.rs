@@ -12,3 +12,9 @@ pub mod partition;
 
 #[path = "04_transform.rs"]
 pub mod transform;
+
+#[path = "05_lock.rs"]
+pub mod lock;
+
+#[path = "06_cleanup.rs"]
+pub mod cleanup;

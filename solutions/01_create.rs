@@ -84,7 +84,9 @@ pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error
     // make our next access SIGBUS; the kata's rule is that nobody shrinks a live segment,
     // and `attach` checks the size before it maps.
     match unsafe { MmapMut::map_mut(&file) } {
-        Ok(map) => Segment::from_parts(dir, name, file, map).or_else(give_up),
+        // `from_created`, not `from_parts`: it marks the file as the kata's, so a sweep
+        // may remove it once every holder is gone (exercise 06).
+        Ok(map) => Segment::from_created(dir, name, file, map).or_else(give_up),
         Err(source) => give_up(io(source)),
     }
 }

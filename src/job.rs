@@ -11,6 +11,7 @@ use std::io::Write;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::Ordering::Relaxed;
 
 use crate::error::{Error, Result};
 use crate::segment::SegmentDir;
@@ -60,6 +61,40 @@ pub enum Job {
         name: String,
         workers: usize,
     },
+    /// Add 1 to word 0 of a segment `times` times, each a read then a write under the
+    /// segment's lock (`lock::add_locked`).
+    LockedAdd {
+        dir: PathBuf,
+        name: String,
+        times: u32,
+    },
+    /// Add 1 to word 0 of a segment `times` times with an atomic `fetch_add`, no lock
+    /// (`lock::add_atomic`).
+    AtomicAdd {
+        dir: PathBuf,
+        name: String,
+        times: u32,
+    },
+    /// Attach, take the segment's lock, read word 0, print `ready`, and only when standard
+    /// input closes write it back plus 1 and let go: a holder that can be caught (and
+    /// killed) in the middle of its critical section.
+    HoldLock { dir: PathBuf, name: String },
+    /// Attach, print `ready`, and stay attached until standard input closes.
+    Hold { dir: PathBuf, name: String },
+    /// Create an owning segment (`cleanup::OwnedSegment`) of `len` bytes, print `ready`,
+    /// and keep it until standard input closes (then dropping it unlinks it). A SIGKILL
+    /// before that leaves it behind: an orphan.
+    Own {
+        dir: PathBuf,
+        name: String,
+        len: usize,
+    },
+    /// Create an owning segment of `len` bytes, then panic while owning it.
+    OwnAndPanic {
+        dir: PathBuf,
+        name: String,
+        len: usize,
+    },
 }
 
 impl Job {
@@ -91,6 +126,18 @@ impl Job {
             Job::Fill { dir, name, seed } => ("fill", dir, name, vec![seed.to_string()]),
             Job::Create { dir, name, len } => ("create", dir, name, vec![len.to_string()]),
             Job::Run { dir, name, workers } => ("run", dir, name, vec![workers.to_string()]),
+            Job::LockedAdd { dir, name, times } => {
+                ("locked-add", dir, name, vec![times.to_string()])
+            }
+            Job::AtomicAdd { dir, name, times } => {
+                ("atomic-add", dir, name, vec![times.to_string()])
+            }
+            Job::HoldLock { dir, name } => ("hold-lock", dir, name, vec![]),
+            Job::Hold { dir, name } => ("hold", dir, name, vec![]),
+            Job::Own { dir, name, len } => ("own", dir, name, vec![len.to_string()]),
+            Job::OwnAndPanic { dir, name, len } => {
+                ("own-and-panic", dir, name, vec![len.to_string()])
+            }
         };
         // `--` ends the options: a segment named `-h` is a name, not a request for help.
         let mut args: Vec<OsString> = vec![command.into(), "--".into(), dir.into(), name.into()];
@@ -108,6 +155,16 @@ impl Job {
             Job::Fill { name, .. } => format!("fill {name:?}"),
             Job::Create { name, len, .. } => format!("create {name:?} of {len} bytes"),
             Job::Run { name, workers, .. } => format!("run {name:?} with {workers} workers"),
+            Job::LockedAdd { name, times, .. } => {
+                format!("add 1 to {name:?} {times} times, locked")
+            }
+            Job::AtomicAdd { name, times, .. } => {
+                format!("add 1 to {name:?} {times} times, atomically")
+            }
+            Job::HoldLock { name, .. } => format!("hold the lock of {name:?}"),
+            Job::Hold { name, .. } => format!("hold {name:?}"),
+            Job::Own { name, .. } => format!("own {name:?}"),
+            Job::OwnAndPanic { name, .. } => format!("own {name:?} and panic"),
         }
     }
 
@@ -151,8 +208,56 @@ impl Job {
             Job::Run { dir, name, workers } => {
                 crate::transform::run(&SegmentDir::at(dir), &name, workers)
             }
+            Job::LockedAdd { dir, name, times } => {
+                crate::lock::add_locked(&SegmentDir::at(dir), &name, times)
+            }
+            Job::AtomicAdd { dir, name, times } => {
+                crate::lock::add_atomic(&SegmentDir::at(dir), &name, times)
+            }
+            Job::HoldLock { dir, name } => {
+                let dir = SegmentDir::at(dir);
+                let segment = crate::attach::attach(&dir, &name)?;
+                let _guard = crate::lock::lock(&dir, &name)?;
+                let counter = segment.atomics().first();
+                let value = counter.map(|c| c.load(Relaxed));
+                ready_then_wait_for_stdin_to_close(&name)?;
+                if let (Some(counter), Some(value)) = (counter, value) {
+                    counter.store(value.wrapping_add(1), Relaxed);
+                }
+                Ok(())
+            }
+            Job::Hold { dir, name } => {
+                let _segment = crate::attach::attach(&SegmentDir::at(dir), &name)?;
+                ready_then_wait_for_stdin_to_close(&name)
+            }
+            Job::Own { dir, name, len } => {
+                let _owned =
+                    crate::cleanup::OwnedSegment::create(&SegmentDir::at(dir), &name, len)?;
+                ready_then_wait_for_stdin_to_close(&name)
+            }
+            Job::OwnAndPanic { dir, name, len } => {
+                let _owned =
+                    crate::cleanup::OwnedSegment::create(&SegmentDir::at(dir), &name, len)?;
+                panic!("a deliberate panic while owning segment {name:?}");
+            }
         }
     }
+}
+
+/// Tells the parent (a line `ready` on standard output) that the job now holds what it
+/// came to hold, then waits until standard input reaches its end: the parent closes it to
+/// let the job go on, or kills the process instead. A parent that dies closes it too, so
+/// a waiting worker never outlives the test that started it.
+fn ready_then_wait_for_stdin_to_close(name: &str) -> Result<()> {
+    let io = |source| Error::Io {
+        name: name.to_owned(),
+        source,
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(b"ready\n").map_err(io)?;
+    stdout.flush().map_err(io)?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink()).map_err(io)?;
+    Ok(())
 }
 
 /// `len` pseudo-random bytes determined by `seed` (SplitMix64), so two processes can agree

@@ -8,14 +8,16 @@
 //! The crate has two halves:
 //! * **the kit**, always compiled: [`SegmentDir`] and [`Segment`] (where segments live and
 //!   what a mapped one is), [`Error`], [`job`] and [`worker`] (start worker processes of
-//!   the crate's `shm-kata-worker` binary and wait for them);
+//!   the crate's `shm-kata-worker` binary and wait for them), and [`liveness`] (how the
+//!   kernel tells whether a segment still has a live holder);
 //! * **the exercises**, mounted at the crate root: [`create`], [`attach`], [`partition`],
-//!   [`transform`]. They come from `exercises/` (what a learner edits), or from
+//!   [`transform`], [`lock`], [`cleanup`]. They come from `exercises/` (what a learner edits), or from
 //!   `solutions/` with `--features solutions`. Both trees have the same public API, so the
 //!   same tests, worker binary and runner work with either.
 
 pub mod error;
 pub mod job;
+pub mod liveness;
 pub mod segment;
 pub mod worker;
 
@@ -26,4 +28,4 @@ pub use segment::{Segment, SegmentDir};
 #[cfg_attr(not(feature = "solutions"), path = "../exercises/mod.rs")]
 mod kata;
 
-pub use kata::{attach, create, partition, transform};
+pub use kata::{attach, cleanup, create, lock, partition, transform};

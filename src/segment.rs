@@ -8,7 +8,8 @@
 //! `multiprocessing.shared_memory.SharedMemory(name="name")` create.
 //!
 //! This module is a tool, not a lesson: the exercises build `Segment`s with
-//! [`Segment::from_parts`] and use its views.
+//! [`Segment::from_created`] (in `create`) or [`Segment::from_parts`] (in `attach`) and use
+//! its views.
 
 use std::fs::File;
 use std::io;
@@ -20,6 +21,7 @@ use std::sync::atomic::{AtomicU8, AtomicU32};
 use memmap2::MmapMut;
 
 use crate::error::{Error, Result};
+use crate::liveness;
 
 /// The directory segments live in.
 ///
@@ -76,9 +78,10 @@ impl SegmentDir {
 
 /// A mapped segment: an open file and a shared, writable mapping of all of it.
 ///
-/// Dropping a `Segment` *closes* it: the mapping is removed and the file descriptor closed.
-/// It never *unlinks* (removes the name): the segment and its contents stay for other
-/// processes to attach to, until someone removes the name on purpose.
+/// Dropping a `Segment` *closes* it: the mapping is removed and the file descriptor closed,
+/// which also ends this holder's registration as a live user (see [`liveness`]). It never *unlinks* (removes the name): the segment and
+/// its contents stay for other processes to attach to, until someone removes the name on
+/// purpose.
 ///
 /// # Views, and why the plain ones are `unsafe`
 /// Rust's references make promises about memory: while a `&[u32]` lives, nobody writes
@@ -109,9 +112,15 @@ pub struct Segment {
 }
 
 impl Segment {
-    /// Assembles a segment from the file it maps and the mapping, as `create` and `attach`
-    /// build them. The mapping must cover the whole file: anything else is
-    /// [`Error::SizeMismatch`].
+    /// Assembles a segment from the file it maps and the mapping, as `attach` builds them,
+    /// and registers this process as a live holder of it for as long as the `Segment`
+    /// lives (see [`liveness`]: a shared lock the kernel drops when the file is closed,
+    /// whatever way the process ends).
+    ///
+    /// The mapping must cover the whole file: anything else is [`Error::SizeMismatch`].
+    /// Fails with `NotFound` if the name was removed (by an `unlink` or a `sweep`) between
+    /// the caller's `open` and this call: the caller would otherwise hold a segment nobody
+    /// else can ever reach.
     pub fn from_parts(dir: &SegmentDir, name: &str, file: File, map: MmapMut) -> Result<Segment> {
         let file_len = file
             .metadata()
@@ -127,12 +136,25 @@ impl Segment {
                 mapped: map.len() as u64,
             });
         }
+        liveness::register(&file, dir.path(), name)?;
         Ok(Segment {
             name: name.to_owned(),
             path: dir.join(name),
             map,
             file,
         })
+    }
+
+    /// Like [`from_parts`](Segment::from_parts), for a segment this process has just
+    /// *created*: it also marks the file as the kata's (the `user.shm-kata` extended
+    /// attribute), which is what lets a later `sweep` remove it once every holder is gone.
+    /// Files the kata did not create are never marked, so a sweep never touches them.
+    pub fn from_created(dir: &SegmentDir, name: &str, file: File, map: MmapMut) -> Result<Segment> {
+        let segment = Segment::from_parts(dir, name, file, map)?;
+        // Marked only once the liveness lock is held: a sweep never sees a marked file
+        // without a holder, not even for the instant between the two.
+        liveness::mark(&segment.file);
+        Ok(segment)
     }
 
     /// The segment's name in its directory.

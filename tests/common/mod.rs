@@ -157,3 +157,124 @@ pub fn wait_bounded(child: &mut Child, limit: Duration, what: &str) -> ExitStatu
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// A worker process that has said `ready` (it holds what its job came to hold) and now
+/// waits for its standard input to close. Dropping it kills it, so a failing test never
+/// leaves it behind.
+pub struct Ready {
+    child: Child,
+    what: String,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+/// Starts `job` in a worker process and waits, at most `limit`, for its `ready` line.
+/// A worker that fails or is still silent then is killed, and the test fails with
+/// what the worker printed.
+pub fn start_until_ready(job: &shm_kata::job::Job, limit: Duration) -> Ready {
+    let what = format!("the worker that should {}", job.label());
+    let mut child = job
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {what}: {e}"));
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let (said, heard) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+        let _ = said.send(line);
+    });
+    let mut ready = Ready {
+        child,
+        what,
+        stderr: Some(stderr),
+    };
+    let line = heard.recv_timeout(limit).unwrap_or_default();
+    if line.trim() != "ready" {
+        let stderr = ready.kill_and_collect();
+        panic!(
+            "{} never said it was ready (waited up to {limit:?}); it printed:\n{stderr}",
+            ready.what
+        );
+    }
+    ready
+}
+
+impl Ready {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Ends it with SIGKILL, as a crash would: no `Drop`, no cleanup code runs.
+    pub fn kill(mut self) {
+        self.kill_and_collect();
+    }
+
+    /// Closes its standard input, which lets it finish its job, and waits at most `limit`
+    /// for it to exit; returns how it ended and what it printed on standard error.
+    pub fn finish(mut self, limit: Duration) -> (ExitStatus, String) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait on a worker") {
+                let stderr = self.stderr.take().map(|t| t.join().unwrap_or_default());
+                return (status, stderr.unwrap_or_default());
+            }
+            if Instant::now() > deadline {
+                let stderr = self.kill_and_collect();
+                panic!(
+                    "{} did not finish within {limit:?} after it was let go, and was killed; \
+                     it printed:\n{stderr}",
+                    self.what
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn kill_and_collect(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Ready {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `f` on its own thread and returns its result, or fails the test with `what` if it
+/// has not returned within `limit` (a call that blocks forever must not hang the suite).
+pub fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match result.recv_timeout(limit) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!(
+            "{what} did not return within {limit:?}: it must never wait for a lock another \
+             process holds (use the non-blocking form)"
+        ),
+    }
+}

@@ -1,0 +1,198 @@
+//! The kit's answer to "is anybody still using this segment?", asked of the kernel.
+//!
+//! A crashed process never runs its cleanup, so a segment it created stays behind: an
+//! orphan that holds RAM until reboot. Removing orphans (exercise 06's `sweep`) needs to
+//! know whether a segment still has a *live* holder, and that answer must come from the
+//! kernel, never from a list of PIDs: a PID is reused as soon as its process is gone, and
+//! a process that is SIGKILLed cannot take its own name off a list.
+//!
+//! # The mechanism: one shared lock per holder, one exclusive probe
+//! * Every [`Segment`](crate::Segment), the moment it is built, takes a **shared
+//!   open-file-description lock** (`fcntl(F_OFD_SETLK, F_RDLCK)`) on its own open file,
+//!   and keeps it for as long as it lives. Shared locks never conflict with each other, so
+//!   any number of processes (or several segments in one process) hold it at once.
+//! * The kernel drops a lock when the last descriptor of its open file description is
+//!   closed, which happens on `drop`, on `exit`, on a panic and on SIGKILL alike. A holder
+//!   cannot "forget" to unregister.
+//! * A sweeper opens the file *itself* and asks for an **exclusive** lock on the same byte
+//!   without waiting ([`claim`]). The kernel grants it only if no live holder is left.
+//!
+//! # Why this kind of lock
+//! * **Not classic `fcntl` record locks (`F_SETLK`).** They belong to the *process*: a
+//!   sweep would never conflict with the segments its own process holds (and would unlink
+//!   them), and closing *any* descriptor of the file drops *all* of the process's locks on
+//!   it, so the sweep's own `close` would unregister every holder in its process.
+//! * **Not `flock`.** Exercise 05 teaches `flock` as the lock that guards the data; if the
+//!   kit used `flock` for liveness, a learner's exclusive `flock` would wait for every
+//!   attached process to leave. On Linux, `flock` and `fcntl`-family locks live in separate
+//!   tables and never see each other.
+//! * **One byte far past the end** ([`LIVENESS_OFFSET`]), not the whole file: record locks
+//!   may cover bytes a file does not have, and this byte is past any segment's data, so a
+//!   later lesson that locks *ranges of the data* cannot collide with it either.
+//!
+//! # Which files are the kata's
+//! `/dev/shm` is shared with every program on the machine, and Python's segments (or
+//! anyone's) carry no liveness lock: to a sweep they would look dead while in use (the
+//! mistake of CPython's resource tracker, gh-82300). So `create` marks its file with the
+//! extended attribute [`MARK`] (`user.shm-kata`), and a sweep only ever considers marked
+//! files ([`is_kata_segment`]). Attaching never marks: a segment some other program made
+//! stays that program's business. On a filesystem without user xattrs (tmpfs before Linux
+//! 6.6), marking fails quietly and such segments are simply never swept: the safe side.
+//!
+//! # The race this closes
+//! An attacher opens the file *before* it takes its shared lock. If a sweep claims and
+//! unlinks the segment in between, the attacher would end up holding a name-less file.
+//! So registration re-checks, after taking the lock, that the path still names the file it
+//! holds ([`names_same_file`]); if not, `attach` fails with `NotFound`, exactly as if it
+//! had come a moment later. A sweep, symmetrically, checks the same thing while it holds
+//! its claim, right before it unlinks.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// The extended attribute `create` sets on a segment's file: "the kata made this one".
+pub const MARK: &str = "user.shm-kata";
+
+/// The byte whose lock means "a live holder has this segment": far past the end of any
+/// segment (2^62), so it never overlaps a lock on the segment's data.
+pub const LIVENESS_OFFSET: i64 = 1 << 62;
+
+/// How long registration waits while a sweep holds its exclusive claim on the same file.
+/// A sweep holds it for the time of one `stat` and one `unlink`, so this is generous.
+const PATIENCE: Duration = Duration::from_secs(2);
+
+/// Registers `file` (the open file behind a segment being built) as a live holder of the
+/// segment at `path`, and checks that `path` still names that file.
+///
+/// Waits at most [`PATIENCE`] for a sweep that holds its exclusive claim. Fails with
+/// `NotFound` if the name was removed (or replaced) before the registration took hold.
+pub(crate) fn register(file: &File, dir: &Path, name: &str) -> Result<()> {
+    let io_error = |source| Error::Io {
+        name: name.to_owned(),
+        source,
+    };
+    let deadline = Instant::now() + PATIENCE;
+    while !ofd::try_lock(file, ofd::Kind::Shared).map_err(io_error)? {
+        if Instant::now() >= deadline {
+            return Err(io_error(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "another process has held this segment's exclusive liveness claim for over \
+                     {PATIENCE:?}: a sweep that is stuck half-way? (try again, or check who has \
+                     the file open with `fuser`)"
+                ),
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    if names_same_file(file, &dir.join(name)).map_err(io_error)? {
+        Ok(())
+    } else {
+        Err(Error::NotFound {
+            name: name.to_owned(),
+            dir: dir.to_owned(),
+        })
+    }
+}
+
+/// Marks a freshly created segment's file as the kata's. Fails quietly (the segment then
+/// never gets swept) where the filesystem has no user extended attributes.
+pub(crate) fn mark(file: &File) {
+    let _ = rustix::fs::fsetxattr(file, MARK, b"1", rustix::fs::XattrFlags::empty());
+}
+
+/// Whether `path` is a plain file (not a link, a directory, a FIFO or a device) that
+/// carries the kata's [`MARK`]. Never follows a symlink, never opens the file, never
+/// changes anything: safe to ask of any name in `/dev/shm`, before deciding to open it.
+pub fn is_kata_segment(path: &Path) -> bool {
+    let plain_file = std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_file());
+    plain_file && rustix::fs::lgetxattr_query(path, MARK).is_ok()
+}
+
+/// The same question as [`is_kata_segment`], asked of a file already open: the answer
+/// that counts, since the name may have been given to another file between a look at the
+/// path and the `open`.
+pub fn is_kata_file(file: &File) -> bool {
+    file.metadata().is_ok_and(|meta| meta.is_file())
+        && rustix::fs::fgetxattr_query(file, MARK).is_ok()
+}
+
+/// Tries, without waiting, to take the exclusive liveness claim through `file`: `Ok(true)`
+/// means no live holder is left, and nobody can register as one until `file` is closed;
+/// `Ok(false)` means some live process holds the segment.
+///
+/// `file` must be this caller's *own* open of the segment (a fresh `open`, not a clone of
+/// a segment's descriptor: a clone shares its description, and with it the holder's
+/// shared lock), opened for writing (an exclusive record lock needs a writable
+/// descriptor).
+pub fn claim(file: &File) -> io::Result<bool> {
+    ofd::try_lock(file, ofd::Kind::Exclusive)
+}
+
+/// Whether `path` names the very file `file` has open (same device and inode), without
+/// following a symlink at `path`. False if `path` is gone.
+pub fn names_same_file(file: &File, path: &Path) -> io::Result<bool> {
+    let held = file.metadata()?;
+    match std::fs::symlink_metadata(path) {
+        Ok(named) => Ok(named.dev() == held.dev() && named.ino() == held.ino()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Open-file-description locks on the liveness byte.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod ofd {
+    use std::fs::File;
+    use std::io;
+
+    use nix::errno::Errno;
+    use nix::fcntl::{FcntlArg, fcntl};
+    use nix::libc;
+
+    pub enum Kind {
+        Shared,
+        Exclusive,
+    }
+
+    /// `Ok(false)` when a conflicting lock is held by another open file description.
+    pub fn try_lock(file: &File, kind: Kind) -> io::Result<bool> {
+        let lock = libc::flock {
+            l_type: match kind {
+                Kind::Shared => libc::F_RDLCK,
+                Kind::Exclusive => libc::F_WRLCK,
+            } as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: super::LIVENESS_OFFSET,
+            l_len: 1,
+            l_pid: 0, // required by F_OFD_SETLK: the owner is the description, not a PID
+        };
+        match fcntl(file, FcntlArg::F_OFD_SETLK(&lock)) {
+            Ok(_) => Ok(true),
+            Err(Errno::EAGAIN | Errno::EACCES) => Ok(false),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+}
+
+/// Elsewhere there are no open-file-description locks: nobody registers, and no claim is
+/// ever granted, so a sweep never removes anything (the safe side).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod ofd {
+    use std::fs::File;
+    use std::io;
+
+    pub enum Kind {
+        Shared,
+        Exclusive,
+    }
+
+    pub fn try_lock(_file: &File, kind: Kind) -> io::Result<bool> {
+        Ok(matches!(kind, Kind::Shared))
+    }
+}
