@@ -278,3 +278,14 @@ pub fn within<T: Send + 'static>(
         ),
     }
 }
+
+/// Runs the tests that take it one at a time. A process that starts a child shares every
+/// open descriptor with it until the child `exec`s, and with the descriptors the locks on
+/// their files: a test that checks a lock is free (or a segment unheld) right after it
+/// dropped one must not race another test that is starting a worker at that instant.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

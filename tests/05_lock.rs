@@ -1,0 +1,327 @@
+//! Exercise 05 · lock. Open `exercises/05_lock.rs`; hint: `cargo run -- hint 5`.
+//! (These tests use your `create` and `attach` from 01–02.)
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Scratch, cases, one_at_a_time, start_until_ready, use_this_builds_worker, within};
+use proptest::prelude::*;
+use shm_kata::attach::attach;
+use shm_kata::create::create;
+use shm_kata::job::Job;
+use shm_kata::lock::{add_atomic, add_locked, lock, try_lock};
+use shm_kata::{Error, Segment, SegmentDir, worker};
+
+/// How long any worker, lock or process may take before the test calls it a hang.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A one-page segment whose word 0 is the counter, starting at 0.
+fn counter(dir: &SegmentDir, name: &str) -> Segment {
+    create(dir, name, 4096).expect("create (exercise 01) should succeed")
+}
+
+fn job(dir: &SegmentDir, name: &str, locked: bool, times: u32) -> Job {
+    let (dir, name) = (dir.path().to_owned(), name.to_owned());
+    if locked {
+        Job::LockedAdd { dir, name, times }
+    } else {
+        Job::AtomicAdd { dir, name, times }
+    }
+}
+
+/// Runs `processes` worker processes that each add 1 to the counter `times` times, and
+/// returns the final count.
+fn count_with_workers(locked: bool, processes: usize, times: u32) -> u32 {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let segment = counter(&scratch.dir, "counter");
+    let jobs = (0..processes).map(|_| job(&scratch.dir, "counter", locked, times));
+    let workers = worker::spawn(jobs).expect("the worker processes should start");
+    if let Err(e) = worker::wait_all(workers, LIMIT) {
+        panic!("a worker process failed: {e}");
+    }
+    let count = segment.words()[0];
+    drop(segment);
+    scratch.remove("counter");
+    scratch.finish();
+    count
+}
+
+proptest! {
+    #![proptest_config(cases(8))]
+
+    /// P processes each read the counter and write it back plus one, K times, under the
+    /// lock: no update is lost, the count is exactly P·K.
+    #[test]
+    fn locked_read_then_write_never_loses_an_update(processes in 2usize..=6, times in 1u32..=500) {
+        let count = count_with_workers(true, processes, times);
+        prop_assert_eq!(count, processes as u32 * times,
+            "{} processes × {} locked increments should count {}, got {}: fewer means two \
+             processes were inside the read-then-write at once (is the lock exclusive, and \
+             held from before the read until after the write?)",
+            processes, times, processes as u32 * times, count);
+    }
+
+    /// One counter word needs no lock at all: `fetch_add` on the segment's atomic view
+    /// counts exactly P·K too.
+    #[test]
+    fn atomic_adds_need_no_lock(processes in 2usize..=6, times in 1u32..=500) {
+        let count = count_with_workers(false, processes, times);
+        prop_assert_eq!(count, processes as u32 * times,
+            "{} processes × {} atomic increments should count {}, got {}: use \
+             segment.atomics()[0].fetch_add(1, …), not a read and a write",
+            processes, times, processes as u32 * times, count);
+    }
+}
+
+/// While one process holds the lock in the middle of its read-then-write, no other process
+/// gets in; when it lets go, they all finish and nothing is lost.
+#[test]
+fn a_held_lock_keeps_every_other_process_out() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let segment = counter(&scratch.dir, "turns");
+    let holder = start_until_ready(
+        &Job::HoldLock {
+            dir: scratch.dir.path().to_owned(),
+            name: "turns".into(),
+        },
+        LIMIT,
+    );
+    let (processes, times) = (4, 50);
+    let waiting = worker::spawn((0..processes).map(|_| job(&scratch.dir, "turns", true, times)))
+        .expect("the worker processes should start");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        segment.words()[0],
+        0,
+        "another process changed the counter while a holder had the lock: add_locked must \
+         take the lock (and wait for it) before it reads"
+    );
+    let (status, stderr) = holder.finish(LIMIT);
+    assert!(status.success(), "the holder failed:\n{stderr}");
+    if let Err(e) = worker::wait_all(waiting, LIMIT) {
+        panic!("the waiting workers should all finish once the lock is free: {e}");
+    }
+    assert_eq!(
+        segment.words()[0],
+        1 + processes as u32 * times,
+        "the holder's increment and every worker's should all count"
+    );
+    drop(segment);
+    scratch.remove("turns");
+    scratch.finish();
+}
+
+/// A holder SIGKILLed in the middle of its critical section does not deadlock the others:
+/// the kernel releases a dead process's lock. Its own increment is lost, nothing else.
+#[test]
+fn a_holder_killed_mid_critical_section_does_not_deadlock_the_others() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let segment = counter(&scratch.dir, "crash");
+    let holder = start_until_ready(
+        &Job::HoldLock {
+            dir: scratch.dir.path().to_owned(),
+            name: "crash".into(),
+        },
+        LIMIT,
+    );
+    let (processes, times) = (3, 100);
+    let waiting = worker::spawn((0..processes).map(|_| job(&scratch.dir, "crash", true, times)))
+        .expect("the worker processes should start");
+    std::thread::sleep(Duration::from_millis(100));
+    holder.kill();
+    if let Err(e) = worker::wait_all(waiting, Duration::from_secs(30)) {
+        panic!(
+            "after the lock holder was killed, the others should get the lock and finish, \
+             but: {e}. A lock that outlives its holder is a deadlock: use flock, which the \
+             kernel releases when the holder's file is closed, not a flag in shared memory"
+        );
+    }
+    assert_eq!(
+        segment.words()[0],
+        processes as u32 * times,
+        "only the killed holder's increment may be missing"
+    );
+    drop(segment);
+    scratch.remove("crash");
+    scratch.finish();
+}
+
+/// `try_lock` never waits: while another process holds the lock it says `None`, and once
+/// that process is gone (killed) the lock is free again.
+#[test]
+fn try_lock_says_none_while_another_process_holds_the_lock() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let segment = counter(&scratch.dir, "busy");
+    let holder = start_until_ready(
+        &Job::HoldLock {
+            dir: scratch.dir.path().to_owned(),
+            name: "busy".into(),
+        },
+        LIMIT,
+    );
+    let dir = scratch.dir.clone();
+    let held = within(LIMIT, "try_lock", move || {
+        try_lock(&dir, "busy").map(|guard| guard.is_some())
+    });
+    assert!(
+        matches!(held, Ok(false)),
+        "try_lock while another process holds the lock should be Ok(None), got {held:?}"
+    );
+    holder.kill();
+    let dir = scratch.dir.clone();
+    let free = within(LIMIT, "try_lock", move || {
+        try_lock(&dir, "busy").map(|guard| guard.is_some())
+    });
+    assert!(
+        matches!(free, Ok(true)),
+        "once the holder was killed its lock should be free, but try_lock gave {free:?}"
+    );
+    drop(segment);
+    scratch.remove("busy");
+    scratch.finish();
+}
+
+/// Each `lock` is its own open file description, so two guards exclude each other even
+/// inside one process (`fcntl` record locks, which belong to the process, would not).
+#[test]
+fn a_second_lock_in_the_same_process_is_kept_out() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let segment = counter(&scratch.dir, "twice");
+    let guard = lock(&scratch.dir, "twice").expect("locking a free segment should succeed");
+    assert_eq!(guard.name(), "twice", "the guard should know its segment");
+    let dir = scratch.dir.clone();
+    let second = within(LIMIT, "try_lock", move || {
+        try_lock(&dir, "twice").map(|guard| guard.is_some())
+    });
+    assert!(
+        matches!(second, Ok(false)),
+        "a second try_lock while this process holds a guard should be Ok(None), got \
+         {second:?}: does each call open the file itself (its own description), and lock \
+         with flock?"
+    );
+    drop((guard, segment));
+    scratch.remove("twice");
+    scratch.finish();
+}
+
+/// Dropping the guard is what releases the lock.
+#[test]
+fn dropping_the_guard_releases_the_lock() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let segment = counter(&scratch.dir, "release");
+    for round in 0..3 {
+        let dir = scratch.dir.clone();
+        let got = within(LIMIT, "try_lock", move || {
+            try_lock(&dir, "release").map(|guard| guard.is_some())
+        });
+        assert!(
+            matches!(got, Ok(true)),
+            "round {round}: the lock should be free again after the previous guard was \
+             dropped, got {got:?}"
+        );
+    }
+    drop(segment);
+    scratch.remove("release");
+    scratch.finish();
+}
+
+/// Merely having a segment attached (here, in this process and in another) does not hold
+/// its lock: the kit's liveness registration and the lesson's `flock` never collide.
+#[test]
+fn attached_segments_do_not_hold_the_lock() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let created = counter(&scratch.dir, "shared");
+    let attached = attach(&scratch.dir, "shared").expect("attach (exercise 02) should succeed");
+    let other = start_until_ready(
+        &Job::Hold {
+            dir: scratch.dir.path().to_owned(),
+            name: "shared".into(),
+        },
+        LIMIT,
+    );
+    let dir = scratch.dir.clone();
+    let got = within(LIMIT, "try_lock", move || {
+        try_lock(&dir, "shared").map(|guard| guard.is_some())
+    });
+    assert!(
+        matches!(got, Ok(true)),
+        "a segment that is only attached should be free to lock, got {got:?}"
+    );
+    other.kill();
+    drop((created, attached));
+    scratch.remove("shared");
+    scratch.finish();
+}
+
+/// Locking a segment nobody created is `NotFound`, and creates nothing.
+#[test]
+fn locking_a_missing_segment_is_not_found() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let dir = scratch.dir.clone();
+    let (blocking, trying) = within(LIMIT, "lock of a missing segment", move || {
+        (
+            lock(&dir, "ghost").map(|_| ()),
+            try_lock(&dir, "ghost").map(|_| ()),
+        )
+    });
+    for (call, result) in [("lock", blocking), ("try_lock", trying)] {
+        assert!(
+            matches!(result, Err(Error::NotFound { .. })),
+            "{call} of a missing segment should be Error::NotFound, got {result:?}"
+        );
+    }
+    scratch.finish();
+}
+
+/// The name rules hold for locks too.
+#[test]
+fn lock_refuses_bad_names() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    for name in ["", "..", "../x", "a/b"] {
+        let dir = scratch.dir.clone();
+        let result = within(LIMIT, "lock of a bad name", move || {
+            lock(&dir, name).map(|_| ())
+        });
+        assert!(
+            matches!(result, Err(Error::InvalidName { .. })),
+            "lock({name:?}) should be Error::InvalidName (validate_name), got {result:?}"
+        );
+    }
+    scratch.finish();
+}
+
+/// A segment with no whole word 0 has no counter: a typed error, never a panic.
+#[test]
+fn adding_to_a_segment_without_a_whole_word_is_too_small() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let segment = create(&scratch.dir, "tiny", 3).expect("create (exercise 01) should succeed");
+    let dir = scratch.dir.clone();
+    let (locked, atomic) = within(LIMIT, "add to a 3-byte segment", move || {
+        (add_locked(&dir, "tiny", 1), add_atomic(&dir, "tiny", 1))
+    });
+    for (call, result) in [("add_locked", locked), ("add_atomic", atomic)] {
+        assert!(
+            matches!(result, Err(Error::TooSmall { .. })),
+            "{call} on a 3-byte segment should be Error::TooSmall, got {result:?}"
+        );
+    }
+    drop(segment);
+    scratch.remove("tiny");
+    scratch.finish();
+}

@@ -1,0 +1,499 @@
+//! Exercise 06 · cleanup. Open `exercises/06_cleanup.rs`; hint: `cargo run -- hint 6`.
+//! (These tests use your `create`, `attach` and `lock` from 01, 02 and 05.)
+
+mod common;
+
+use std::time::Duration;
+
+use common::{
+    Ready, Scratch, cases, one_at_a_time, run_bounded, start_until_ready, use_this_builds_worker,
+    within,
+};
+use proptest::prelude::*;
+use shm_kata::attach::attach;
+use shm_kata::cleanup::{OwnedSegment, sweep, unlink};
+use shm_kata::create::create;
+use shm_kata::job::{Job, pattern};
+use shm_kata::{Error, Segment, SegmentDir};
+
+/// How long any worker or call may take before the test calls it a hang.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// `sweep(dir)`, bounded: a sweep that waits for a lock fails the test instead of hanging.
+fn sweep_now(dir: &SegmentDir) -> Vec<String> {
+    let dir = dir.clone();
+    within(LIMIT, "sweep", move || sweep(&dir)).expect("sweep should succeed")
+}
+
+fn worker(job: fn(std::path::PathBuf, String) -> Job, dir: &SegmentDir, name: &str) -> Ready {
+    use_this_builds_worker();
+    start_until_ready(&job(dir.path().to_owned(), name.to_owned()), LIMIT)
+}
+
+fn holder(dir: std::path::PathBuf, name: String) -> Job {
+    Job::Hold { dir, name }
+}
+
+fn owner(dir: std::path::PathBuf, name: String) -> Job {
+    Job::Own { dir, name, len: 64 }
+}
+
+fn lock_holder(dir: std::path::PathBuf, name: String) -> Job {
+    Job::HoldLock { dir, name }
+}
+
+/// Unlinking removes the name at once.
+#[test]
+fn unlink_removes_the_name_at_once() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let segment = create(&scratch.dir, "gone", 16).expect("create (exercise 01) should succeed");
+    drop(segment);
+    unlink(&scratch.dir, "gone").expect("unlink of an existing segment should succeed");
+    assert!(
+        scratch.names().is_empty(),
+        "after unlink the directory should be empty, found {:?}",
+        scratch.names()
+    );
+    scratch.finish();
+}
+
+proptest! {
+    #![proptest_config(cases(16))]
+
+    /// A mapping outlives its name: after `unlink`, nobody can attach by that name any
+    /// more, but a segment that was already open still reads and writes its memory.
+    #[test]
+    fn a_mapping_outlives_its_name(len in 1usize..1 << 16, seed in any::<u64>()) {
+        let _serial = one_at_a_time();
+        let scratch = Scratch::new();
+        let mut segment = create(&scratch.dir, "fleeting", len).expect("create (exercise 01) should succeed");
+        segment.as_bytes_mut().copy_from_slice(&pattern(seed, len));
+        unlink(&scratch.dir, "fleeting").expect("unlink should succeed");
+        prop_assert!(scratch.names().is_empty(), "the name should be gone at once");
+        let again = attach(&scratch.dir, "fleeting");
+        prop_assert!(matches!(again, Err(Error::NotFound { .. })),
+            "attach after unlink should be Error::NotFound, got {:?}", again);
+        prop_assert!(segment.as_bytes() == pattern(seed, len).as_slice(),
+            "the open mapping should still hold what was written before the unlink");
+        segment.as_bytes_mut().copy_from_slice(&pattern(!seed, len));
+        prop_assert!(segment.as_bytes() == pattern(!seed, len).as_slice(),
+            "the open mapping should still be writable after the unlink");
+        drop(segment);
+        scratch.finish();
+    }
+}
+
+/// Unlinking a name that is not there is `NotFound`.
+#[test]
+fn unlinking_a_missing_name_is_not_found() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let result = unlink(&scratch.dir, "ghost");
+    assert!(
+        matches!(&result, Err(Error::NotFound { name, .. }) if name == "ghost"),
+        "unlink of a missing name should be Error::NotFound naming it, got {result:?}"
+    );
+    scratch.finish();
+}
+
+/// The name rules hold for unlink: it can never remove a file outside its directory.
+#[test]
+fn unlink_refuses_bad_names() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    for name in ["", ".", "..", "../x", "a/b"] {
+        let result = unlink(&scratch.dir, name);
+        assert!(
+            matches!(result, Err(Error::InvalidName { .. })),
+            "unlink({name:?}) should be Error::InvalidName (validate_name), got {result:?}"
+        );
+    }
+    scratch.finish();
+}
+
+/// The owner's handle unlinks the name when it is dropped.
+#[test]
+fn an_owned_segment_is_unlinked_when_dropped() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let mut owned =
+        OwnedSegment::create(&scratch.dir, "mine", 8).expect("OwnedSegment::create should succeed");
+    owned.as_bytes_mut().copy_from_slice(b"owned!!!");
+    assert_eq!(owned.name(), "mine", "an OwnedSegment is a Segment (Deref)");
+    assert_eq!(
+        scratch.names(),
+        ["mine"],
+        "while the owner lives, the segment is there"
+    );
+    drop(owned);
+    assert!(
+        scratch.names().is_empty(),
+        "dropping the OwnedSegment should unlink its name, found {:?}: implement Drop",
+        scratch.names()
+    );
+    scratch.finish();
+}
+
+/// The owner's handle unlinks the name also when the owner panics: drops run while a panic
+/// unwinds.
+#[test]
+fn an_owned_segment_is_unlinked_when_its_owner_panics() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let dir = scratch.dir.clone();
+    let outcome = std::panic::catch_unwind(move || {
+        let _owned =
+            OwnedSegment::create(&dir, "doomed", 8).expect("OwnedSegment::create should succeed");
+        panic!("the owner panics while it owns the segment");
+    });
+    assert!(outcome.is_err(), "the owner was meant to panic");
+    assert!(
+        scratch.names().is_empty(),
+        "a panicking owner should still unlink its segment (Drop runs during unwinding), \
+         found {:?}",
+        scratch.names()
+    );
+    scratch.finish();
+}
+
+/// A worker process that panics while it owns a segment leaves no orphan either.
+#[test]
+fn a_worker_that_panics_while_owning_leaves_no_orphan() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let job = Job::OwnAndPanic {
+        dir: scratch.dir.path().to_owned(),
+        name: "doomed".into(),
+        len: 64,
+    };
+    let finished = run_bounded(job.command(), LIMIT, "the panicking owner");
+    assert!(
+        finished.stderr.contains("deliberate panic"),
+        "the worker should have created its segment and then panicked; it printed:\n{}",
+        finished.stderr
+    );
+    assert!(
+        scratch.names().is_empty(),
+        "the panicking worker's OwnedSegment should have unlinked its segment, found {:?}",
+        scratch.names()
+    );
+    scratch.finish();
+}
+
+/// SIGKILL runs no `Drop`: the killed owner's segment stays behind. That orphan is what
+/// `sweep` is for: once nobody alive holds it, sweep removes it and says so.
+#[test]
+fn a_killed_owner_leaves_an_orphan_that_sweep_removes() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let owner = worker(owner, &scratch.dir, "orphan");
+    assert_eq!(
+        scratch.names(),
+        ["orphan"],
+        "the owner should have created it"
+    );
+    assert!(
+        sweep_now(&scratch.dir).is_empty(),
+        "sweep must not remove a segment whose owner is alive"
+    );
+    owner.kill();
+    assert_eq!(
+        scratch.names(),
+        ["orphan"],
+        "a SIGKILLed owner runs no Drop: the orphan is still there"
+    );
+    assert_eq!(
+        sweep_now(&scratch.dir),
+        ["orphan"],
+        "sweep should remove the orphan of a dead owner and return its name"
+    );
+    scratch.finish();
+}
+
+/// Sweep never removes a segment that the sweeping process itself holds, created or
+/// attached; once every handle is dropped, it does.
+#[test]
+fn sweep_never_removes_a_segment_this_process_holds() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let created = create(&scratch.dir, "made", 8).expect("create (exercise 01) should succeed");
+    let other = create(&scratch.dir, "other", 8).expect("create (exercise 01) should succeed");
+    let attached = attach(&scratch.dir, "other").expect("attach (exercise 02) should succeed");
+    drop(other);
+    assert!(
+        sweep_now(&scratch.dir).is_empty(),
+        "sweep removed a segment this very process holds: liveness must come from the kernel \
+         (liveness::claim on your own open of the file), never from 'not my PID'"
+    );
+    assert_eq!(scratch.names(), ["made", "other"]);
+    drop((created, attached));
+    assert_eq!(
+        sweep_now(&scratch.dir),
+        ["made", "other"],
+        "once this process dropped every handle, both segments are dead and should be swept \
+         (sorted by name)"
+    );
+    scratch.finish();
+}
+
+/// Sweep never removes a segment a live worker process holds; when the worker is killed,
+/// it does.
+#[test]
+fn sweep_never_removes_a_segment_a_live_worker_holds() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    drop(create(&scratch.dir, "held", 8).expect("create (exercise 01) should succeed"));
+    let holder = worker(holder, &scratch.dir, "held");
+    assert!(
+        sweep_now(&scratch.dir).is_empty(),
+        "sweep removed a segment a live worker process holds"
+    );
+    holder.kill();
+    assert_eq!(
+        sweep_now(&scratch.dir),
+        ["held"],
+        "once its only holder was killed, the segment is dead and should be swept"
+    );
+    scratch.finish();
+}
+
+/// The lesson's lock (05, `flock`) and the kit's liveness (open-file-description locks)
+/// never see each other: a worker that holds the segment *and* its lock keeps it alive,
+/// sweep does not wait for that lock, and once the worker is killed the segment is swept.
+#[test]
+fn the_lesson_lock_neither_keeps_alive_nor_blocks_sweep() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    drop(create(&scratch.dir, "locked", 8).expect("create (exercise 01) should succeed"));
+    let holder = worker(lock_holder, &scratch.dir, "locked");
+    assert!(
+        sweep_now(&scratch.dir).is_empty(),
+        "sweep removed a segment a live worker holds (and has locked)"
+    );
+    holder.kill();
+    assert_eq!(
+        sweep_now(&scratch.dir),
+        ["locked"],
+        "a killed holder of the lock is a dead holder: the segment should be swept"
+    );
+    scratch.finish();
+}
+
+/// `/dev/shm` is everybody's: sweep removes only what the kata created. Here a plain file,
+/// one this process attached to and let go (the CPython gh-82300 trap), a directory and a
+/// symlink all survive, while a dead kata segment next to them is swept.
+#[test]
+fn sweep_never_touches_files_the_kata_did_not_create() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let outside = common::scratch_file();
+    std::fs::write(scratch.dir.join("foreign"), b"someone else's").unwrap();
+    std::fs::write(scratch.dir.join("borrowed"), b"attached, then let go").unwrap();
+    drop(attach(&scratch.dir, "borrowed").expect("attach (exercise 02) should succeed"));
+    std::fs::create_dir(scratch.dir.join("folder")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), scratch.dir.join("link")).unwrap();
+    drop(create(&scratch.dir, "dead", 8).expect("create (exercise 01) should succeed"));
+    assert_eq!(
+        sweep_now(&scratch.dir),
+        ["dead"],
+        "sweep should remove the dead kata segment and nothing else"
+    );
+    assert_eq!(
+        scratch.names(),
+        ["borrowed", "folder", "foreign", "link"],
+        "files the kata did not create must survive sweep (check liveness::is_kata_segment)"
+    );
+    assert!(
+        outside.path().exists(),
+        "sweep must never follow a link out of the directory"
+    );
+    scratch.remove("borrowed");
+    scratch.remove("foreign");
+    scratch.remove("link");
+    std::fs::remove_dir(scratch.dir.join("folder")).unwrap();
+    scratch.finish();
+}
+
+// ----- the state machine: random histories of segments, holders, crashes and sweeps -----
+
+const NAMES: [&str; 3] = ["a", "b", "c"];
+
+/// One step of a history. Indices pick a name (`% 3`) or a handle (`% how many`).
+#[derive(Debug, Clone)]
+enum Step {
+    /// This process creates the name (and keeps the segment).
+    Create(usize),
+    /// This process attaches to the name (and keeps the segment).
+    Attach(usize),
+    /// This process drops one of its segments: a close, not an unlink.
+    Drop(usize),
+    /// This process unlinks the name.
+    Unlink(usize),
+    /// An owner in this process creates the name and panics.
+    PanicInOwner(usize),
+    /// A worker process creates the name with an `OwnedSegment` and keeps it.
+    WorkerOwns(usize),
+    /// A worker process attaches to the name and keeps it.
+    WorkerAttaches(usize),
+    /// A worker process is SIGKILLed: no Drop runs.
+    KillWorker(usize),
+    /// Sweep.
+    Sweep,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..3usize).prop_map(Step::Create),
+        (0..3usize).prop_map(Step::Attach),
+        any::<usize>().prop_map(Step::Drop),
+        (0..3usize).prop_map(Step::Unlink),
+        (0..3usize).prop_map(Step::PanicInOwner),
+        (0..3usize).prop_map(Step::WorkerOwns),
+        (0..3usize).prop_map(Step::WorkerAttaches),
+        any::<usize>().prop_map(Step::KillWorker),
+        Just(Step::Sweep),
+    ]
+}
+
+/// What should be true: which file (a generation number) each name has now, and who holds
+/// which generation. A segment unlinked and created again is a new file with new holders.
+#[derive(Default)]
+struct Model {
+    current: [Option<u32>; 3],
+    generations: u32,
+}
+
+/// What is: the segments this process holds and the worker processes that hold one,
+/// each tagged with the generation it holds.
+#[derive(Default)]
+struct World {
+    handles: Vec<(u32, Segment)>,
+    workers: Vec<(u32, Ready)>,
+}
+
+impl Model {
+    fn new_generation(&mut self, name: usize) -> u32 {
+        self.generations += 1;
+        self.current[name] = Some(self.generations);
+        self.generations
+    }
+
+    fn names(&self) -> Vec<String> {
+        (0..3)
+            .filter(|&i| self.current[i].is_some())
+            .map(|i| NAMES[i].to_owned())
+            .collect()
+    }
+
+    /// The names whose current file nobody holds: what a sweep must remove.
+    fn dead(&self, world: &World) -> Vec<usize> {
+        (0..3)
+            .filter(|&i| {
+                self.current[i].is_some_and(|generation| {
+                    !world.handles.iter().any(|(g, _)| *g == generation)
+                        && !world.workers.iter().any(|(g, _)| *g == generation)
+                })
+            })
+            .collect()
+    }
+}
+
+fn apply(step: &Step, dir: &SegmentDir, model: &mut Model, world: &mut World) {
+    match *step {
+        Step::Create(i) => {
+            let result = create(dir, NAMES[i], 64);
+            match (model.current[i], result) {
+                (None, Ok(segment)) => world.handles.push((model.new_generation(i), segment)),
+                (Some(_), Err(Error::AlreadyExists { .. })) => {}
+                (_, result) => panic!("create {:?} gave {result:?}", NAMES[i]),
+            }
+        }
+        Step::Attach(i) => match (model.current[i], attach(dir, NAMES[i])) {
+            (Some(generation), Ok(segment)) => world.handles.push((generation, segment)),
+            (None, Err(Error::NotFound { .. })) => {}
+            (_, result) => panic!("attach {:?} gave {result:?}", NAMES[i]),
+        },
+        Step::Drop(k) => {
+            if !world.handles.is_empty() {
+                let k = k % world.handles.len();
+                world.handles.remove(k);
+            }
+        }
+        Step::Unlink(i) => match (model.current[i], unlink(dir, NAMES[i])) {
+            (Some(_), Ok(())) => model.current[i] = None,
+            (None, Err(Error::NotFound { .. })) => {}
+            (_, result) => panic!("unlink {:?} gave {result:?}", NAMES[i]),
+        },
+        Step::PanicInOwner(i) => {
+            let (dir, name) = (dir.clone(), NAMES[i]);
+            let outcome = std::panic::catch_unwind(move || {
+                if let Ok(_owned) = OwnedSegment::create(&dir, name, 64) {
+                    panic!("the owner of {name:?} panics");
+                }
+            });
+            assert_eq!(
+                outcome.is_err(),
+                model.current[i].is_none(),
+                "OwnedSegment::create {name:?} should succeed exactly when the name is free"
+            );
+        }
+        Step::WorkerOwns(i) => {
+            if model.current[i].is_none() {
+                let ready = worker(owner, dir, NAMES[i]);
+                world.workers.push((model.new_generation(i), ready));
+            }
+        }
+        Step::WorkerAttaches(i) => {
+            if let Some(generation) = model.current[i] {
+                world
+                    .workers
+                    .push((generation, worker(holder, dir, NAMES[i])));
+            }
+        }
+        Step::KillWorker(k) => {
+            if !world.workers.is_empty() {
+                let k = k % world.workers.len();
+                world.workers.remove(k).1.kill();
+            }
+        }
+        Step::Sweep => {
+            let dead = model.dead(world);
+            let expected: Vec<String> = dead.iter().map(|&i| NAMES[i].to_owned()).collect();
+            let swept = sweep_now(dir);
+            assert_eq!(
+                swept, expected,
+                "sweep should remove exactly the segments nobody alive holds"
+            );
+            for i in dead {
+                model.current[i] = None;
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(24))]
+
+    /// Whatever happens (creates, attaches, drops, unlinks, panicking owners, workers
+    /// that hold segments and get killed, sweeps), the directory holds exactly the names
+    /// the model says after every step, and once everyone is gone one sweep empties it.
+    #[test]
+    fn the_directory_always_matches_the_model_and_ends_empty(steps in prop::collection::vec(step(), 1..24)) {
+        let _serial = one_at_a_time();
+        let scratch = Scratch::new();
+        let mut model = Model::default();
+        let mut world = World::default();
+        for (n, step) in steps.iter().enumerate() {
+            apply(step, &scratch.dir, &mut model, &mut world);
+            prop_assert_eq!(scratch.names(), model.names(),
+                "after step {} ({:?}) the directory should hold exactly these names", n, step);
+        }
+        let left = model.names();
+        drop(world); // every segment of this process closed, every worker killed
+        prop_assert_eq!(sweep_now(&scratch.dir), left,
+            "with every holder gone, the final sweep should remove every segment left");
+        scratch.finish();
+    }
+}
