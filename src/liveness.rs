@@ -30,6 +30,11 @@
 //!   may cover bytes a file does not have, and this byte is past any segment's data, so a
 //!   later lesson that locks *ranges of the data* cannot collide with it either.
 //!
+//! One consequence to know: a child process shares its parent's descriptors from `fork`
+//! until it `exec`s (or for good, if it never does), and with them the parent's shared
+//! lock, so for that while it counts as a holder too. That errs on the safe side: a sweep
+//! may keep a segment a moment longer, never remove one too early.
+//!
 //! # Which files are the kata's
 //! `/dev/shm` is shared with every program on the machine, and Python's segments (or
 //! anyone's) carry no liveness lock: to a sweep they would look dead while in use (the

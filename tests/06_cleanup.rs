@@ -142,12 +142,17 @@ fn an_owned_segment_is_unlinked_when_its_owner_panics() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     let dir = scratch.dir.clone();
-    let outcome = std::panic::catch_unwind(move || {
+    let created = std::sync::atomic::AtomicBool::new(false);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _owned =
             OwnedSegment::create(&dir, "doomed", 8).expect("OwnedSegment::create should succeed");
+        created.store(true, std::sync::atomic::Ordering::Relaxed);
         panic!("the owner panics while it owns the segment");
-    });
-    assert!(outcome.is_err(), "the owner was meant to panic");
+    }));
+    assert!(
+        outcome.is_err() && created.into_inner(),
+        "the owner should have created its segment, then panicked on purpose"
+    );
     assert!(
         scratch.names().is_empty(),
         "a panicking owner should still unlink its segment (Drop runs during unwinding), \
@@ -313,6 +318,60 @@ fn sweep_never_touches_files_the_kata_did_not_create() {
     scratch.remove("foreign");
     scratch.remove("link");
     std::fs::remove_dir(scratch.dir.join("folder")).unwrap();
+    scratch.finish();
+}
+
+/// A segment without the kata's mark is never swept, dead or not: this is what every
+/// segment looks like on a filesystem without user extended attributes (tmpfs before
+/// Linux 6.6), and there the safe answer is to leave it.
+#[test]
+fn a_segment_without_the_mark_is_never_swept() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    drop(create(&scratch.dir, "unmarked", 8).expect("create (exercise 01) should succeed"));
+    rustix::fs::removexattr(scratch.dir.join("unmarked"), shm_kata::liveness::MARK)
+        .expect("create should have marked its file (use Segment::from_created in exercise 01)");
+    assert!(
+        sweep_now(&scratch.dir).is_empty(),
+        "sweep removed a segment without the kata's mark"
+    );
+    scratch.remove("unmarked");
+    scratch.finish();
+}
+
+/// An attach that races a sweep of a dead segment ends one of two ways: the attach fails
+/// with `NotFound` (the sweep won), or it succeeds and the name stays (the attach won).
+/// Never a successful attach to a file whose name the sweep removed.
+#[test]
+fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    for round in 0..300 {
+        drop(create(&scratch.dir, "contested", 8).expect("create (exercise 01) should succeed"));
+        let dir = scratch.dir.clone();
+        let attacher = std::thread::spawn(move || attach(&dir, "contested"));
+        let swept = sweep_now(&scratch.dir);
+        let attached = attacher.join().expect("the attaching thread panicked");
+        match attached {
+            Ok(segment) => {
+                assert!(
+                    swept.is_empty() && scratch.names() == ["contested"],
+                    "round {round}: attach succeeded, yet sweep removed the name ({swept:?}): \
+                     sweep must hold its claim while it checks and unlinks"
+                );
+                drop(segment);
+                unlink(&scratch.dir, "contested").expect("unlink should succeed");
+            }
+            Err(Error::NotFound { .. }) => {
+                assert_eq!(
+                    swept,
+                    ["contested"],
+                    "round {round}: attach found nothing to attach to, so sweep should have removed the segment"
+                );
+            }
+            Err(e) => panic!("round {round}: attach racing a sweep failed with {e}"),
+        }
+    }
     scratch.finish();
 }
 
