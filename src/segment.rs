@@ -79,9 +79,9 @@ impl SegmentDir {
 /// A mapped segment: an open file and a shared, writable mapping of all of it.
 ///
 /// Dropping a `Segment` *closes* it: the mapping is removed and the file descriptor closed,
-/// which also ends this holder's registration as a live user (see [`liveness`]). It never *unlinks* (removes the name): the segment and
-/// its contents stay for other processes to attach to, until someone removes the name on
-/// purpose.
+/// which also ends this holder's registration as a live user (see [`liveness`]). It never
+/// *unlinks* (removes the name): the segment and its contents stay for other processes to
+/// attach to, until someone removes the name on purpose.
 ///
 /// # Views, and why the plain ones are `unsafe`
 /// Rust's references make promises about memory: while a `&[u32]` lives, nobody writes

@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Scratch, cases, one_at_a_time, start_until_ready, use_this_builds_worker, within};
+use common::{
+    Ready, Scratch, cases, one_at_a_time, start_until_ready, use_this_builds_worker, within,
+};
 use proptest::prelude::*;
 use shm_kata::attach::attach;
 use shm_kata::create::create;
@@ -28,6 +30,25 @@ fn job(dir: &SegmentDir, name: &str, locked: bool, times: u32) -> Job {
     } else {
         Job::AtomicAdd { dir, name, times }
     }
+}
+
+/// `try_lock(dir, name)`, bounded: `Ok(true)` if it got the lock (and let go at once),
+/// `Ok(false)` if someone holds it. A `try_lock` that waits fails the test.
+fn got_the_lock(dir: &SegmentDir, name: &'static str) -> Result<bool, Error> {
+    let dir = dir.clone();
+    within(LIMIT, "try_lock", move || {
+        try_lock(&dir, name).map(|guard| guard.is_some())
+    })
+}
+
+/// A worker that holds the lock of `name` in the middle of its read-then-write.
+fn lock_holder(dir: &SegmentDir, name: &str) -> Ready {
+    use_this_builds_worker();
+    let job = Job::HoldLock {
+        dir: dir.path().to_owned(),
+        name: name.to_owned(),
+    };
+    start_until_ready(&job, LIMIT)
 }
 
 /// Runs `processes` worker processes that each add 1 to the counter `times` times, and
@@ -84,13 +105,7 @@ fn a_held_lock_keeps_every_other_process_out() {
     use_this_builds_worker();
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "turns");
-    let holder = start_until_ready(
-        &Job::HoldLock {
-            dir: scratch.dir.path().to_owned(),
-            name: "turns".into(),
-        },
-        LIMIT,
-    );
+    let holder = lock_holder(&scratch.dir, "turns");
     let (processes, times) = (4, 50);
     let waiting = worker::spawn((0..processes).map(|_| job(&scratch.dir, "turns", true, times)))
         .expect("the worker processes should start");
@@ -124,13 +139,7 @@ fn a_holder_killed_mid_critical_section_does_not_deadlock_the_others() {
     use_this_builds_worker();
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "crash");
-    let holder = start_until_ready(
-        &Job::HoldLock {
-            dir: scratch.dir.path().to_owned(),
-            name: "crash".into(),
-        },
-        LIMIT,
-    );
+    let holder = lock_holder(&scratch.dir, "crash");
     let (processes, times) = (3, 100);
     let waiting = worker::spawn((0..processes).map(|_| job(&scratch.dir, "crash", true, times)))
         .expect("the worker processes should start");
@@ -161,26 +170,14 @@ fn try_lock_says_none_while_another_process_holds_the_lock() {
     use_this_builds_worker();
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "busy");
-    let holder = start_until_ready(
-        &Job::HoldLock {
-            dir: scratch.dir.path().to_owned(),
-            name: "busy".into(),
-        },
-        LIMIT,
-    );
-    let dir = scratch.dir.clone();
-    let held = within(LIMIT, "try_lock", move || {
-        try_lock(&dir, "busy").map(|guard| guard.is_some())
-    });
+    let holder = lock_holder(&scratch.dir, "busy");
+    let held = got_the_lock(&scratch.dir, "busy");
     assert!(
         matches!(held, Ok(false)),
         "try_lock while another process holds the lock should be Ok(None), got {held:?}"
     );
     holder.kill();
-    let dir = scratch.dir.clone();
-    let free = within(LIMIT, "try_lock", move || {
-        try_lock(&dir, "busy").map(|guard| guard.is_some())
-    });
+    let free = got_the_lock(&scratch.dir, "busy");
     assert!(
         matches!(free, Ok(true)),
         "once the holder was killed its lock should be free, but try_lock gave {free:?}"
@@ -197,12 +194,11 @@ fn a_second_lock_in_the_same_process_is_kept_out() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "twice");
-    let guard = lock(&scratch.dir, "twice").expect("locking a free segment should succeed");
-    assert_eq!(guard.name(), "twice", "the guard should know its segment");
     let dir = scratch.dir.clone();
-    let second = within(LIMIT, "try_lock", move || {
-        try_lock(&dir, "twice").map(|guard| guard.is_some())
-    });
+    let guard = within(LIMIT, "lock", move || lock(&dir, "twice"))
+        .expect("locking a free segment should succeed");
+    assert_eq!(guard.name(), "twice", "the guard should know its segment");
+    let second = got_the_lock(&scratch.dir, "twice");
     assert!(
         matches!(second, Ok(false)),
         "a second try_lock while this process holds a guard should be Ok(None), got \
@@ -221,10 +217,7 @@ fn dropping_the_guard_releases_the_lock() {
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "release");
     for round in 0..3 {
-        let dir = scratch.dir.clone();
-        let got = within(LIMIT, "try_lock", move || {
-            try_lock(&dir, "release").map(|guard| guard.is_some())
-        });
+        let got = got_the_lock(&scratch.dir, "release");
         assert!(
             matches!(got, Ok(true)),
             "round {round}: the lock should be free again after the previous guard was \
@@ -252,10 +245,7 @@ fn attached_segments_do_not_hold_the_lock() {
         },
         LIMIT,
     );
-    let dir = scratch.dir.clone();
-    let got = within(LIMIT, "try_lock", move || {
-        try_lock(&dir, "shared").map(|guard| guard.is_some())
-    });
+    let got = got_the_lock(&scratch.dir, "shared");
     assert!(
         matches!(got, Ok(true)),
         "a segment that is only attached should be free to lock, got {got:?}"

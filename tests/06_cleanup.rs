@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{
@@ -14,6 +15,7 @@ use shm_kata::attach::attach;
 use shm_kata::cleanup::{OwnedSegment, sweep, unlink};
 use shm_kata::create::create;
 use shm_kata::job::{Job, pattern};
+use shm_kata::lock::lock;
 use shm_kata::{Error, Segment, SegmentDir};
 
 /// How long any worker or call may take before the test calls it a hang.
@@ -25,20 +27,20 @@ fn sweep_now(dir: &SegmentDir) -> Vec<String> {
     within(LIMIT, "sweep", move || sweep(&dir)).expect("sweep should succeed")
 }
 
-fn worker(job: fn(std::path::PathBuf, String) -> Job, dir: &SegmentDir, name: &str) -> Ready {
+fn worker(job: fn(PathBuf, String) -> Job, dir: &SegmentDir, name: &str) -> Ready {
     use_this_builds_worker();
     start_until_ready(&job(dir.path().to_owned(), name.to_owned()), LIMIT)
 }
 
-fn holder(dir: std::path::PathBuf, name: String) -> Job {
+fn holder(dir: PathBuf, name: String) -> Job {
     Job::Hold { dir, name }
 }
 
-fn owner(dir: std::path::PathBuf, name: String) -> Job {
+fn owner(dir: PathBuf, name: String) -> Job {
     Job::Own { dir, name, len: 64 }
 }
 
-fn lock_holder(dir: std::path::PathBuf, name: String) -> Job {
+fn lock_holder(dir: PathBuf, name: String) -> Job {
     Job::HoldLock { dir, name }
 }
 
@@ -243,46 +245,59 @@ fn sweep_never_removes_a_segment_this_process_holds() {
     scratch.finish();
 }
 
-/// Sweep never removes a segment a live worker process holds; when the worker is killed,
-/// it does.
-#[test]
-fn sweep_never_removes_a_segment_a_live_worker_holds() {
+/// Creates a dead segment `name`, starts a worker that holds it with `job`, and checks
+/// that sweep keeps it while the worker lives and removes it once the worker is killed.
+fn swept_only_after_its_worker_is_killed(job: fn(PathBuf, String) -> Job, what: &str) {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     drop(create(&scratch.dir, "held", 8).expect("create (exercise 01) should succeed"));
-    let holder = worker(holder, &scratch.dir, "held");
+    let holder = worker(job, &scratch.dir, "held");
     assert!(
         sweep_now(&scratch.dir).is_empty(),
-        "sweep removed a segment a live worker process holds"
+        "sweep removed a segment that a live worker process {what}"
     );
     holder.kill();
     assert_eq!(
         sweep_now(&scratch.dir),
         ["held"],
-        "once its only holder was killed, the segment is dead and should be swept"
+        "once the worker that {what} was killed, the segment is dead and should be swept"
     );
     scratch.finish();
 }
 
-/// The lesson's lock (05, `flock`) and the kit's liveness (open-file-description locks)
-/// never see each other: a worker that holds the segment *and* its lock keeps it alive,
-/// sweep does not wait for that lock, and once the worker is killed the segment is swept.
+/// Sweep never removes a segment a live worker process holds; when the worker is killed,
+/// it does.
 #[test]
-fn the_lesson_lock_neither_keeps_alive_nor_blocks_sweep() {
+fn sweep_never_removes_a_segment_a_live_worker_holds() {
+    swept_only_after_its_worker_is_killed(holder, "holds");
+}
+
+/// The lesson's lock (05, `flock`) and the kit's liveness (open-file-description locks)
+/// never see each other. A worker that holds the segment *and* its lock keeps it alive,
+/// and sweep does not wait for that lock; once the worker is killed, the segment is swept.
+#[test]
+fn a_lock_holder_keeps_its_segment_and_sweep_does_not_wait_for_the_lock() {
+    swept_only_after_its_worker_is_killed(lock_holder, "holds and has locked");
+}
+
+/// Only a `Segment` is a holder. The lesson's lock is taken on an open of its own, which
+/// keeps nothing alive: a segment that is locked but held by nobody is dead, and sweep
+/// removes it without waiting for the lock.
+#[test]
+fn a_lock_alone_does_not_keep_a_segment_alive() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
-    drop(create(&scratch.dir, "locked", 8).expect("create (exercise 01) should succeed"));
-    let holder = worker(lock_holder, &scratch.dir, "locked");
-    assert!(
-        sweep_now(&scratch.dir).is_empty(),
-        "sweep removed a segment a live worker holds (and has locked)"
-    );
-    holder.kill();
+    drop(create(&scratch.dir, "bare", 8).expect("create (exercise 01) should succeed"));
+    let dir = scratch.dir.clone();
+    let guard = within(LIMIT, "lock (exercise 05)", move || lock(&dir, "bare"))
+        .expect("lock (exercise 05) of a free segment should succeed");
     assert_eq!(
         sweep_now(&scratch.dir),
-        ["locked"],
-        "a killed holder of the lock is a dead holder: the segment should be swept"
+        ["bare"],
+        "a segment nobody holds is dead, locked or not: sweep asks the kit's liveness \
+         (liveness::claim), never the lesson's flock"
     );
+    drop(guard);
     scratch.finish();
 }
 
@@ -533,7 +548,7 @@ fn apply(step: &Step, dir: &SegmentDir, model: &mut Model, world: &mut World) {
 }
 
 proptest! {
-    #![proptest_config(cases(24))]
+    #![proptest_config(cases(64))]
 
     /// Whatever happens (creates, attaches, drops, unlinks, panicking owners, workers
     /// that hold segments and get killed, sweeps), the directory holds exactly the names
