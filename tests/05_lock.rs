@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Ready, Scratch, cases, one_at_a_time, start_until_ready, use_this_builds_worker, within,
+    Ready, Scratch, one_at_a_time, process_cases, start_until_ready, use_this_builds_worker, within,
 };
 use proptest::prelude::*;
 use shm_kata::attach::attach;
@@ -63,7 +63,7 @@ fn count_with_workers(locked: bool, processes: usize, times: u32) -> u32 {
     if let Err(e) = worker::wait_all(workers, LIMIT) {
         panic!("a worker process failed: {e}");
     }
-    let count = segment.words()[0];
+    let count = segment.read_words()[0];
     drop(segment);
     scratch.remove("counter");
     scratch.finish();
@@ -71,7 +71,7 @@ fn count_with_workers(locked: bool, processes: usize, times: u32) -> u32 {
 }
 
 proptest! {
-    #![proptest_config(cases(8))]
+    #![proptest_config(process_cases(8))]
 
     /// P processes each read the counter and write it back plus one, K times, under the
     /// lock: no update is lost, the count is exactly P·K.
@@ -111,7 +111,7 @@ fn a_held_lock_keeps_every_other_process_out() {
         .expect("the worker processes should start");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
-        segment.words()[0],
+        segment.read_words()[0],
         0,
         "another process changed the counter while a holder had the lock: add_locked must \
          take the lock (and wait for it) before it reads"
@@ -122,7 +122,7 @@ fn a_held_lock_keeps_every_other_process_out() {
         panic!("the waiting workers should all finish once the lock is free: {e}");
     }
     assert_eq!(
-        segment.words()[0],
+        segment.read_words()[0],
         1 + processes as u32 * times,
         "the holder's increment and every worker's should all count"
     );
@@ -153,7 +153,7 @@ fn a_holder_killed_mid_critical_section_does_not_deadlock_the_others() {
         );
     }
     assert_eq!(
-        segment.words()[0],
+        segment.read_words()[0],
         processes as u32 * times,
         "only the killed holder's increment may be missing"
     );

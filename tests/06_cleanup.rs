@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{
-    Ready, Scratch, cases, one_at_a_time, run_bounded, start_until_ready, use_this_builds_worker,
-    within,
+    Ready, Scratch, cases, one_at_a_time, process_cases, run_bounded, start_until_ready,
+    use_this_builds_worker, within,
 };
 use proptest::prelude::*;
 use shm_kata::attach::attach;
@@ -69,17 +69,17 @@ proptest! {
     fn a_mapping_outlives_its_name(len in 1usize..1 << 16, seed in any::<u64>()) {
         let _serial = one_at_a_time();
         let scratch = Scratch::new();
-        let mut segment = create(&scratch.dir, "fleeting", len).expect("create (exercise 01) should succeed");
-        segment.as_bytes_mut().copy_from_slice(&pattern(seed, len));
+        let segment = create(&scratch.dir, "fleeting", len).expect("create (exercise 01) should succeed");
+        segment.write_bytes(0, &pattern(seed, len)).expect("the segment has room for the pattern");
         unlink(&scratch.dir, "fleeting").expect("unlink should succeed");
         prop_assert!(scratch.names().is_empty(), "the name should be gone at once");
         let again = attach(&scratch.dir, "fleeting");
         prop_assert!(matches!(again, Err(Error::NotFound { .. })),
             "attach after unlink should be Error::NotFound, got {:?}", again);
-        prop_assert!(segment.as_bytes() == pattern(seed, len).as_slice(),
+        prop_assert!(segment.read_bytes() == pattern(seed, len),
             "the open mapping should still hold what was written before the unlink");
-        segment.as_bytes_mut().copy_from_slice(&pattern(!seed, len));
-        prop_assert!(segment.as_bytes() == pattern(!seed, len).as_slice(),
+        segment.write_bytes(0, &pattern(!seed, len)).expect("the segment has room for the pattern");
+        prop_assert!(segment.read_bytes() == pattern(!seed, len),
             "the open mapping should still be writable after the unlink");
         drop(segment);
         scratch.finish();
@@ -119,9 +119,11 @@ fn unlink_refuses_bad_names() {
 fn an_owned_segment_is_unlinked_when_dropped() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
-    let mut owned =
+    let owned =
         OwnedSegment::create(&scratch.dir, "mine", 8).expect("OwnedSegment::create should succeed");
-    owned.as_bytes_mut().copy_from_slice(b"owned!!!");
+    owned
+        .write_bytes(0, b"owned!!!")
+        .expect("an OwnedSegment is a Segment (Deref)");
     assert_eq!(owned.name(), "mine", "an OwnedSegment is a Segment (Deref)");
     assert_eq!(
         scratch.names(),
@@ -548,7 +550,7 @@ fn apply(step: &Step, dir: &SegmentDir, model: &mut Model, world: &mut World) {
 }
 
 proptest! {
-    #![proptest_config(cases(64))]
+    #![proptest_config(process_cases(64))]
 
     /// Whatever happens (creates, attaches, drops, unlinks, panicking owners, workers
     /// that hold segments and get killed, sweeps), the directory holds exactly the names

@@ -223,22 +223,9 @@ impl Ready {
     /// for it to exit; returns how it ended and what it printed on standard error.
     pub fn finish(mut self, limit: Duration) -> (ExitStatus, String) {
         drop(self.child.stdin.take());
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait on a worker") {
-                let stderr = self.stderr.take().map(|t| t.join().unwrap_or_default());
-                return (status, stderr.unwrap_or_default());
-            }
-            if Instant::now() > deadline {
-                let stderr = self.kill_and_collect();
-                panic!(
-                    "{} did not finish within {limit:?} after it was let go, and was killed; \
-                     it printed:\n{stderr}",
-                    self.what
-                );
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        let status = wait_bounded(&mut self.child, limit, &self.what);
+        let stderr = self.stderr.take().map(|t| t.join().unwrap_or_default());
+        (status, stderr.unwrap_or_default())
     }
 
     fn kill_and_collect(&mut self) -> String {
