@@ -62,18 +62,21 @@ pub enum Job {
         workers: usize,
     },
     /// Add 1 to word 0 of a segment `times` times, each a read then a write under the
-    /// segment's lock (`lock::add_locked`).
+    /// segment's lock (`lock::add_locked`), starting only once `together` such workers have
+    /// arrived (see [`start_together`]).
     LockedAdd {
         dir: PathBuf,
         name: String,
         times: u32,
+        together: u32,
     },
     /// Add 1 to word 0 of a segment `times` times with an atomic `fetch_add`, no lock
-    /// (`lock::add_atomic`).
+    /// (`lock::add_atomic`), starting together like `LockedAdd`.
     AtomicAdd {
         dir: PathBuf,
         name: String,
         times: u32,
+        together: u32,
     },
     /// Attach, take the segment's lock, read word 0, print `ready`, and only when standard
     /// input closes write it back plus 1 and let go: a holder that can be caught (and
@@ -126,12 +129,28 @@ impl Job {
             Job::Fill { dir, name, seed } => ("fill", dir, name, vec![seed.to_string()]),
             Job::Create { dir, name, len } => ("create", dir, name, vec![len.to_string()]),
             Job::Run { dir, name, workers } => ("run", dir, name, vec![workers.to_string()]),
-            Job::LockedAdd { dir, name, times } => {
-                ("locked-add", dir, name, vec![times.to_string()])
-            }
-            Job::AtomicAdd { dir, name, times } => {
-                ("atomic-add", dir, name, vec![times.to_string()])
-            }
+            Job::LockedAdd {
+                dir,
+                name,
+                times,
+                together,
+            } => (
+                "locked-add",
+                dir,
+                name,
+                vec![times.to_string(), together.to_string()],
+            ),
+            Job::AtomicAdd {
+                dir,
+                name,
+                times,
+                together,
+            } => (
+                "atomic-add",
+                dir,
+                name,
+                vec![times.to_string(), together.to_string()],
+            ),
             Job::HoldLock { dir, name } => ("hold-lock", dir, name, vec![]),
             Job::Hold { dir, name } => ("hold", dir, name, vec![]),
             Job::Own { dir, name, len } => ("own", dir, name, vec![len.to_string()]),
@@ -208,11 +227,25 @@ impl Job {
             Job::Run { dir, name, workers } => {
                 crate::transform::run(&SegmentDir::at(dir), &name, workers)
             }
-            Job::LockedAdd { dir, name, times } => {
-                crate::lock::add_locked(&SegmentDir::at(dir), &name, times)
+            Job::LockedAdd {
+                dir,
+                name,
+                times,
+                together,
+            } => {
+                let dir = SegmentDir::at(dir);
+                start_together(&dir, &name, together)?;
+                crate::lock::add_locked(&dir, &name, times)
             }
-            Job::AtomicAdd { dir, name, times } => {
-                crate::lock::add_atomic(&SegmentDir::at(dir), &name, times)
+            Job::AtomicAdd {
+                dir,
+                name,
+                times,
+                together,
+            } => {
+                let dir = SegmentDir::at(dir);
+                start_together(&dir, &name, together)?;
+                crate::lock::add_atomic(&dir, &name, times)
             }
             Job::HoldLock { dir, name } => {
                 let dir = SegmentDir::at(dir);
@@ -242,6 +275,43 @@ impl Job {
             }
         }
     }
+}
+
+/// Waits (at most 10 s) until `together` workers have arrived, counting arrivals in word 1
+/// of the segment, so that they all run at the same moment. Processes started one after
+/// the other would otherwise often finish a short loop before the next one begins, and a
+/// missing lock would go unnoticed. It spins rather than sleeps, so that the workers are
+/// on a CPU, not waking up one by one, when the last one arrives.
+pub fn start_together(dir: &SegmentDir, name: &str, together: u32) -> Result<()> {
+    if together <= 1 {
+        return Ok(());
+    }
+    let segment = crate::attach::attach(dir, name)?;
+    let Some(arrived) = segment.atomics().get(1) else {
+        return Err(Error::TooSmall {
+            name: name.to_owned(),
+            needed: 8,
+            actual: segment.len() as u64,
+        });
+    };
+    arrived.fetch_add(1, Relaxed);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while arrived.load(Relaxed) < together {
+        if std::time::Instant::now() > deadline {
+            return Err(Error::Io {
+                name: name.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "only {} of {together} workers arrived within 10 s",
+                        arrived.load(Relaxed)
+                    ),
+                ),
+            });
+        }
+        std::hint::spin_loop();
+    }
+    Ok(())
 }
 
 /// Tells the parent (a line `ready` on standard output) that the job now holds what it

@@ -23,13 +23,25 @@ fn counter(dir: &SegmentDir, name: &str) -> Segment {
     create(dir, name, 4096).expect("create (exercise 01) should succeed")
 }
 
-fn job(dir: &SegmentDir, name: &str, locked: bool, times: u32) -> Job {
-    let (dir, name) = (dir.path().to_owned(), name.to_owned());
-    if locked {
-        Job::LockedAdd { dir, name, times }
-    } else {
-        Job::AtomicAdd { dir, name, times }
-    }
+/// The jobs of `processes` workers that each add 1 to the counter `times` times, all
+/// starting at the same moment.
+fn adders(dir: &SegmentDir, name: &str, locked: bool, processes: usize, times: u32) -> Vec<Job> {
+    let (dir, name, together) = (dir.path().to_owned(), name.to_owned(), processes as u32);
+    let one = |(dir, name)| match locked {
+        true => Job::LockedAdd {
+            dir,
+            name,
+            times,
+            together,
+        },
+        false => Job::AtomicAdd {
+            dir,
+            name,
+            times,
+            together,
+        },
+    };
+    vec![(dir, name); processes].into_iter().map(one).collect()
 }
 
 /// `try_lock(dir, name)`, bounded: `Ok(true)` if it got the lock (and let go at once),
@@ -58,8 +70,8 @@ fn count_with_workers(locked: bool, processes: usize, times: u32) -> u32 {
     use_this_builds_worker();
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "counter");
-    let jobs = (0..processes).map(|_| job(&scratch.dir, "counter", locked, times));
-    let workers = worker::spawn(jobs).expect("the worker processes should start");
+    let workers = worker::spawn(adders(&scratch.dir, "counter", locked, processes, times))
+        .expect("the worker processes should start");
     if let Err(e) = worker::wait_all(workers, LIMIT) {
         panic!("a worker process failed: {e}");
     }
@@ -71,7 +83,7 @@ fn count_with_workers(locked: bool, processes: usize, times: u32) -> u32 {
 }
 
 proptest! {
-    #![proptest_config(process_cases(8))]
+    #![proptest_config(process_cases(16))]
 
     /// P processes each read the counter and write it back plus one, K times, under the
     /// lock: no update is lost, the count is exactly P·K.
@@ -107,7 +119,7 @@ fn a_held_lock_keeps_every_other_process_out() {
     let segment = counter(&scratch.dir, "turns");
     let holder = lock_holder(&scratch.dir, "turns");
     let (processes, times) = (4, 50);
-    let waiting = worker::spawn((0..processes).map(|_| job(&scratch.dir, "turns", true, times)))
+    let waiting = worker::spawn(adders(&scratch.dir, "turns", true, processes, times))
         .expect("the worker processes should start");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
@@ -141,7 +153,7 @@ fn a_holder_killed_mid_critical_section_does_not_deadlock_the_others() {
     let segment = counter(&scratch.dir, "crash");
     let holder = lock_holder(&scratch.dir, "crash");
     let (processes, times) = (3, 100);
-    let waiting = worker::spawn((0..processes).map(|_| job(&scratch.dir, "crash", true, times)))
+    let waiting = worker::spawn(adders(&scratch.dir, "crash", true, processes, times))
         .expect("the worker processes should start");
     std::thread::sleep(Duration::from_millis(100));
     holder.kill();
