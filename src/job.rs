@@ -61,20 +61,13 @@ pub enum Job {
         name: String,
         workers: usize,
     },
-    /// Add 1 to word 0 of a segment `times` times, each a read then a write under the
-    /// segment's lock (`lock::add_locked`), starting only once `together` such workers have
-    /// arrived (see [`start_together`]).
-    LockedAdd {
+    /// Add 1 to word 0 of a segment `times` times, `with` the lock (`lock::add_locked`) or
+    /// with atomic adds (`lock::add_atomic`), starting only once `together` such workers
+    /// have arrived (see [`start_together`]).
+    Count {
         dir: PathBuf,
         name: String,
-        times: u32,
-        together: u32,
-    },
-    /// Add 1 to word 0 of a segment `times` times with an atomic `fetch_add`, no lock
-    /// (`lock::add_atomic`), starting together like `LockedAdd`.
-    AtomicAdd {
-        dir: PathBuf,
-        name: String,
+        with: Counting,
         times: u32,
         together: u32,
     },
@@ -98,6 +91,24 @@ pub enum Job {
         name: String,
         len: usize,
     },
+}
+
+/// How a [`Job::Count`] worker keeps its increments from getting lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Counting {
+    /// A load and a store of the counter, under the segment's lock.
+    Lock,
+    /// One atomic `fetch_add`, no lock.
+    Atomic,
+}
+
+impl std::fmt::Display for Counting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Counting::Lock => "lock",
+            Counting::Atomic => "atomic",
+        })
+    }
 }
 
 impl Job {
@@ -129,27 +140,17 @@ impl Job {
             Job::Fill { dir, name, seed } => ("fill", dir, name, vec![seed.to_string()]),
             Job::Create { dir, name, len } => ("create", dir, name, vec![len.to_string()]),
             Job::Run { dir, name, workers } => ("run", dir, name, vec![workers.to_string()]),
-            Job::LockedAdd {
+            Job::Count {
                 dir,
                 name,
+                with,
                 times,
                 together,
             } => (
-                "locked-add",
+                "count",
                 dir,
                 name,
-                vec![times.to_string(), together.to_string()],
-            ),
-            Job::AtomicAdd {
-                dir,
-                name,
-                times,
-                together,
-            } => (
-                "atomic-add",
-                dir,
-                name,
-                vec![times.to_string(), together.to_string()],
+                vec![with.to_string(), times.to_string(), together.to_string()],
             ),
             Job::HoldLock { dir, name } => ("hold-lock", dir, name, vec![]),
             Job::Hold { dir, name } => ("hold", dir, name, vec![]),
@@ -174,11 +175,14 @@ impl Job {
             Job::Fill { name, .. } => format!("fill {name:?}"),
             Job::Create { name, len, .. } => format!("create {name:?} of {len} bytes"),
             Job::Run { name, workers, .. } => format!("run {name:?} with {workers} workers"),
-            Job::LockedAdd { name, times, .. } => {
-                format!("add 1 to {name:?} {times} times, locked")
-            }
-            Job::AtomicAdd { name, times, .. } => {
-                format!("add 1 to {name:?} {times} times, atomically")
+            Job::Count {
+                name, with, times, ..
+            } => {
+                let how = match with {
+                    Counting::Lock => "under the lock",
+                    Counting::Atomic => "with fetch_add",
+                };
+                format!("add 1 to {name:?} {times} times {how}")
             }
             Job::HoldLock { name, .. } => format!("hold the lock of {name:?}"),
             Job::Hold { name, .. } => format!("hold {name:?}"),
@@ -227,25 +231,19 @@ impl Job {
             Job::Run { dir, name, workers } => {
                 crate::transform::run(&SegmentDir::at(dir), &name, workers)
             }
-            Job::LockedAdd {
+            Job::Count {
                 dir,
                 name,
+                with,
                 times,
                 together,
             } => {
                 let dir = SegmentDir::at(dir);
                 start_together(&dir, &name, together)?;
-                crate::lock::add_locked(&dir, &name, times)
-            }
-            Job::AtomicAdd {
-                dir,
-                name,
-                times,
-                together,
-            } => {
-                let dir = SegmentDir::at(dir);
-                start_together(&dir, &name, together)?;
-                crate::lock::add_atomic(&dir, &name, times)
+                match with {
+                    Counting::Lock => crate::lock::add_locked(&dir, &name, times),
+                    Counting::Atomic => crate::lock::add_atomic(&dir, &name, times),
+                }
             }
             Job::HoldLock { dir, name } => {
                 let dir = SegmentDir::at(dir);

@@ -11,7 +11,7 @@ use common::{
 use proptest::prelude::*;
 use shm_kata::attach::attach;
 use shm_kata::create::create;
-use shm_kata::job::Job;
+use shm_kata::job::{Counting, Job};
 use shm_kata::lock::{add_atomic, add_locked, lock, try_lock};
 use shm_kata::{Error, Segment, SegmentDir, worker};
 
@@ -25,23 +25,15 @@ fn counter(dir: &SegmentDir, name: &str) -> Segment {
 
 /// The jobs of `processes` workers that each add 1 to the counter `times` times, all
 /// starting at the same moment.
-fn adders(dir: &SegmentDir, name: &str, locked: bool, processes: usize, times: u32) -> Vec<Job> {
-    let (dir, name, together) = (dir.path().to_owned(), name.to_owned(), processes as u32);
-    let one = |(dir, name)| match locked {
-        true => Job::LockedAdd {
-            dir,
-            name,
-            times,
-            together,
-        },
-        false => Job::AtomicAdd {
-            dir,
-            name,
-            times,
-            together,
-        },
+fn adders(dir: &SegmentDir, name: &str, with: Counting, processes: usize, times: u32) -> Vec<Job> {
+    let job = Job::Count {
+        dir: dir.path().to_owned(),
+        name: name.to_owned(),
+        with,
+        times,
+        together: processes as u32,
     };
-    vec![(dir, name); processes].into_iter().map(one).collect()
+    vec![job; processes]
 }
 
 /// `try_lock(dir, name)`, bounded: `Ok(true)` if it got the lock (and let go at once),
@@ -65,12 +57,12 @@ fn lock_holder(dir: &SegmentDir, name: &str) -> Ready {
 
 /// Runs `processes` worker processes that each add 1 to the counter `times` times, and
 /// returns the final count.
-fn count_with_workers(locked: bool, processes: usize, times: u32) -> u32 {
+fn count_with_workers(with: Counting, processes: usize, times: u32) -> u32 {
     let _serial = one_at_a_time();
     use_this_builds_worker();
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "counter");
-    let workers = worker::spawn(adders(&scratch.dir, "counter", locked, processes, times))
+    let workers = worker::spawn(adders(&scratch.dir, "counter", with, processes, times))
         .expect("the worker processes should start");
     if let Err(e) = worker::wait_all(workers, LIMIT) {
         panic!("a worker process failed: {e}");
@@ -89,7 +81,7 @@ proptest! {
     /// lock: no update is lost, the count is exactly P·K.
     #[test]
     fn locked_read_then_write_never_loses_an_update(processes in 2usize..=6, times in 1u32..=500) {
-        let count = count_with_workers(true, processes, times);
+        let count = count_with_workers(Counting::Lock, processes, times);
         prop_assert_eq!(count, processes as u32 * times,
             "{} processes × {} locked increments should count {}, got {}: fewer means two \
              processes were inside the read-then-write at once (is the lock exclusive, and \
@@ -101,7 +93,7 @@ proptest! {
     /// counts exactly P·K too.
     #[test]
     fn atomic_adds_need_no_lock(processes in 2usize..=6, times in 1u32..=500) {
-        let count = count_with_workers(false, processes, times);
+        let count = count_with_workers(Counting::Atomic, processes, times);
         prop_assert_eq!(count, processes as u32 * times,
             "{} processes × {} atomic increments should count {}, got {}: use \
              segment.atomics()[0].fetch_add(1, …), not a read and a write",
@@ -119,8 +111,14 @@ fn a_held_lock_keeps_every_other_process_out() {
     let segment = counter(&scratch.dir, "turns");
     let holder = lock_holder(&scratch.dir, "turns");
     let (processes, times) = (4, 50);
-    let waiting = worker::spawn(adders(&scratch.dir, "turns", true, processes, times))
-        .expect("the worker processes should start");
+    let waiting = worker::spawn(adders(
+        &scratch.dir,
+        "turns",
+        Counting::Lock,
+        processes,
+        times,
+    ))
+    .expect("the worker processes should start");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         segment.read_words()[0],
@@ -153,8 +151,14 @@ fn a_holder_killed_mid_critical_section_does_not_deadlock_the_others() {
     let segment = counter(&scratch.dir, "crash");
     let holder = lock_holder(&scratch.dir, "crash");
     let (processes, times) = (3, 100);
-    let waiting = worker::spawn(adders(&scratch.dir, "crash", true, processes, times))
-        .expect("the worker processes should start");
+    let waiting = worker::spawn(adders(
+        &scratch.dir,
+        "crash",
+        Counting::Lock,
+        processes,
+        times,
+    ))
+    .expect("the worker processes should start");
     std::thread::sleep(Duration::from_millis(100));
     holder.kill();
     if let Err(e) = worker::wait_all(waiting, Duration::from_secs(30)) {
