@@ -26,6 +26,14 @@
 //!   are no answer: they are reused, and a dead process cannot say it died. (Python's
 //!   resource tracker unlinked segments other processes were still using: CPython
 //!   gh-82300.)
+//!
+//!   Which lock, and why: an *open-file-description* record lock (`F_OFD_SETLK`) on one
+//!   byte past the end of the file. Classic `fcntl` locks (`F_SETLK`) belong to the
+//!   process, so a sweep would never conflict with its own process's segments (and would
+//!   unlink them), and its `close` would drop every lock its process holds on the file.
+//!   And not `flock`, because that is exercise 05's lock: on Linux `flock` and
+//!   `fcntl`-family locks never see each other, so holding the lesson's lock neither
+//!   keeps a segment alive nor makes a sweep wait.
 //! * **Never touch a file the kata did not create.** `/dev/shm` belongs to every program
 //!   on the machine. `create` marks its files (the `user.shm-kata` extended attribute);
 //!   `liveness::is_kata_segment(&path)` looks for that mark without opening anything, and
