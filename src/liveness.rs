@@ -51,6 +51,11 @@
 //! holds ([`names_same_file`]); if not, `attach` fails with `NotFound`, exactly as if it
 //! had come a moment later. A sweep, symmetrically, checks the same thing while it holds
 //! its claim, right before it unlinks.
+//!
+//! One gap is left, and it is Linux's: there is no "unlink this name only if it still
+//! names this inode". Between a sweep's last check and its `unlink`, a few microseconds,
+//! *another* process would have to unlink the dead segment and create a new one under the
+//! same name for the sweep to remove the newcomer's name.
 
 use std::fs::File;
 use std::io;
@@ -71,8 +76,8 @@ pub const LIVENESS_OFFSET: i64 = 1 << 62;
 /// A sweep holds it for the time of one `stat` and one `unlink`, so this is generous.
 const PATIENCE: Duration = Duration::from_secs(2);
 
-/// Registers `file` (the open file behind a segment being built) as a live holder of the
-/// segment at `path`, and checks that `path` still names that file.
+/// Registers `file` (the open file behind a segment being built) as a live holder of
+/// segment `name` in `dir`, and checks that the name still names that file.
 ///
 /// Waits at most [`PATIENCE`] for a sweep that holds its exclusive claim. Fails with
 /// `NotFound` if the name was removed (or replaced) before the registration took hold.
