@@ -101,24 +101,18 @@ proptest! {
     }
 }
 
-/// While one process holds the lock in the middle of its read-then-write, no other process
-/// gets in; when it lets go, they all finish and nothing is lost.
-#[test]
-fn a_held_lock_keeps_every_other_process_out() {
-    let _serial = one_at_a_time();
-    use_this_builds_worker();
-    let scratch = Scratch::new();
-    let segment = counter(&scratch.dir, "turns");
-    let holder = lock_holder(&scratch.dir, "turns");
-    let (processes, times) = (4, 50);
-    let waiting = worker::spawn(adders(
-        &scratch.dir,
-        "turns",
-        Counting::Lock,
-        processes,
-        times,
-    ))
-    .expect("the worker processes should start");
+/// Starts a worker that holds the lock of `name` in the middle of its turn, then
+/// `processes` counting workers that must queue behind it, and checks after a pause that
+/// none of them got in.
+fn queue_behind_a_holder(
+    segment: &Segment,
+    dir: &SegmentDir,
+    processes: usize,
+    times: u32,
+) -> (Ready, Vec<worker::Worker>) {
+    let holder = lock_holder(dir, segment.name());
+    let jobs = adders(dir, segment.name(), Counting::Lock, processes, times);
+    let waiting = worker::spawn(jobs).expect("the worker processes should start");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         segment.read_words()[0],
@@ -126,6 +120,18 @@ fn a_held_lock_keeps_every_other_process_out() {
         "another process changed the counter while a holder had the lock: add_locked must \
          take the lock (and wait for it) before it reads"
     );
+    (holder, waiting)
+}
+
+/// While one process holds the lock in the middle of its read-then-write, no other process
+/// gets in; when it lets go, they all finish and nothing is lost.
+#[test]
+fn a_held_lock_keeps_every_other_process_out() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let segment = counter(&scratch.dir, "turns");
+    let (processes, times) = (4, 50);
+    let (holder, waiting) = queue_behind_a_holder(&segment, &scratch.dir, processes, times);
     let (status, stderr) = holder.finish(LIMIT);
     assert!(status.success(), "the holder failed:\n{stderr}");
     if let Err(e) = worker::wait_all(waiting, LIMIT) {
@@ -146,20 +152,10 @@ fn a_held_lock_keeps_every_other_process_out() {
 #[test]
 fn a_holder_killed_mid_critical_section_does_not_deadlock_the_others() {
     let _serial = one_at_a_time();
-    use_this_builds_worker();
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "crash");
-    let holder = lock_holder(&scratch.dir, "crash");
     let (processes, times) = (3, 100);
-    let waiting = worker::spawn(adders(
-        &scratch.dir,
-        "crash",
-        Counting::Lock,
-        processes,
-        times,
-    ))
-    .expect("the worker processes should start");
-    std::thread::sleep(Duration::from_millis(100));
+    let (holder, waiting) = queue_behind_a_holder(&segment, &scratch.dir, processes, times);
     holder.kill();
     if let Err(e) = worker::wait_all(waiting, Duration::from_secs(30)) {
         panic!(
