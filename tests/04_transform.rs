@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    Scratch, cases, expected_transform, process_cases, run_bounded, use_this_builds_worker,
-    wait_bounded,
+    Finished, Scratch, cases, expected_transform, process_cases, run_bounded,
+    use_this_builds_worker, wait_bounded,
 };
 use proptest::prelude::*;
 use shm_kata::job::{BARRIER_ENV, FAULT_ENV, Job, TRACE_ENV};
@@ -113,24 +113,39 @@ proptest! {
     }
 }
 
-/// Each range is handled by its own worker process, not by the parent.
-#[test]
-fn run_gives_each_range_to_its_own_process() {
+/// Calls `run` over a fresh counting segment of `words` words, inside a process of its own
+/// started with the extra environment `env` (which its workers inherit, while this test
+/// process's environment stays untouched). Returns what that process did, and the words.
+fn run_in_its_own_process(
+    words: usize,
+    workers: usize,
+    env: &[(&str, String)],
+) -> (Finished, Vec<u32>) {
     use_this_builds_worker();
     let scratch = Scratch::new();
-    let trace = Scratch::new();
-    let (words, workers) = (10_000, 4);
-    let segment = counting_segment(&scratch.dir, "traced", words);
-    // `run` is called inside a worker process started for the purpose, so the trace
-    // setting reaches its workers without touching this test's own environment.
+    let segment = counting_segment(&scratch.dir, "buffer", words);
     let job = Job::Run {
         dir: scratch.dir.path().to_owned(),
-        name: "traced".into(),
+        name: "buffer".into(),
         workers,
     };
     let mut command = job.command();
-    command.env(TRACE_ENV, trace.dir.path());
+    command.envs(env.iter().map(|(k, v)| (k, v)));
     let finished = run_bounded(command, LIMIT, "run");
+    let after = segment.read_words();
+    drop(segment);
+    scratch.remove("buffer");
+    scratch.finish();
+    (finished, after)
+}
+
+/// Each range is handled by its own worker process, not by the parent.
+#[test]
+fn run_gives_each_range_to_its_own_process() {
+    let trace = Scratch::new();
+    let (words, workers) = (10_000, 4);
+    let env = [(TRACE_ENV, trace.dir.path().display().to_string())];
+    let (finished, after) = run_in_its_own_process(words, workers, &env);
     assert!(
         finished.status.success(),
         "run failed:\n{}",
@@ -138,8 +153,7 @@ fn run_gives_each_range_to_its_own_process() {
     );
     let mut ranges = Vec::new();
     let mut pids = BTreeSet::new();
-    for entry in std::fs::read_dir(trace.dir.path()).unwrap() {
-        let file = entry.unwrap().file_name().into_string().unwrap();
+    for file in trace.names() {
         let (range, pid) = file.split_once('.').unwrap();
         let (start, end) = range.split_once('-').unwrap();
         ranges.push(start.parse::<usize>().unwrap()..end.parse::<usize>().unwrap());
@@ -157,34 +171,23 @@ fn run_gives_each_range_to_its_own_process() {
         "{workers} ranges should be handled by {workers} different processes, got pids {pids:?}"
     );
     assert_eq!(
-        first_wrong_word(&segment.read_words()),
+        first_wrong_word(&after),
         None,
         "every word should be transformed"
     );
-    drop(segment);
-    scratch.remove("traced");
-    scratch.finish();
 }
 
 /// The workers run at the same time, not one after the other: each one waits until all
 /// of them have started.
 #[test]
 fn workers_run_at_the_same_time() {
-    use_this_builds_worker();
-    let scratch = Scratch::new();
     let trace = Scratch::new();
-    let (words, workers) = (10_000, 4);
-    let segment = counting_segment(&scratch.dir, "together", words);
-    let job = Job::Run {
-        dir: scratch.dir.path().to_owned(),
-        name: "together".into(),
-        workers,
-    };
-    let mut command = job.command();
-    command
-        .env(TRACE_ENV, trace.dir.path())
-        .env(BARRIER_ENV, workers.to_string());
-    let finished = run_bounded(command, LIMIT, "run");
+    let workers = 4;
+    let env = [
+        (TRACE_ENV, trace.dir.path().display().to_string()),
+        (BARRIER_ENV, workers.to_string()),
+    ];
+    let (finished, _) = run_in_its_own_process(10_000, workers, &env);
     assert!(
         finished.status.success(),
         "each worker waits up to 10 s for all {workers} to be running, and some never saw the \
@@ -192,35 +195,20 @@ fn workers_run_at_the_same_time() {
          run said:\n{}",
         finished.stderr
     );
-    drop(segment);
-    scratch.remove("together");
-    scratch.finish();
 }
 
 /// Runs `run` in a fresh process whose worker for the second range is made to fail with
 /// `fault` (`kill` or `exit`), and returns what that process printed.
 fn run_with_a_faulty_second_worker(fault: &str) -> String {
-    use_this_builds_worker();
-    let scratch = Scratch::new();
     let (words, workers) = (4_000, 4);
-    let segment = counting_segment(&scratch.dir, "faulty", words);
     let second = partition(words, workers)[1].start;
-    let job = Job::Run {
-        dir: scratch.dir.path().to_owned(),
-        name: "faulty".into(),
-        workers,
-    };
-    let mut command = job.command();
-    command.env(FAULT_ENV, format!("{fault}@{second}"));
-    let finished = run_bounded(command, LIMIT, "run with a failing worker");
+    let env = [(FAULT_ENV, format!("{fault}@{second}"))];
+    let (finished, _) = run_in_its_own_process(words, workers, &env);
     assert!(
         !finished.status.success(),
         "worker 1 was made to {fault}, yet run reported success: check every worker's exit \
          status (worker::run_all does), and don't transform in the parent"
     );
-    drop(segment);
-    scratch.remove("faulty");
-    scratch.finish();
     finished.stderr
 }
 
