@@ -25,7 +25,7 @@ use super::interrupt;
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Which tree the crate is compiled against: what the learner wrote, or the answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Tree {
     Exercises,
     Solutions,

@@ -22,6 +22,11 @@ pub struct Cli {
     /// The kata's root directory (default: found from the current directory).
     #[arg(long, global = true, hide = true)]
     pub root: Option<PathBuf>,
+
+    /// Which tree the overview and watch test (default: the one this runner was built
+    /// with, so `cargo run --features solutions` checks the solutions).
+    #[arg(long, global = true, hide = true, value_enum)]
+    pub tree: Option<Tree>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,7 +72,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         let root = super::root::find(cli.root.as_deref())?;
         Kata::load(&root).map_err(|e| e.to_string())
     };
-    let tree = Tree::compiled_in();
+    let tree = cli.tree.unwrap_or_else(Tree::compiled_in);
     Ok(match &cli.command {
         None => {
             super::overview::show(&kata()?, tree);

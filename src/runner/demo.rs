@@ -60,15 +60,17 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
         Tree::Exercises => "your code in exercises/",
     };
     println!(
-        "{} {len} words ({:.1} MB) in {}, {workers} worker processes, running {code}",
+        "{} {} words ({:.2} MB) in {}, {workers} worker processes, running {code}",
         paint(TITLE, "shm-kata demo:"),
+        grouped(len),
         (len * 4) as f64 / 1e6,
         dir.join(&name).display(),
     );
     attempt(|| rehearse(&dir, &format!("{name}-check")))?;
 
+    let total = Instant::now();
     let started = Instant::now();
-    let _remove = Remove::on_exit(dir.join(&name));
+    let remove = Remove::on_exit(dir.join(&name));
     let mut segment = attempt(|| create::create(&dir, &name, len * 4))?;
     for (i, word) in segment.words_mut().iter_mut().enumerate() {
         *word = i as u32;
@@ -84,7 +86,7 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
         "transform",
         transformed,
         &format!(
-            "{workers} processes, {:.0} M words/s, {:.0} MB/s, no copy",
+            "{workers} processes, {:.1} M words/s = {:.0} MB/s, in place",
             rate / 1e6,
             rate * 4.0 / 1e6
         ),
@@ -98,13 +100,25 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
         "every word against 2x + 1 (x even) / 2x (x odd)",
     );
     drop(segment);
+    let started = Instant::now();
+    drop(remove);
+    row(
+        "close + remove",
+        started.elapsed(),
+        "nothing left in /dev/shm",
+    );
+    row("total", total.elapsed(), "");
     if let Some((index, found)) = wrong {
         return Err(format!(
             "word {index} is {found}, expected {} (the transform, or the ranges, are off: `cargo test --test 04_transform`)",
             expected(index as u32)
         ));
     }
-    println!("{} all {len} words are right.", paint(GOOD, "Verified:"));
+    println!(
+        "{} all {} words are right.",
+        paint(GOOD, "Verified:"),
+        grouped(len)
+    );
     Ok(())
 }
 
@@ -125,6 +139,19 @@ fn row(step: &str, took: Duration, note: &str) {
         format!("{:.1} ms", took.as_secs_f64() * 1e3),
         paint(DIM, note)
     );
+}
+
+/// `5000000` → `5,000,000`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 fn expected(x: u32) -> u32 {
@@ -257,6 +284,13 @@ mod tests {
             explain_panic("panicked at exercises/03_partition.rs:9:1:\nattempt to divide by zero");
         assert!(message.starts_with("exercise code panicked"), "{message}");
         assert!(message.contains("divide by zero"), "{message}");
+    }
+
+    #[test]
+    fn big_numbers_are_grouped_by_thousands() {
+        assert_eq!(grouped(5_000_000), "5,000,000");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
     }
 
     #[test]
