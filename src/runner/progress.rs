@@ -13,10 +13,9 @@ pub struct Spinner {
 }
 
 impl Spinner {
-    pub fn start(message: impl Into<String>) -> Spinner {
-        let message = message.into();
+    /// A spinner with nothing to say yet: [`say`](Spinner::say) comes next.
+    pub fn quiet() -> Spinner {
         if !std::io::stderr().is_terminal() {
-            eprintln!("{message}");
             return Spinner { bar: None };
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -24,9 +23,15 @@ impl Spinner {
             ProgressStyle::with_template("{spinner} {msg} {elapsed:.dim}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        bar.set_message(message);
         bar.enable_steady_tick(Duration::from_millis(100));
         Spinner { bar: Some(bar) }
+    }
+
+    /// A spinner saying `message`.
+    pub fn start(message: impl Into<String>) -> Spinner {
+        let spinner = Spinner::quiet();
+        spinner.say(message);
+        spinner
     }
 
     /// Says what is being done now.
