@@ -60,11 +60,12 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
         Tree::Exercises => "your code in exercises/",
     };
     println!(
-        "{} {} words ({:.2} MB) in {}, {workers} worker processes, running {code}",
+        "{} {} words ({:.2} MB) in {}, {workers} worker {}, running {code}",
         paint(TITLE, "shm-kata demo:"),
         grouped(len),
         (len * 4) as f64 / 1e6,
         dir.join(&name).display(),
+        if workers == 1 { "process" } else { "processes" },
     );
     attempt(|| rehearse(&dir, &format!("{name}-check")))?;
 
