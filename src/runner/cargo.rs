@@ -102,6 +102,7 @@ impl Cargo {
             .current_dir(&self.root)
             .env("RUST_BACKTRACE", "0")
             .env("CARGO_TERM_COLOR", "never")
+            .envs(absolute_target_dir())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -145,6 +146,16 @@ impl Cargo {
             timed_out,
         }
     }
+}
+
+/// A relative `CARGO_TARGET_DIR` is relative to where the learner typed `cargo run`, but
+/// the child runs in the root: pass it on as an absolute path, so both use one build.
+fn absolute_target_dir() -> Option<(&'static str, PathBuf)> {
+    let dir = PathBuf::from(std::env::var_os("CARGO_TARGET_DIR")?);
+    if dir.is_absolute() {
+        return None;
+    }
+    Some(("CARGO_TARGET_DIR", std::env::current_dir().ok()?.join(dir)))
 }
 
 fn read_all(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {

@@ -26,8 +26,6 @@ pub enum Outcome {
     },
     /// The crate does not compile; `message` is the first error.
     DoesNotCompile { message: String },
-    /// Not run (an earlier step failed).
-    Unknown,
 }
 
 impl Outcome {
@@ -50,7 +48,6 @@ impl Outcome {
             Outcome::NotStarted { .. } => "not started",
             Outcome::Failing { .. } => "failing",
             Outcome::DoesNotCompile { .. } => "does not compile",
-            Outcome::Unknown => "not checked",
         }
     }
 }

@@ -108,7 +108,6 @@ pub fn detail(outcome: &Outcome) -> String {
             text
         }
         Outcome::Done { passed } => paint(GOOD, format!("All {passed} tests pass.")),
-        Outcome::Unknown => String::new(),
     }
 }
 

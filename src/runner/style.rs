@@ -24,7 +24,6 @@ pub fn mark(outcome: &Outcome) -> (&'static str, Style) {
         Outcome::Done { .. } => ("✓", GOOD),
         Outcome::Failing { .. } | Outcome::DoesNotCompile { .. } => ("✗", BAD),
         Outcome::NotStarted { .. } => ("·", TODO),
-        Outcome::Unknown => ("?", DIM),
     }
 }
 
