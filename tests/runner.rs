@@ -8,9 +8,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use common::{Finished, run_bounded};
@@ -19,10 +18,6 @@ use tempfile::TempDir;
 /// Building the fixture takes a second or two; the first build of this crate's own
 /// worker, in the demo test, is already done by `cargo test`.
 const LIMIT: Duration = Duration::from_secs(180);
-
-/// `verify` checks that /dev/shm is unchanged and the demo creates a segment there:
-/// they must not overlap.
-static DEV_SHM: Mutex<()> = Mutex::new(());
 
 const INFO: &str = r#"
 [[exercises]]
@@ -118,6 +113,14 @@ impl Fixture {
         let path = self.root().join(file);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {file}: {e}"));
+    }
+
+    /// `verify`, watching the fixture's own segment directory for leftovers (other
+    /// programs on this machine may come and go in /dev/shm meanwhile).
+    fn verify(&self) -> Finished {
+        let shm = self.root().join("shm");
+        std::fs::create_dir_all(&shm).unwrap();
+        self.runner(&["verify", "--shm-dir", shm.to_str().unwrap()])
     }
 
     /// The runner, on this kata, with the fixture's own target directory.
@@ -266,9 +269,8 @@ fn hint_for_an_unknown_exercise_is_an_error_listing_the_valid_ones() {
 
 #[test]
 fn verify_catches_a_stub_that_passes_and_a_missing_hint() {
-    let _shm = DEV_SHM.lock().unwrap_or_else(|p| p.into_inner());
     let fixture = Fixture::new();
-    let run = fixture.runner(&["verify"]);
+    let run = fixture.verify();
     let out = stdout(&run);
     assert!(
         !run.status.success(),
@@ -290,7 +292,6 @@ fn verify_catches_a_stub_that_passes_and_a_missing_hint() {
 
 #[test]
 fn verify_passes_a_sound_kata() {
-    let _shm = DEV_SHM.lock().unwrap_or_else(|p| p.into_inner());
     let fixture = Fixture::new();
     fixture.write("exercises/01_one.rs", STUB_ONE);
     fixture.write("exercises/02_two.rs", STUB_TWO);
@@ -298,7 +299,7 @@ fn verify_passes_a_sound_kata() {
         "exercises/info.toml",
         &format!("{INFO}hint = \"Return 3.\"\n"),
     );
-    let run = fixture.runner(&["verify"]);
+    let run = fixture.verify();
     let out = stdout(&run);
     assert!(
         run.status.success(),
@@ -331,7 +332,6 @@ fn watch_manual_shows_the_current_exercise_and_stops_at_the_end_of_input() {
 
 #[test]
 fn the_demo_runs_the_compiled_code_or_names_the_exercise_to_finish() {
-    let _shm = DEV_SHM.lock().unwrap_or_else(|p| p.into_inner());
     let mut command = Command::new(env!("CARGO_BIN_EXE_shm-kata"));
     // Not through cargo: the demo uses the worker this test build made, next to it.
     command
@@ -361,13 +361,15 @@ fn the_demo_runs_the_compiled_code_or_names_the_exercise_to_finish() {
             run.stderr
         );
     }
-    let left: Vec<PathBuf> = std::fs::read_dir("/dev/shm")
-        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
-        .unwrap_or_default();
-    assert!(
-        !left
-            .iter()
-            .any(|p| p.to_string_lossy().contains("shm-kata-demo")),
-        "the demo leaves nothing in /dev/shm: {left:?}"
-    );
+    let segment = out
+        .split_whitespace()
+        .chain(run.stderr.split_whitespace())
+        .find(|word| word.starts_with("/dev/shm/shm-kata-demo-"))
+        .map(|word| word.trim_end_matches([',', '.']));
+    if let Some(segment) = segment {
+        assert!(
+            !Path::new(segment).exists(),
+            "the demo must remove {segment}"
+        );
+    }
 }

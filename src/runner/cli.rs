@@ -41,7 +41,11 @@ pub enum Command {
     },
     /// Check the kata itself: every test fails on the stubs and passes on the solutions,
     /// every exercise has a hint, a `// TODO` and a test file, nothing is left in /dev/shm.
-    Verify,
+    Verify {
+        /// Where leftover segments would show up.
+        #[arg(long, hide = true, default_value = "/dev/shm")]
+        shm_dir: PathBuf,
+    },
     /// The classic program: fill a segment with 0..N, transform it with W worker processes,
     /// verify every word, time it.
     Demo {
@@ -83,7 +87,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             ExitCode::SUCCESS
         }
         Some(Command::Watch { manual }) => super::watch::run(&kata()?, tree, *manual)?,
-        Some(Command::Verify) => super::verify::run(&kata()?),
+        Some(Command::Verify { shm_dir }) => super::verify::run(&kata()?, shm_dir),
         // The demo needs no exercise list: it runs whatever code is compiled in.
         Some(Command::Demo { len, workers }) => super::demo::run(*len, *workers),
     })

@@ -7,6 +7,7 @@
 //! them and lists every problem it finds.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anstream::println;
@@ -17,12 +18,10 @@ use super::outcome::{self, Outcome};
 use super::progress::Spinner;
 use super::style::{BAD, GOOD, TITLE, paint};
 
-/// Where leftovers would show up.
-const SHM: &str = "/dev/shm";
-
-/// Runs every check; exit status 0 only if the kata is sound.
-pub fn run(kata: &Kata) -> ExitCode {
-    let shm_before = listing(SHM);
+/// Runs every check; exit status 0 only if the kata is sound. `shm` is where leftover
+/// segments would show up (`/dev/shm`).
+pub fn run(kata: &Kata, shm: &Path) -> ExitCode {
+    let shm_before = listing(shm);
     let mut report = Report::default();
     println!(
         "{}",
@@ -35,11 +34,12 @@ pub fn run(kata: &Kata) -> ExitCode {
         run_tests(kata, &cargo, tree, &spinner, &mut report);
     }
     drop(spinner);
-    let left: Vec<String> = listing(SHM).difference(&shm_before).cloned().collect();
+    let left: Vec<String> = listing(shm).difference(&shm_before).cloned().collect();
+    let shm = shm.display();
     report.check(
         left.is_empty(),
-        format!("nothing left in {SHM}"),
-        format!("left behind in {SHM}: {}", left.join(", ")),
+        format!("nothing left in {shm}"),
+        format!("left behind in {shm}: {}", left.join(", ")),
     );
     report.finish()
 }
@@ -233,7 +233,7 @@ fn passing_tests(stdout: &str) -> Vec<String> {
         .collect()
 }
 
-fn listing(dir: &str) -> BTreeSet<String> {
+fn listing(dir: &Path) -> BTreeSet<String> {
     std::fs::read_dir(dir)
         .map(|entries| {
             entries
