@@ -125,6 +125,11 @@ impl Fixture {
 
     /// The runner, on this kata, with the fixture's own target directory.
     fn runner(&self, args: &[&str]) -> Finished {
+        let command = self.command(args);
+        run_bounded(command, LIMIT, &format!("shm-kata {}", args.join(" ")))
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_shm-kata"));
         command
             .arg("--root")
@@ -134,7 +139,7 @@ impl Fixture {
             .args(args)
             .env("CARGO_TARGET_DIR", self.root().join("target"))
             .env("NO_COLOR", "1");
-        run_bounded(command, LIMIT, &format!("shm-kata {}", args.join(" ")))
+        command
     }
 }
 
@@ -234,6 +239,28 @@ fn a_compile_error_is_reported_once_with_its_message() {
     assert!(
         out.contains("exercises/02_two.rs") && out.contains("mismatched types"),
         "the first compiler error, with its file:\n{out}"
+    );
+}
+
+#[test]
+fn an_endless_loop_is_stopped_and_reported_as_failing() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "exercises/02_two.rs",
+        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::hint::spin_loop();\n    }\n}\n",
+    );
+    let mut command = fixture.command(&[]);
+    command.env("SHM_KATA_TEST_TIMEOUT", "3");
+    let run = run_bounded(command, LIMIT, "shm-kata on an endless loop");
+    let out = stdout(&run);
+    assert!(state_of(&out, "02 two").ends_with("failing"), "{out}");
+    assert!(
+        out.contains("did not finish within 3 s"),
+        "the timeout is explained:\n{out}"
+    );
+    assert!(
+        state_of(&out, "03 three").ends_with("not started"),
+        "the next ones still run:\n{out}"
     );
 }
 

@@ -21,8 +21,21 @@ use nix::unistd::Pid;
 
 use super::interrupt;
 
-/// How long one exercise's tests may run before they are killed.
+/// How long one exercise's tests may run before they are killed, unless
+/// [`TIMEOUT_ENV`] says otherwise.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Seconds one exercise's tests may run (the runner's own tests shorten it).
+pub const TIMEOUT_ENV: &str = "SHM_KATA_TEST_TIMEOUT";
+
+/// [`TEST_TIMEOUT`], or the seconds in [`TIMEOUT_ENV`].
+pub fn test_timeout() -> Duration {
+    std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|secs| secs.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(TEST_TIMEOUT)
+}
 
 /// Which tree the crate is compiled against: what the learner wrote, or the answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -85,13 +98,13 @@ impl Cargo {
         self.run(&args, None)
     }
 
-    /// `cargo test --test <test>`, bounded by [`TEST_TIMEOUT`]. Not `--quiet`: each
+    /// `cargo test --test <test>`, bounded by [`test_timeout`]. Not `--quiet`: each
     /// test's line (`test name ... ok`) says which ones pass.
     pub fn test(&self, tree: Tree, test: &str) -> Output {
         let mut args: Vec<OsString> = ["test", "--test", test].map(OsString::from).into();
         args.extend(tree.cargo_args().iter().map(OsString::from));
         args.extend(["--", "--color", "never"].map(OsString::from));
-        self.run(&args, Some(TEST_TIMEOUT))
+        self.run(&args, Some(test_timeout()))
     }
 
     fn run(&self, args: &[OsString], timeout: Option<Duration>) -> Output {

@@ -212,7 +212,7 @@ fn no_result_reason(output: &Output) -> String {
     if output.timed_out {
         return format!(
             "the tests did not finish within {} s and were stopped (an endless loop, or a process that never exits?)",
-            super::cargo::TEST_TIMEOUT.as_secs()
+            super::cargo::test_timeout().as_secs()
         );
     }
     let lines: Vec<&str> = output.stderr.lines().collect();

@@ -5,13 +5,12 @@ use anstream::print;
 use super::cargo::Tree;
 use super::exercises::{Exercise, Kata};
 use super::outcome::Outcome;
-use super::style::{self, BAD, CODE, DIM, GOOD, TITLE, paint};
+use super::style::{self, BAD, CODE, DIM, GOOD, TITLE, TODO, paint};
 
-/// Checks every exercise and prints the overview. Returns whether all are done.
-pub fn show(kata: &Kata, tree: Tree) -> bool {
+/// Checks every exercise and prints the overview.
+pub fn show(kata: &Kata, tree: Tree) {
     let outcomes = super::check::all(kata, tree);
     print!("{}", render(kata, &outcomes));
-    outcomes.iter().all(Outcome::is_done)
 }
 
 /// The overview, as text.
@@ -55,6 +54,8 @@ pub fn render(kata: &Kata, outcomes: &[Outcome]) -> String {
         .find(|(_, o)| !o.is_done());
     match next {
         None => all_done(kata, &mut line),
+        // Nothing can be tested until it compiles again: that is the next step.
+        Some((_, outcome @ Outcome::DoesNotCompile { .. })) => line(detail(outcome)),
         Some((exercise, outcome)) => next_steps(exercise, outcome, &mut line),
     }
     out
@@ -88,15 +89,19 @@ pub fn detail(outcome: &Outcome) -> String {
         ),
         Outcome::NotStarted { failed, first } | Outcome::Failing { failed, first, .. } => {
             let head = match outcome {
-                Outcome::NotStarted { .. } => {
-                    format!("Not started: its {failed} tests reach a `todo!()`.")
-                }
-                _ => format!(
-                    "{failed} failing test{}.",
-                    if *failed == 1 { "" } else { "s" }
+                Outcome::NotStarted { .. } => paint(
+                    TODO,
+                    format!("Not started: its {failed} tests reach a `todo!()`."),
+                ),
+                _ => paint(
+                    BAD,
+                    format!(
+                        "{failed} failing test{}.",
+                        if *failed == 1 { "" } else { "s" }
+                    ),
                 ),
             };
-            let mut text = paint(BAD, head);
+            let mut text = head;
             if !first.test.is_empty() {
                 text.push_str(&format!("\n  first: {}", paint(TITLE, &first.test)));
             }
