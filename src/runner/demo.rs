@@ -87,7 +87,7 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
         "transform",
         transformed,
         &format!(
-            "{workers} processes, {:.1} M words/s = {:.0} MB/s, in place",
+            "{:.1} M words/s = {:.0} MB/s, in place, no copy",
             rate / 1e6,
             rate * 4.0 / 1e6
         ),
