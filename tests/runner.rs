@@ -370,7 +370,7 @@ fn the_demo_runs_the_compiled_code_or_names_the_exercise_to_finish() {
     if cfg!(feature = "solutions") {
         assert!(run.status.success(), "{out}\n{}", run.stderr);
         assert!(out.contains("all 10,000 words are right"), "{out}");
-        assert!(out.contains("3 processes"), "{out}");
+        assert!(out.contains("3 worker processes"), "{out}");
     } else {
         assert!(
             !run.status.success(),
