@@ -14,10 +14,14 @@
 //!   [`transform`], [`lock`], [`cleanup`]. They come from `exercises/` (what a learner edits), or from
 //!   `solutions/` with `--features solutions`. Both trees have the same public API, so the
 //!   same tests, worker binary and runner work with either.
+//!
+//! [`runner`] is the `shm-kata` binary behind `cargo run`: progress, hints, watch, verify
+//! and the demo.
 
 pub mod error;
 pub mod job;
 pub mod liveness;
+pub mod runner;
 pub mod segment;
 pub mod worker;
 

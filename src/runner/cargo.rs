@@ -1,0 +1,182 @@
+//! Running `cargo` for the runner: build the exercise tests, run one exercise's tests.
+//!
+//! The runner is started by `cargo run`, which has released its build lock by the time
+//! the runner runs, so the `cargo test` it starts builds in the same target directory
+//! (an inherited `CARGO_TARGET_DIR` included) without waiting on it.
+//!
+//! Output is captured, not shown: the runner reads it and prints what matters. The child
+//! gets `RUST_BACKTRACE=0` and no colours, so a failure is a panic message and nothing
+//! else, and it runs in a process group of its own, so a test stuck in an endless loop
+//! can be killed together with the processes it started.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use super::interrupt;
+
+/// How long one exercise's tests may run before they are killed, unless
+/// [`TIMEOUT_ENV`] says otherwise.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Seconds one exercise's tests may run (the runner's own tests shorten it).
+pub const TIMEOUT_ENV: &str = "SHM_KATA_TEST_TIMEOUT";
+
+/// [`TEST_TIMEOUT`], or the seconds in [`TIMEOUT_ENV`].
+pub fn test_timeout() -> Duration {
+    std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|secs| secs.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(TEST_TIMEOUT)
+}
+
+/// Which tree the crate is compiled against: what the learner wrote, or the answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Tree {
+    Exercises,
+    Solutions,
+}
+
+impl Tree {
+    /// The tree this runner was compiled with (`--features solutions` or not), which is
+    /// the one its `cargo test` runs use, so they reuse the build `cargo run` just made.
+    pub fn compiled_in() -> Tree {
+        if cfg!(feature = "solutions") {
+            Tree::Solutions
+        } else {
+            Tree::Exercises
+        }
+    }
+
+    fn cargo_args(self) -> &'static [&'static str] {
+        match self {
+            Tree::Exercises => &[],
+            Tree::Solutions => &["--features", "solutions"],
+        }
+    }
+}
+
+/// What a finished `cargo` said.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+    /// It was killed after its time ran out.
+    pub timed_out: bool,
+}
+
+/// `cargo`, run in the kata's root.
+#[derive(Debug, Clone)]
+pub struct Cargo {
+    root: PathBuf,
+}
+
+impl Cargo {
+    pub fn new(root: &Path) -> Cargo {
+        Cargo {
+            root: root.to_owned(),
+        }
+    }
+
+    /// Builds (without running) the given test targets and everything they need.
+    /// Diagnostics come one per line (`--message-format short`).
+    pub fn build_tests<'a>(&self, tree: Tree, tests: impl IntoIterator<Item = &'a str>) -> Output {
+        let mut args: Vec<OsString> = vec!["test".into(), "--no-run".into()];
+        args.extend(["--message-format", "short"].map(OsString::from));
+        for test in tests {
+            args.extend(["--test", test].map(OsString::from));
+        }
+        args.extend(tree.cargo_args().iter().map(OsString::from));
+        self.run(&args, None)
+    }
+
+    /// `cargo test --test <test>`, bounded by [`test_timeout`]. Not `--quiet`: each
+    /// test's line (`test name ... ok`) says which ones pass.
+    pub fn test(&self, tree: Tree, test: &str) -> Output {
+        let mut args: Vec<OsString> = ["test", "--test", test].map(OsString::from).into();
+        args.extend(tree.cargo_args().iter().map(OsString::from));
+        args.extend(["--", "--color", "never"].map(OsString::from));
+        self.run(&args, Some(test_timeout()))
+    }
+
+    fn run(&self, args: &[OsString], timeout: Option<Duration>) -> Output {
+        let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = Command::new(&program);
+        command
+            .args(args)
+            .current_dir(&self.root)
+            .env("RUST_BACKTRACE", "0")
+            .env("CARGO_TERM_COLOR", "never")
+            .envs(absolute_target_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                return Output {
+                    success: false,
+                    stdout: String::new(),
+                    stderr: format!("cannot start {}: {e}", program.to_string_lossy()),
+                    timed_out: false,
+                };
+            }
+        };
+        let group = child.id();
+        interrupt::watch_group(group);
+        let stdout = read_all(child.stdout.take());
+        let stderr = read_all(child.stderr.take());
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut timed_out = false;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                    timed_out = true;
+                    let _ = killpg(Pid::from_raw(group as i32), Signal::SIGKILL);
+                    break child.wait().ok();
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(_) => break None,
+            }
+        };
+        // The test binaries cargo started are in the group too: none may outlive it.
+        let _ = killpg(Pid::from_raw(group as i32), Signal::SIGKILL);
+        interrupt::forget_group(group);
+        Output {
+            success: status.is_some_and(|s| s.success()) && !timed_out,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+            timed_out,
+        }
+    }
+}
+
+/// A relative `CARGO_TARGET_DIR` is relative to where the learner typed `cargo run`, but
+/// the child runs in the root: pass it on as an absolute path, so both use one build.
+fn absolute_target_dir() -> Option<(&'static str, PathBuf)> {
+    let dir = PathBuf::from(std::env::var_os("CARGO_TARGET_DIR")?);
+    if dir.is_absolute() {
+        return None;
+    }
+    Some(("CARGO_TARGET_DIR", std::env::current_dir().ok()?.join(dir)))
+}
+
+fn read_all(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}

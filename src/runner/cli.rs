@@ -1,0 +1,94 @@
+//! The command line of `shm-kata`, the runner (`cargo run -- …`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anstream::{eprintln, print};
+use clap::{Parser, Subcommand};
+
+use super::cargo::Tree;
+use super::exercises::Kata;
+use super::style::{BAD, paint};
+
+/// The shm-kata runner: your progress and what to do next.
+///
+/// With no command: check every exercise and show where you are.
+#[derive(Debug, Parser)]
+#[command(version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// The kata's root directory (default: found from the current directory).
+    #[arg(long, global = true, hide = true)]
+    pub root: Option<PathBuf>,
+
+    /// Which tree the overview and watch test (default: the one this runner was built
+    /// with, so `cargo run --features solutions` checks the solutions).
+    #[arg(long, global = true, hide = true, value_enum)]
+    pub tree: Option<Tree>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the hint of an exercise, by number (`3`) or name (`partition`).
+    Hint { exercise: String },
+    /// Re-run the current exercise's tests every time you save; move on when they pass.
+    Watch {
+        /// Re-run when you press Enter instead (for file systems without notifications).
+        #[arg(long)]
+        manual: bool,
+    },
+    /// Check the kata itself: every test fails on the stubs and passes on the solutions,
+    /// every exercise has a hint, a `// TODO` and a test file, nothing is left in /dev/shm.
+    Verify {
+        /// Where leftover segments would show up.
+        #[arg(long, hide = true, default_value = "/dev/shm")]
+        shm_dir: PathBuf,
+    },
+    /// The classic program: fill a segment with 0..N, transform it with W worker processes,
+    /// verify every word, time it.
+    Demo {
+        /// Words in the segment.
+        #[arg(long, default_value_t = super::demo::DEFAULT_LEN)]
+        len: usize,
+        /// Worker processes (default: the number of cores).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("{} {message}", paint(BAD, "error:"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    super::interrupt::install();
+    let kata = || -> Result<Kata, String> {
+        let root = super::root::find(cli.root.as_deref())?;
+        Kata::load(&root).map_err(|e| e.to_string())
+    };
+    let tree = cli.tree.unwrap_or_else(Tree::compiled_in);
+    Ok(match &cli.command {
+        None => {
+            super::overview::show(&kata()?, tree);
+            ExitCode::SUCCESS
+        }
+        Some(Command::Hint { exercise }) => {
+            print!("{}", super::hint::render(&kata()?, exercise)?);
+            ExitCode::SUCCESS
+        }
+        Some(Command::Watch { manual }) => super::watch::run(&kata()?, tree, *manual)?,
+        Some(Command::Verify { shm_dir }) => super::verify::run(&kata()?, shm_dir),
+        // The demo needs no exercise list: it runs whatever code is compiled in.
+        Some(Command::Demo { len, workers }) => super::demo::run(*len, *workers),
+    })
+}

@@ -1,0 +1,306 @@
+//! `cargo run --release -- demo`: the article's program, end to end, with whatever code is
+//! compiled in (your exercises, or the answers with `--features solutions`).
+//!
+//! Create a segment of N words in `/dev/shm`, fill it with `0..N`, let W worker processes
+//! transform it in place (`transform::run`), check every word, remove the segment, and
+//! say how long each step took. An exercise that is not finished yet stops the demo with
+//! its name, not with a raw panic; the segment is removed on every way out, Ctrl-C
+//! included.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use anstream::{eprintln, println};
+
+use super::cargo::Tree;
+use super::style::{BAD, CODE, DIM, GOOD, TITLE, paint};
+use crate::{Error, Segment, SegmentDir, attach, create, partition, transform};
+
+/// The default number of words: 20 MB, enough to time, small enough for any machine.
+pub const DEFAULT_LEN: usize = 5_000_000;
+
+/// The largest segment the demo makes (256 MiB): `/dev/shm` is RAM shared by everyone.
+pub const MAX_BYTES: usize = 256 << 20;
+
+/// Runs the demo; exit status 0 only if every word was right.
+pub fn run(len: usize, workers: Option<usize>) -> ExitCode {
+    let workers = workers.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1)
+    });
+    match demo(len, workers) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{} {message}", paint(BAD, "demo:"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo(len: usize, workers: usize) -> Result<(), String> {
+    if len == 0 || len > MAX_BYTES / 4 {
+        return Err(format!(
+            "--len must be between 1 and {} words ({} MiB), not {len}",
+            MAX_BYTES / 4,
+            MAX_BYTES >> 20
+        ));
+    }
+    if workers == 0 {
+        return Err("--workers must be at least 1".into());
+    }
+    build_workers()?;
+    let dir = SegmentDir::system();
+    let name = format!("shm-kata-demo-{}", std::process::id());
+    let code = match Tree::compiled_in() {
+        Tree::Solutions => "the solutions (--features solutions)",
+        Tree::Exercises => "your code in exercises/",
+    };
+    println!(
+        "{} {} words ({:.2} MB) in {}, {workers} worker {}, running {code}",
+        paint(TITLE, "shm-kata demo:"),
+        grouped(len),
+        (len * 4) as f64 / 1e6,
+        dir.join(&name).display(),
+        if workers == 1 { "process" } else { "processes" },
+    );
+    attempt(|| rehearse(&dir, &format!("{name}-check")))?;
+
+    let total = Instant::now();
+    let started = Instant::now();
+    let remove = Remove::on_exit(dir.join(&name));
+    let segment = attempt(|| create::create(&dir, &name, len * 4))?;
+    // Atomic stores: safe even if another process attached to the name meanwhile, and
+    // as cheap as plain ones for aligned words.
+    for (i, word) in segment.atomics().iter().enumerate() {
+        word.store(i as u32, Relaxed);
+    }
+    let filled = started.elapsed();
+    row("create + fill", filled, "");
+
+    let started = Instant::now();
+    attempt(|| transform::run(&dir, &name, workers))?;
+    let transformed = started.elapsed();
+    let rate = len as f64 / transformed.as_secs_f64();
+    row(
+        "transform",
+        transformed,
+        &format!(
+            "{:.1} M words/s = {:.0} MB/s, in place, no copy",
+            rate / 1e6,
+            rate * 4.0 / 1e6
+        ),
+    );
+
+    let started = Instant::now();
+    let wrong = first_wrong_word(&segment);
+    row(
+        "verify",
+        started.elapsed(),
+        "every word against 2x + 1 (x even) / 2x (x odd)",
+    );
+    drop(segment);
+    let started = Instant::now();
+    drop(remove);
+    row(
+        "close + remove",
+        started.elapsed(),
+        "nothing left in /dev/shm",
+    );
+    row("total", total.elapsed(), "");
+    if let Some((index, found)) = wrong {
+        return Err(format!(
+            "word {index} is {found}, expected {} (the transform, or the ranges, are off: `cargo test --test 04_transform`)",
+            expected(index as u32)
+        ));
+    }
+    println!(
+        "{} all {} words are right.",
+        paint(GOOD, "Verified:"),
+        grouped(len)
+    );
+    Ok(())
+}
+
+/// Calls every exercise the demo needs once, on a tiny segment in-process, so that an
+/// unfinished one is reported by name before any worker process starts.
+fn rehearse(dir: &SegmentDir, name: &str) -> Result<(), Error> {
+    let _remove = Remove::on_exit(dir.join(name));
+    drop(create::create(dir, name, 8)?);
+    drop(attach::attach(dir, name)?);
+    partition::partition(2, 2);
+    transform::transform(0);
+    transform::transform_range(dir, name, 0..2)
+}
+
+fn row(step: &str, took: Duration, note: &str) {
+    println!(
+        "  {step:<14} {:>10}  {}",
+        format!("{:.1} ms", took.as_secs_f64() * 1e3),
+        paint(DIM, note)
+    );
+}
+
+/// `5000000` → `5,000,000`.
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+fn expected(x: u32) -> u32 {
+    ((2 * u64::from(x) + u64::from(x % 2 == 0)) & 0xFFFF_FFFF) as u32
+}
+
+fn first_wrong_word(segment: &Segment) -> Option<(usize, u32)> {
+    segment
+        .atomics()
+        .iter()
+        .map(|word| word.load(Relaxed))
+        .enumerate()
+        .find(|&(i, w)| w != expected(i as u32))
+}
+
+/// Removes a segment's file when dropped, on Ctrl-C too. (Exercise 06 teaches `unlink`;
+/// the demo must not depend on an exercise being finished to clean up.)
+struct Remove(PathBuf);
+
+impl Remove {
+    fn on_exit(path: PathBuf) -> Remove {
+        super::interrupt::watch_file(path.clone());
+        Remove(path)
+    }
+}
+
+impl Drop for Remove {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        super::interrupt::forget_file(&self.0);
+    }
+}
+
+/// The last panic's message and location, recorded by a quiet hook.
+static PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+/// Runs exercise code; a panic becomes an error naming the exercise to finish.
+fn attempt<T>(step: impl FnOnce() -> Result<T, Error>) -> Result<T, String> {
+    let loud = panic::take_hook();
+    panic::set_hook(Box::new(|info| {
+        *PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.to_string());
+    }));
+    let result = panic::catch_unwind(AssertUnwindSafe(step));
+    panic::set_hook(loud);
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => {
+            let panic = PANIC
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .unwrap_or_default();
+            Err(explain_panic(&panic))
+        }
+    }
+}
+
+/// `not yet implemented: 03 partition: …` → which exercise to finish, and how.
+fn explain_panic(panic: &str) -> String {
+    let unfinished = panic
+        .split_once(super::outcome::TODO_PANIC)
+        .and_then(|(_, rest)| rest.trim_start_matches(':').trim().split_once(':'))
+        .map(|(title, _)| title.trim().to_owned());
+    let Some(title) = unfinished else {
+        return format!("exercise code panicked: {}", panic.trim());
+    };
+    let test = title.replace(' ', "_");
+    format!(
+        "exercise {title} is not finished yet ({}).\n  Finish it first: {}  (or see the answers: {})",
+        panic.lines().last().unwrap_or_default().trim(),
+        paint(CODE, format!("cargo test --test {test}")),
+        paint(CODE, "cargo run --release --features solutions -- demo"),
+    )
+}
+
+/// `cargo run` builds only the runner: make sure the worker binary next to it is built
+/// from the same code (same profile, same features) before starting workers with it.
+fn build_workers() -> Result<(), String> {
+    let Ok(cargo) = std::env::var("CARGO") else {
+        return Ok(()); // Not started by cargo: the binaries were installed together.
+    };
+    let root = super::root::find(None)?;
+    let mut command = std::process::Command::new(cargo);
+    command
+        .current_dir(&root)
+        .args(["build", "--quiet", "--bin", crate::worker::PROGRAM_NAME]);
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    if Tree::compiled_in() == Tree::Solutions {
+        command.args(["--features", "solutions"]);
+    }
+    let spinner = super::progress::Spinner::start("building the worker binary");
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run cargo to build the worker: {e}"))?;
+    drop(spinner);
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot build the worker binary:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_todo_panic_names_the_exercise_to_finish() {
+        let panic = "panicked at exercises/03_partition.rs:20:5:\nnot yet implemented: 03 partition: split 0..2 into 2 balanced ranges";
+        let message = explain_panic(panic);
+        assert!(
+            message.contains("exercise 03 partition is not finished yet"),
+            "{message}"
+        );
+        assert!(
+            message.contains("cargo test --test 03_partition"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn another_panic_is_shown_as_it_is() {
+        let message =
+            explain_panic("panicked at exercises/03_partition.rs:9:1:\nattempt to divide by zero");
+        assert!(message.starts_with("exercise code panicked"), "{message}");
+        assert!(message.contains("divide by zero"), "{message}");
+    }
+
+    #[test]
+    fn big_numbers_are_grouped_by_thousands() {
+        assert_eq!(grouped(5_000_000), "5,000,000");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+    }
+
+    #[test]
+    fn the_expected_word_wraps() {
+        assert_eq!(expected(0), 1);
+        assert_eq!(expected(3), 6);
+        assert_eq!(expected(u32::MAX), u32::MAX - 1);
+    }
+}

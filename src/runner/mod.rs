@@ -1,0 +1,27 @@
+//! The kata's runner, `cargo run`: where am I, what next, and the tools around it.
+//!
+//! * no argument — every exercise's state (done, failing, not started), the progress,
+//!   and for the next exercise its file, its test command and its first failure;
+//! * `hint N` — the hint of an exercise, by number or name;
+//! * `watch` — re-run the current exercise's tests on every save, move on when green;
+//! * `verify` — the kata is sound: every test fails on the stubs and passes on the
+//!   solutions, every exercise has a hint, a `// TODO` and a test file;
+//! * `demo` — the classic parallel transform, end to end, timed and verified.
+//!
+//! The exercise list comes from `exercises/info.toml`; nothing here knows how many
+//! exercises there are.
+
+pub mod cargo;
+pub mod check;
+pub mod cli;
+pub mod demo;
+pub mod exercises;
+pub mod hint;
+pub mod interrupt;
+pub mod outcome;
+pub mod overview;
+pub mod progress;
+pub mod root;
+pub mod style;
+pub mod verify;
+pub mod watch;

@@ -1,0 +1,70 @@
+//! Where the kata is on disk: the directory with `Cargo.toml` and `exercises/info.toml`.
+//!
+//! `cargo run` works from any subdirectory of the project, and the runner has to find the
+//! root from there: it walks up from the current directory to the `Cargo.toml` of the
+//! `shm-kata` package, and falls back to the directory it was compiled in.
+
+use std::path::{Path, PathBuf};
+
+use super::exercises::INFO_FILE;
+
+/// The package whose root the runner looks for.
+const PACKAGE: &str = "shm-kata";
+
+/// The project root: `explicit` if given (`--root`), else the nearest ancestor of the
+/// current directory holding the `shm-kata` package, else the directory this runner was
+/// built from.
+pub fn find(explicit: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(dir) = explicit {
+        return if dir.join(INFO_FILE).is_file() {
+            Ok(dir.to_owned())
+        } else {
+            Err(format!(
+                "{} has no {INFO_FILE}: is it a kata?",
+                dir.display()
+            ))
+        };
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if let Some(dir) = cwd.ancestors().find(|dir| is_kata_root(dir)) {
+        return Ok(dir.to_owned());
+    }
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if built_from.join(INFO_FILE).is_file() {
+        return Ok(built_from.to_owned());
+    }
+    Err(format!(
+        "cannot find the kata: no {PACKAGE} package above {} (run it from inside the project, or pass --root DIR)",
+        cwd.display()
+    ))
+}
+
+/// Holds the `shm-kata` package and its exercise list.
+fn is_kata_root(dir: &Path) -> bool {
+    let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+        return false;
+    };
+    dir.join(INFO_FILE).is_file()
+        && manifest
+            .lines()
+            .any(|line| line.replace(' ', "") == format!("name=\"{PACKAGE}\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_is_found_from_a_subdirectory() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let from_sub = root.join("src").join("runner");
+        let found = from_sub.ancestors().find(|dir| is_kata_root(dir));
+        assert_eq!(found, Some(root));
+    }
+
+    #[test]
+    fn an_explicit_root_without_an_exercise_list_is_refused() {
+        let error = find(Some(Path::new("/"))).unwrap_err();
+        assert!(error.contains("has no exercises/info.toml"), "{error}");
+    }
+}

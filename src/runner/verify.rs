@@ -1,0 +1,255 @@
+//! `cargo run -- verify`: the kata is sound. For maintainers and CI.
+//!
+//! A kata can be broken in ways no ordinary test sees: an exercise whose test passes on
+//! the untouched stub (it proves nothing; rustlings refuses these too), a solution that
+//! does not pass its own tests, a missing hint, a stub without its `// TODO`, a test file
+//! nobody runs, or a test that leaves a segment in `/dev/shm`. `verify` checks all of
+//! them and lists every problem it finds.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anstream::println;
+
+use super::cargo::{Cargo, Output, Tree};
+use super::exercises::{Exercise, Kata};
+use super::outcome::{self, Outcome};
+use super::progress::Spinner;
+use super::style::{BAD, GOOD, TITLE, paint};
+
+/// Runs every check; exit status 0 only if the kata is sound. `shm` is where leftover
+/// segments would show up (`/dev/shm`).
+pub fn run(kata: &Kata, shm: &Path) -> ExitCode {
+    let shm_before = listing(shm);
+    let mut report = Report::default();
+    println!(
+        "{}",
+        paint(TITLE, format!("verify: {} exercises", kata.exercises.len()))
+    );
+    static_checks(kata, &mut report);
+    let spinner = Spinner::quiet();
+    let cargo = Cargo::new(&kata.root);
+    for tree in [Tree::Exercises, Tree::Solutions] {
+        run_tests(kata, &cargo, tree, &spinner, &mut report);
+    }
+    drop(spinner);
+    let left: Vec<String> = listing(shm).difference(&shm_before).cloned().collect();
+    let shm = shm.display();
+    report.check(
+        left.is_empty(),
+        format!("nothing left in {shm}"),
+        format!("left behind in {shm}: {}", left.join(", ")),
+    );
+    report.finish()
+}
+
+#[derive(Default)]
+struct Report {
+    problems: Vec<String>,
+}
+
+impl Report {
+    fn check(&mut self, ok: bool, good: String, bad: String) {
+        if ok {
+            println!("  {} {good}", paint(GOOD, "ok  "));
+        } else {
+            println!("  {} {bad}", paint(BAD, "FAIL"));
+            self.problems.push(bad);
+        }
+    }
+
+    fn finish(self) -> ExitCode {
+        if self.problems.is_empty() {
+            println!("{}", paint(GOOD, "verify: the kata is sound"));
+            return ExitCode::SUCCESS;
+        }
+        println!(
+            "{}",
+            paint(BAD, format!("verify: {} problem(s):", self.problems.len()))
+        );
+        for problem in &self.problems {
+            println!("  - {problem}");
+        }
+        ExitCode::FAILURE
+    }
+}
+
+/// What can be checked by reading files: hints, TODOs, test files, and test files that
+/// no exercise claims.
+fn static_checks(kata: &Kata, report: &mut Report) {
+    for exercise in &kata.exercises {
+        let title = exercise.title();
+        let file = exercise.file.display();
+        let test_file = exercise.test_file();
+        let mut problems = Vec::new();
+        if exercise.hint.trim().is_empty() {
+            problems.push("no hint in exercises/info.toml".to_owned());
+        }
+        match std::fs::read_to_string(kata.root.join(&exercise.file)) {
+            Ok(source) if source.contains("// TODO") => {}
+            Ok(_) => problems.push(format!("{file} has no `// TODO` marking what to change")),
+            Err(e) => problems.push(format!("cannot read {file}: {e}")),
+        }
+        if !kata.root.join(&test_file).is_file() {
+            problems.push(format!("its test file {} is missing", test_file.display()));
+        }
+        report.check(
+            problems.is_empty(),
+            format!(
+                "{title}: a hint, a // TODO in {file}, and {}",
+                test_file.display()
+            ),
+            format!("{title}: {}", problems.join("; ")),
+        );
+    }
+    let claimed: BTreeSet<&str> = kata.exercises.iter().map(|e| e.test.as_str()).collect();
+    let unclaimed: Vec<String> = exercise_test_files(kata)
+        .into_iter()
+        .filter(|test| !claimed.contains(test.as_str()))
+        .collect();
+    report.check(
+        unclaimed.is_empty(),
+        "every tests/NN_*.rs belongs to an exercise".to_owned(),
+        format!(
+            "tests/{{{}}}.rs belong to no exercise in exercises/info.toml",
+            unclaimed.join(",")
+        ),
+    );
+}
+
+/// `tests/NN_*.rs`, as test target names.
+fn exercise_test_files(kata: &Kata) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(kata.root.join("tests")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter_map(|name| name.strip_suffix(".rs").map(str::to_owned))
+        .filter(|name| {
+            let bytes = name.as_bytes();
+            bytes.len() > 3 && bytes[..2].iter().all(u8::is_ascii_digit) && bytes[2] == b'_'
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// On the stubs every test must fail; on the solutions every test must pass.
+fn run_tests(kata: &Kata, cargo: &Cargo, tree: Tree, spinner: &Spinner, report: &mut Report) {
+    let on = match tree {
+        Tree::Exercises => "the stubs",
+        Tree::Solutions => "the solutions",
+    };
+    let present: Vec<&Exercise> = kata
+        .exercises
+        .iter()
+        .filter(|e| kata.root.join(e.test_file()).is_file())
+        .collect();
+    spinner.say(format!("verify: building the tests on {on}"));
+    let built = cargo.build_tests(tree, present.iter().map(|e| e.test.as_str()));
+    if !built.success {
+        report.check(
+            false,
+            String::new(),
+            format!(
+                "the crate does not compile on {on}: {}",
+                outcome::first_compile_error(&built.stderr)
+            ),
+        );
+        return;
+    }
+    for (step, exercise) in present.iter().enumerate() {
+        spinner.say(format!(
+            "verify: [{}/{}] {} on {on}",
+            step + 1,
+            present.len(),
+            exercise.title()
+        ));
+        let output = cargo.test(tree, &exercise.test);
+        match tree {
+            Tree::Exercises => stubs_fail(exercise, &output, report),
+            Tree::Solutions => solution_passes(exercise, &output, report),
+        }
+    }
+}
+
+fn stubs_fail(exercise: &Exercise, output: &Output, report: &mut Report) {
+    let title = exercise.title();
+    let passing = passing_tests(&output.stdout);
+    let outcome = outcome::read(output, &|_| 0);
+    let failed = match outcome {
+        Outcome::NotStarted { failed, .. } | Outcome::Failing { failed, .. } => failed,
+        _ => 0,
+    };
+    let problem = if !passing.is_empty() {
+        format!(
+            "{title}: passes on the untouched stub (a test that passes on `todo!()` proves nothing): {}",
+            passing.join(", ")
+        )
+    } else if failed == 0 {
+        format!("{title}: has no test that fails on the stub")
+    } else {
+        String::new()
+    };
+    report.check(
+        problem.is_empty(),
+        format!("{title}: all {failed} tests fail on the stub"),
+        problem,
+    );
+}
+
+fn solution_passes(exercise: &Exercise, output: &Output, report: &mut Report) {
+    let title = exercise.title();
+    let outcome = outcome::read(output, &|_| 0);
+    let problem = match &outcome {
+        Outcome::Done { .. } => String::new(),
+        other => {
+            let (test, message) = other
+                .failure()
+                .map(|f| (f.test.as_str(), f.message.as_str()))
+                .unwrap_or(("", ""));
+            let first_line = message.lines().next().unwrap_or_default();
+            format!("{title}: fails on the solution: {test}: {first_line}")
+        }
+    };
+    let passed = match outcome {
+        Outcome::Done { passed } => passed,
+        _ => 0,
+    };
+    report.check(
+        problem.is_empty(),
+        format!("{title}: all {passed} tests pass on the solution"),
+        problem,
+    );
+}
+
+/// `test some_property ... ok` → `some_property`.
+fn passing_tests(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("test ")?.strip_suffix(" ... ok"))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn listing(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passing_tests_are_read_from_libtests_lines() {
+        let stdout = "running 3 tests\ntest a ... ok\ntest b ... FAILED\ntest c::d ... ok\n";
+        assert_eq!(passing_tests(stdout), ["a", "c::d"]);
+    }
+}

@@ -1,0 +1,402 @@
+//! The runner (`cargo run`) itself, on a small kata made for the purpose: a crate with
+//! no dependencies and three one-line exercises, in a temporary directory with its own
+//! target directory. Exercise 01 is solved, 02 has a wrong answer, 03 is an untouched
+//! `todo!()` stub without a hint.
+//!
+//! These tests run the runner binary as a learner would, and pass with and without
+//! `--features solutions` (the fixture's exercises do not depend on it).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Finished, run_bounded};
+use tempfile::TempDir;
+
+/// Building the fixture takes a second or two; the first build of this crate's own
+/// worker, in the demo test, is already done by `cargo test`.
+const LIMIT: Duration = Duration::from_secs(180);
+
+const INFO: &str = r#"
+[[exercises]]
+number = 1
+name = "one"
+file = "exercises/01_one.rs"
+test = "01_one"
+hint = "Return 1."
+
+[[exercises]]
+number = 2
+name = "two"
+file = "exercises/02_two.rs"
+test = "02_two"
+hint = "The answer is 42, not 41."
+
+[[exercises]]
+number = 3
+name = "three"
+file = "exercises/03_three.rs"
+test = "03_three"
+"#;
+
+const SOLVED_ONE: &str = "// TODO: return 1.\npub fn one() -> u32 {\n    1\n}\n";
+const STUB_ONE: &str =
+    "// TODO: return 1.\npub fn one() -> u32 {\n    todo!(\"01 one: return 1\")\n}\n";
+const WRONG_TWO: &str = "// TODO: the answer.\npub fn two() -> u32 {\n    41\n}\n";
+const STUB_TWO: &str =
+    "// TODO: the answer.\npub fn two() -> u32 {\n    todo!(\"02 two: the answer\")\n}\n";
+const STUB_THREE: &str =
+    "// TODO: return 3.\npub fn three() -> u32 {\n    todo!(\"03 three: return 3\")\n}\n";
+
+/// A kata in a temporary directory; everything is removed when it is dropped.
+struct Fixture {
+    dir: TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::Builder::new()
+            .prefix("shm-kata-runner-")
+            .tempdir()
+            .expect("cannot make a temporary directory for the fixture kata");
+        let fixture = Fixture { dir };
+        fixture.write(
+            "Cargo.toml",
+            "[package]\nname = \"kata-fixture\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [features]\nsolutions = []\n\n[workspace]\n",
+        );
+        fixture.write(
+            "src/lib.rs",
+            "#[cfg_attr(feature = \"solutions\", path = \"../solutions/mod.rs\")]\n\
+             #[cfg_attr(not(feature = \"solutions\"), path = \"../exercises/mod.rs\")]\n\
+             mod kata;\npub use kata::*;\n",
+        );
+        let modules = "#[path = \"01_one.rs\"]\npub mod one;\n#[path = \"02_two.rs\"]\npub mod two;\n\
+                       #[path = \"03_three.rs\"]\npub mod three;\n";
+        fixture.write("exercises/mod.rs", modules);
+        fixture.write("exercises/info.toml", INFO);
+        fixture.write("exercises/01_one.rs", SOLVED_ONE);
+        fixture.write("exercises/02_two.rs", WRONG_TWO);
+        fixture.write("exercises/03_three.rs", STUB_THREE);
+        fixture.write("solutions/mod.rs", modules);
+        fixture.write("solutions/01_one.rs", "pub fn one() -> u32 {\n    1\n}\n");
+        fixture.write("solutions/02_two.rs", "pub fn two() -> u32 {\n    42\n}\n");
+        fixture.write(
+            "solutions/03_three.rs",
+            "pub fn three() -> u32 {\n    3\n}\n",
+        );
+        for (test, call, want) in [
+            ("01_one", "one::one", 1),
+            ("02_two", "two::two", 42),
+            ("03_three", "three::three", 3),
+        ] {
+            fixture.write(
+                &format!("tests/{test}.rs"),
+                &format!(
+                    "#[test]\nfn the_answer_is_right() {{\n    \
+                     assert_eq!(kata_fixture::{call}(), {want}, \"answer should be {want}\");\n}}\n\n\
+                     #[test]\nfn the_answer_is_right_twice() {{\n    \
+                     assert_eq!(kata_fixture::{call}() * 2, {want} * 2);\n}}\n"
+                ),
+            );
+        }
+        fixture
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        let path = self.root().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("cannot write {file}: {e}"));
+    }
+
+    /// `verify`, watching the fixture's own segment directory for leftovers (other
+    /// programs on this machine may come and go in /dev/shm meanwhile).
+    fn verify(&self) -> Finished {
+        let shm = self.root().join("shm");
+        std::fs::create_dir_all(&shm).unwrap();
+        self.runner(&["verify", "--shm-dir", shm.to_str().unwrap()])
+    }
+
+    /// The runner, on this kata, with the fixture's own target directory.
+    fn runner(&self, args: &[&str]) -> Finished {
+        let command = self.command(args);
+        run_bounded(command, LIMIT, &format!("shm-kata {}", args.join(" ")))
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_shm-kata"));
+        command
+            .arg("--root")
+            .arg(self.root())
+            // The fixture's exercises, even when this runner was built with the solutions.
+            .args(["--tree", "exercises"])
+            .args(args)
+            .env("CARGO_TARGET_DIR", self.root().join("target"))
+            .env("NO_COLOR", "1");
+        command
+    }
+}
+
+fn stdout(finished: &Finished) -> String {
+    String::from_utf8_lossy(&finished.stdout).into_owned()
+}
+
+/// The line of the overview about one exercise.
+fn state_of<'a>(overview: &'a str, title: &str) -> &'a str {
+    overview
+        .lines()
+        .find(|line| line.contains(title))
+        .unwrap_or_else(|| panic!("the overview has no line for {title}:\n{overview}"))
+}
+
+#[test]
+fn the_overview_tells_done_failing_and_not_started_apart() {
+    let fixture = Fixture::new();
+    let run = fixture.runner(&[]);
+    let out = stdout(&run);
+    assert!(
+        run.status.success(),
+        "the overview should exit 0:\n{out}\n{}",
+        run.stderr
+    );
+    assert!(
+        state_of(&out, "01 one").ends_with("done"),
+        "a solved exercise is done:\n{out}"
+    );
+    assert!(
+        state_of(&out, "02 two").ends_with("failing"),
+        "a wrong answer is failing:\n{out}"
+    );
+    assert!(
+        state_of(&out, "03 three").ends_with("not started"),
+        "a todo!() stub is not started:\n{out}"
+    );
+    assert!(
+        out.contains("1/3 done"),
+        "the progress counts the done ones:\n{out}"
+    );
+    assert!(
+        out.contains("Next: 02 two"),
+        "the next exercise is the first unfinished one:\n{out}"
+    );
+    assert!(
+        out.contains("exercises/02_two.rs") && out.contains("cargo test --test 02_two"),
+        "the next exercise's file and test command are shown:\n{out}"
+    );
+    assert!(
+        out.contains("answer should be 42"),
+        "the first failure's message is shown:\n{out}"
+    );
+    assert!(
+        !out.contains("RUST_BACKTRACE"),
+        "no backtrace noise:\n{out}"
+    );
+    assert!(
+        !out.contains('\u{1b}'),
+        "NO_COLOR and a pipe mean no escape codes:\n{out}"
+    );
+    assert!(
+        run.stderr.contains("building"),
+        "a long step says it is working:\n{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn the_overview_says_when_everything_is_done() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "exercises/02_two.rs",
+        "// TODO\npub fn two() -> u32 {\n    42\n}\n",
+    );
+    fixture.write(
+        "exercises/03_three.rs",
+        "// TODO\npub fn three() -> u32 {\n    3\n}\n",
+    );
+    let out = stdout(&fixture.runner(&[]));
+    assert!(out.contains("3/3 done"), "{out}");
+    assert!(
+        out.contains("All 3 exercises done") && out.contains("-- demo"),
+        "the end points to the demo:\n{out}"
+    );
+}
+
+#[test]
+fn a_compile_error_is_reported_once_with_its_message() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "exercises/02_two.rs",
+        "pub fn two() -> u32 {\n    \"forty-two\"\n}\n",
+    );
+    let out = stdout(&fixture.runner(&[]));
+    assert!(out.contains("does not compile"), "{out}");
+    assert!(
+        out.contains("exercises/02_two.rs") && out.contains("mismatched types"),
+        "the first compiler error, with its file:\n{out}"
+    );
+}
+
+#[test]
+fn an_endless_loop_is_stopped_and_reported_as_failing() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "exercises/02_two.rs",
+        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::hint::spin_loop();\n    }\n}\n",
+    );
+    let mut command = fixture.command(&[]);
+    command.env("SHM_KATA_TEST_TIMEOUT", "3");
+    let run = run_bounded(command, LIMIT, "shm-kata on an endless loop");
+    let out = stdout(&run);
+    assert!(state_of(&out, "02 two").ends_with("failing"), "{out}");
+    assert!(
+        out.contains("did not finish within 3 s"),
+        "the timeout is explained:\n{out}"
+    );
+    assert!(
+        state_of(&out, "03 three").ends_with("not started"),
+        "the next ones still run:\n{out}"
+    );
+}
+
+#[test]
+fn hint_prints_the_hint_of_a_valid_exercise() {
+    let fixture = Fixture::new();
+    for which in ["2", "two"] {
+        let run = fixture.runner(&["hint", which]);
+        assert!(run.status.success(), "hint {which}: {}", run.stderr);
+        assert!(
+            stdout(&run).contains("The answer is 42, not 41."),
+            "hint {which}:\n{}",
+            stdout(&run)
+        );
+    }
+}
+
+#[test]
+fn hint_for_an_unknown_exercise_is_an_error_listing_the_valid_ones() {
+    let fixture = Fixture::new();
+    let run = fixture.runner(&["hint", "7"]);
+    assert!(
+        !run.status.success(),
+        "an unknown exercise must exit non-zero"
+    );
+    assert!(
+        run.stderr.contains("no exercise \"7\"")
+            && run.stderr.contains("1 (one), 2 (two), 3 (three)"),
+        "the error lists the valid exercises:\n{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn verify_catches_a_stub_that_passes_and_a_missing_hint() {
+    let fixture = Fixture::new();
+    let run = fixture.verify();
+    let out = stdout(&run);
+    assert!(
+        !run.status.success(),
+        "verify must fail on a broken kata:\n{out}"
+    );
+    assert!(
+        out.contains("01 one: passes on the untouched stub") && out.contains("the_answer_is_right"),
+        "a stub that passes its tests is named, with the tests:\n{out}"
+    );
+    assert!(
+        out.contains("03 three: no hint"),
+        "a missing hint is reported:\n{out}"
+    );
+    assert!(
+        !out.contains("02 two: passes"),
+        "a wrong stub fails its tests, which is fine:\n{out}"
+    );
+}
+
+#[test]
+fn verify_passes_a_sound_kata() {
+    let fixture = Fixture::new();
+    fixture.write("exercises/01_one.rs", STUB_ONE);
+    fixture.write("exercises/02_two.rs", STUB_TWO);
+    fixture.write(
+        "exercises/info.toml",
+        &format!("{INFO}hint = \"Return 3.\"\n"),
+    );
+    let run = fixture.verify();
+    let out = stdout(&run);
+    assert!(
+        run.status.success(),
+        "verify should pass:\n{out}\n{}",
+        run.stderr
+    );
+    assert!(
+        out.contains("all 2 tests fail on the stub")
+            && out.contains("all 2 tests pass on the solution"),
+        "{out}"
+    );
+}
+
+#[test]
+fn watch_manual_shows_the_current_exercise_and_stops_at_the_end_of_input() {
+    let fixture = Fixture::new();
+    let run = fixture.runner(&["watch", "--manual"]);
+    let out = stdout(&run);
+    assert!(run.status.success(), "{out}\n{}", run.stderr);
+    assert!(
+        out.contains("01 one done"),
+        "a done exercise is passed over:\n{out}"
+    );
+    assert!(
+        out.contains("02 two") && out.contains("answer should be 42"),
+        "the current exercise and its failure are shown:\n{out}"
+    );
+    assert!(out.contains("press Enter to re-run"), "{out}");
+}
+
+#[test]
+fn the_demo_runs_the_compiled_code_or_names_the_exercise_to_finish() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shm-kata"));
+    // Not through cargo: the demo uses the worker this test build made, next to it.
+    command
+        .args(["demo", "--len", "10000", "--workers", "3"])
+        .env_remove("CARGO")
+        .env("NO_COLOR", "1");
+    let run = run_bounded(command, LIMIT, "shm-kata demo");
+    let out = stdout(&run);
+    if cfg!(feature = "solutions") {
+        assert!(run.status.success(), "{out}\n{}", run.stderr);
+        assert!(out.contains("all 10,000 words are right"), "{out}");
+        assert!(out.contains("3 worker processes"), "{out}");
+    } else {
+        assert!(
+            !run.status.success(),
+            "unfinished exercises cannot make a verified demo"
+        );
+        assert!(
+            run.stderr
+                .contains("exercise 01 create is not finished yet"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("panicked"),
+            "no raw panic:\n{}",
+            run.stderr
+        );
+    }
+    let segment = out
+        .split_whitespace()
+        .chain(run.stderr.split_whitespace())
+        .find(|word| word.starts_with("/dev/shm/shm-kata-demo-"))
+        .map(|word| word.trim_end_matches([',', '.']));
+    if let Some(segment) = segment {
+        assert!(
+            !Path::new(segment).exists(),
+            "the demo must remove {segment}"
+        );
+    }
+}
