@@ -76,6 +76,7 @@ fn test(kata: &Kata, cargo: &Cargo, tree: Tree, exercise: &Exercise) -> Outcome 
                     "its test file {} is missing",
                     exercise.test_file().display()
                 ),
+                reached_todo: false,
             },
         };
     };

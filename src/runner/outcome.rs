@@ -61,11 +61,14 @@ pub struct Failure {
     pub location: Option<String>,
     /// The panic message (with a proptest's minimal input), or what else was printed.
     pub message: String,
+    /// Whether the test reached a `todo!()` on the way: in this process, or in a worker
+    /// process whose output the test printed.
+    pub reached_todo: bool,
 }
 
 impl Failure {
     pub fn is_todo(&self) -> bool {
-        self.message.contains(TODO_PANIC)
+        self.reached_todo || self.message.contains(TODO_PANIC)
     }
 }
 
@@ -86,6 +89,7 @@ pub fn read(output: &Output, order: &dyn Fn(&str) -> usize) -> Outcome {
             test: String::new(),
             location: None,
             message: no_result_reason(output),
+            reached_todo: false,
         },
     };
     if passed == 0 && !failures.is_empty() && failures.iter().all(Failure::is_todo) {
@@ -159,6 +163,7 @@ fn failures(stdout: &str) -> Vec<Failure> {
 
 /// The last `thread '…' panicked at LOCATION:` in a section, with its message.
 fn last_panic(test: String, lines: &[&str]) -> Failure {
+    let reached_todo = lines.iter().any(|line| line.contains(TODO_PANIC));
     let start = lines
         .iter()
         .rposition(|line| panic_location(line).is_some());
@@ -168,6 +173,7 @@ fn last_panic(test: String, lines: &[&str]) -> Failure {
             test,
             location: None,
             message,
+            reached_todo,
         };
     };
     let location = panic_location(lines[start]).map(tidy_location);
@@ -181,6 +187,7 @@ fn last_panic(test: String, lines: &[&str]) -> Failure {
         test,
         location,
         message: message.join("\n").trim().to_owned(),
+        reached_todo,
     }
 }
 
@@ -300,6 +307,37 @@ failures:
 
 test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.43s
 ";
+
+    const WORKER_STUB: &str = "
+running 1 test
+first_property --- FAILED
+
+failures:
+
+---- first_property stdout ----
+
+thread 'first_property' (22271) panicked at tests/06_cleanup.rs:181:5:
+the worker should have created its segment and then panicked; it printed:
+thread 'main' (22272) panicked at src/../exercises/06_cleanup.rs:86:9:
+not yet implemented: 06 cleanup: create an owned segment \"doomed\" of 64 bytes in /tmp/z
+thread 'first_property' (22271) panicked at tests/common/mod.rs:203:9:
+the worker did not get ready
+
+
+failures:
+    first_property
+
+test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s
+";
+
+    #[test]
+    fn a_test_whose_worker_process_reached_a_todo_is_not_started() {
+        let outcome = read(&output(false, WORKER_STUB), &in_order);
+        assert!(
+            matches!(outcome, Outcome::NotStarted { failed: 1, .. }),
+            "a todo!() reached in a worker process, printed by the test, means not started: {outcome:?}"
+        );
+    }
 
     #[test]
     fn a_stub_that_still_panics_with_todo_is_not_started() {
