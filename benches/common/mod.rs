@@ -1,0 +1,95 @@
+//! What both benchmarks share: a real segment in `/dev/shm` that is always removed, the
+//! summing loop every receiver runs, and criterion's settings.
+//!
+//! The benchmarks use `SegmentDir::system()` on purpose: the point is to measure real
+//! shared memory (`tmpfs`), not a file on a disk. The kata's rules still hold: a segment is
+//! at most 256 MiB, and [`ShmScratch`] removes it when dropped, which also happens when a
+//! benchmark panics (the stack unwinds through it).
+
+#![allow(dead_code)] // each benchmark uses a part of this module
+
+use std::time::Duration;
+
+use criterion::Criterion;
+use shm_kata::{Segment, SegmentDir};
+
+/// The largest segment a benchmark may create: the kata's limit for `/dev/shm`.
+pub const MAX_SEGMENT: usize = 256 << 20;
+
+/// A segment in `/dev/shm`, created with the kata's `create` and removed on drop.
+pub struct ShmScratch {
+    dir: SegmentDir,
+    name: String,
+    segment: Option<Segment>,
+}
+
+impl ShmScratch {
+    /// Creates `shm-kata-bench-<what>-<pid>` of `len` bytes and fills its words with
+    /// `0, 1, 2, …`, the article's buffer.
+    pub fn filled(what: &str, len: usize) -> ShmScratch {
+        assert!(
+            len <= MAX_SEGMENT,
+            "a benchmark segment may be at most 256 MiB, not {len} bytes"
+        );
+        let dir = SegmentDir::system();
+        let name = format!("shm-kata-bench-{what}-{}", std::process::id());
+        let mut segment = shm_kata::create::create(&dir, &name, len)
+            .unwrap_or_else(|e| panic!("could not create the benchmark segment: {e}"));
+        fill_counting(segment.words_mut());
+        ShmScratch {
+            dir,
+            name,
+            segment: Some(segment),
+        }
+    }
+
+    pub fn dir(&self) -> &SegmentDir {
+        &self.dir
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This process's own mapping of the segment.
+    pub fn segment(&mut self) -> &mut Segment {
+        self.segment.as_mut().expect("the segment lives until drop")
+    }
+}
+
+impl Drop for ShmScratch {
+    fn drop(&mut self) {
+        drop(self.segment.take());
+        let _ = std::fs::remove_file(self.dir.join(&self.name));
+    }
+}
+
+/// `words[i] = i`, wrapping past `u32::MAX`.
+pub fn fill_counting(words: &mut [u32]) {
+    for (i, word) in words.iter_mut().enumerate() {
+        *word = i as u32;
+    }
+}
+
+/// What every receiver computes, so that every byte it was handed is really read: the sum
+/// of the words, widened so it cannot overflow. The compiler turns this into a vector
+/// loop: reading memory, not adding, is what it costs.
+pub fn sum_words(words: &[u32]) -> u64 {
+    words.iter().map(|&w| u64::from(w)).sum()
+}
+
+/// Criterion settings that keep a whole `cargo bench` to a few minutes on two cores: ten
+/// samples (criterion's minimum) and short windows. The big sizes take tens to hundreds of
+/// milliseconds per run, so even ten samples are stable to a few percent.
+pub fn criterion() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args()
+}
+
+/// `1 MiB`, `64 MiB`.
+pub fn mib(bytes: usize) -> String {
+    format!("{} MiB", bytes >> 20)
+}

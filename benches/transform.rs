@@ -1,0 +1,61 @@
+//! # transform — `transform::run` against the memory-bandwidth limit
+//!
+//! `cargo bench --features solutions --bench transform`
+//!
+//! 64M words (256 MiB, the kata's largest segment) in `/dev/shm`, rewritten in place:
+//!
+//! * **run/W**: `transform::run` with W worker processes, for W = 1, 2, … up to the
+//!   machine's cores. Everything the classic job's parent pays is measured: starting W
+//!   processes, each attaching and faulting in its range, the transform, the exits, the
+//!   wait. The segment is created and filled once, outside the measurement.
+//! * **single-pass**: this process reads and rewrites every word of the same segment once,
+//!   through its own mapping, which is already faulted in: one read and one write of
+//!   256 MiB, the fastest this machine rewrites that buffer from one core. The memory
+//!   bandwidth reference, measured in the same run.
+//!
+//! Throughput counts the buffer's size once (256 MiB), although every byte is read and
+//! written.
+
+mod common;
+
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use shm_kata::transform::{run, transform};
+
+use common::ShmScratch;
+
+/// 64M words: 256 MiB.
+const WORDS: usize = 64 << 20;
+
+fn main() {
+    // Cargo builds the crate's binaries for benchmarks too, and tells us where.
+    shm_kata::worker::set_program(env!("CARGO_BIN_EXE_shm-kata-worker"));
+    let mut criterion = common::criterion().measurement_time(Duration::from_secs(3));
+    transform_throughput(&mut criterion);
+    criterion.final_summary();
+}
+
+fn transform_throughput(c: &mut Criterion) {
+    let mut scratch = ShmScratch::filled("transform", WORDS * 4);
+    let (dir, name) = (scratch.dir().clone(), scratch.name().to_owned());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    let mut group = c.benchmark_group("transform");
+    group.throughput(Throughput::Bytes((WORDS * 4) as u64));
+    let size = common::mib(WORDS * 4);
+    for workers in 1..=cores {
+        group.bench_function(BenchmarkId::new(format!("run/{workers}"), &size), |b| {
+            b.iter(|| run(&dir, &name, workers).expect("transform::run"))
+        });
+    }
+    group.bench_function(BenchmarkId::new("single-pass", &size), |b| {
+        let words = scratch.segment().words_mut();
+        b.iter(|| {
+            for word in std::hint::black_box(&mut *words) {
+                *word = transform(*word);
+            }
+        })
+    });
+    group.finish();
+}
