@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The classic job in Rust and in Python, at the same sizes and worker count, in one command:
+#
+#   benches/compare-python.sh [W]        # W: worker processes (default: the machine's cores)
+#   WORDS="500000 5000000" RUNS=3 benches/compare-python.sh
+#
+# Builds the release worker and `examples/classic.rs`, then runs each program RUNS times
+# per size, alternating, and writes every `RESULT` line to
+# $CARGO_TARGET_DIR/compare-python.txt (the README's results come from there, via
+# benches/report.py). Python runs its queue-vs-shared-memory hand-off once per size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${CARGO_TARGET_DIR:-target}
+workers=${1:-$(nproc)}
+words=${WORDS:-500000 5000000}
+runs=${RUNS:-3}
+
+cargo build --quiet --release --features solutions --bins --example classic
+out="$target/compare-python.txt"
+: >"$out"
+for n in $words; do
+    for run in $(seq "$runs"); do
+        "$target/release/examples/classic" "$n" "$workers" | tee -a "$out"
+        handoff=$([[ $run == 1 ]] || echo --no-handoff)
+        python3 benches/classic.py "$n" "$workers" $handoff | tee -a "$out"
+    done
+done
+python3 benches/report.py --compare-only "$out"
