@@ -30,10 +30,13 @@ def target_dir():
     return Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 
 
-def criterion_results(group):
-    """{(function, size): (median_seconds, bytes)} for one criterion group."""
+def criterion_results(group, home="criterion"):
+    """{(function, size): (median_seconds, bytes)} for one criterion group.
+
+    `home` is criterion's output directory under the target dir: `criterion`, or
+    `criterion-huge` for the runs on a tmpfs with huge pages (benches/run-all.sh)."""
     results = {}
-    for bench in (target_dir() / "criterion" / group).glob("**/new/benchmark.json"):
+    for bench in (target_dir() / home / group).glob("**/new/benchmark.json"):
         meta = json.loads(bench.read_text())
         estimates = json.loads((bench.parent / "estimates.json").read_text())
         seconds = estimates["median"]["point_estimate"] / 1e9
@@ -103,7 +106,7 @@ def table(header, rows):
     return "\n".join(lines)
 
 
-def transfer_section(results, targets):
+def transfer_section(results, huge, targets):
     ways = ["pipe", "pipe+postcard", "shm", "shm+populate", "shm-attached", "in-process"]
     sizes = sorted({size for _, size in results}, key=size_key)
     if not sizes:
@@ -139,6 +142,33 @@ def transfer_section(results, targets):
                 if "shm+populate" in t:
                     targets.append(("… attached with MAP_POPULATE", "≤ 1.5×", t["shm+populate"] / t["in-process"], 1.5, False))
                 targets.append(("… receiver already attached", "≤ 1.5×", t["shm-attached"] / t["in-process"], 1.5, False))
+    huge_rows = []
+    for size in sizes:
+        t = {way: huge[(way, size)][0] for way in ways if (way, size) in huge}
+        if {"pipe", "shm", "shm-attached", "in-process"} <= t.keys():
+            huge_rows.append(
+                [
+                    size,
+                    ms(t["shm"]),
+                    ms(t["in-process"]),
+                    ratio(t["pipe"] / t["shm"]),
+                    ratio(t["shm"] / t["in-process"]),
+                    ratio(t["shm-attached"] / t["in-process"]),
+                ]
+            )
+            if size == "64 MiB":
+                targets.append(("shm hand-off vs best pipe, 64 MiB, huge pages", "≥ 5×", t["pipe"] / t["shm"], 5, True))
+                targets.append(("shm receiver (attach + sum) / in-process sum, 64 MiB, huge pages", "≤ 1.5×", t["shm"] / t["in-process"], 1.5, False))
+    huge_part = []
+    if huge_rows:
+        huge_part = [
+            "The same run again with the segment on a tmpfs mounted with "
+            "`huge=within_size` (2 MiB pages: 512 times fewer pages to map and unmap):",
+            table(
+                ["size", "shm", "in-process", "pipe / shm", "shm / in-process", "shm-attached / in-process"],
+                huge_rows,
+            ),
+        ]
     return "\n\n".join(
         [
             "Time to hand the buffer to another process, which sums every word (median; "
@@ -159,25 +189,30 @@ def transfer_section(results, targets):
                 ratio_rows,
             ),
         ]
+        + huge_part
     )
 
 
-def transform_section(results, targets):
+def transform_section(results, huge, targets):
     if not results:
         return "_No transform results: run `cargo bench --features solutions --bench transform`._"
-    reference = next((v for (f, _), v in results.items() if f == "single-pass"), None)
     rows = []
-    for (function, size), (seconds, bytes_) in sorted(results.items()):
-        share = ratio(reference[0] / seconds) if reference else "–"
-        rows.append([function, size, ms(seconds), rate(seconds, bytes_), share])
-        if reference and function.startswith("run/"):
-            w = function.split("/")[1]
-            targets.append((f"transform::run, {w} worker(s) / single pass, 64M words", "≥ 0.5×", reference[0] / seconds, 0.5, True))
+    for pages, runs in (("", results), (", huge pages", huge)):
+        reference = next((v for (f, _), v in runs.items() if f == "single-pass"), None)
+        for (function, size), (seconds, bytes_) in sorted(runs.items()):
+            share = ratio(reference[0] / seconds) if reference else "–"
+            rows.append([function + pages, size, ms(seconds), rate(seconds, bytes_), share])
+            if reference and function.startswith("run/"):
+                w = function.split("/")[1]
+                targets.append(
+                    (f"transform::run, {w} worker(s) / single pass, 64M words{pages}", "≥ 0.5×", reference[0] / seconds, 0.5, True)
+                )
     return "\n\n".join(
         [
             "64M words (256 MiB) rewritten in place; `run/W` is `transform::run` with W "
             "worker processes, `single-pass` one read and write of the same buffer in one "
-            "process (the memory-bandwidth reference):",
+            "process (the memory-bandwidth reference); \"huge pages\" rows ran on a tmpfs "
+            "mounted with `huge=within_size`, each against its own single pass:",
             table(["benchmark", "size", "time", "throughput", "× single pass"], rows),
         ]
     )
@@ -240,9 +275,9 @@ def render():
         f"Measured on: {machine()}. The machine was shared with other work while the "
         "benchmarks ran: the ratios, measured side by side in one run, are what matter.",
         "### Transfer: pipe vs pipe + serialization vs shared memory",
-        transfer_section(criterion_results("transfer"), targets),
+        transfer_section(criterion_results("transfer"), criterion_results("transfer", "criterion-huge"), targets),
         "### Transform vs memory bandwidth",
-        transform_section(criterion_results("transform"), targets),
+        transform_section(criterion_results("transform"), criterion_results("transform", "criterion-huge"), targets),
         "### The same job in Python",
         compare_section(compare_results(compare_file), targets),
         "### Targets",

@@ -184,8 +184,14 @@ impl Peer {
         self.to.write_all(&header).expect("send the header");
         self.to.write_all(payload).expect("send the payload");
         let mut sum = [0u8; 8];
-        self.from.read_exact(&mut sum).expect("the receiver's answer");
-        assert_eq!(u64::from_le_bytes(sum), expected, "the receiver summed wrong");
+        self.from
+            .read_exact(&mut sum)
+            .expect("the receiver's answer");
+        assert_eq!(
+            u64::from_le_bytes(sum),
+            expected,
+            "the receiver summed wrong"
+        );
     }
 }
 
@@ -205,6 +211,7 @@ mod peer {
     use memmap2::MmapOptions;
     use shm_kata::SegmentDir;
 
+    use super::common::bench_dir;
     use super::{Request, sum_words};
 
     pub fn serve() {
@@ -234,7 +241,9 @@ mod peer {
                 output.write_all(&sum.to_le_bytes()).unwrap();
                 continue;
             }
-            input.read_exact(bytes).expect("receiver: reading a payload");
+            input
+                .read_exact(bytes)
+                .expect("receiver: reading a payload");
             let sum = match header[0] {
                 t if t == Request::Postcard as u8 => {
                     let words: Vec<u32> = postcard::from_bytes(bytes).expect("a valid message");
@@ -242,21 +251,20 @@ mod peer {
                 }
                 t if t == Request::Attach as u8 => {
                     let name = std::str::from_utf8(bytes).unwrap();
-                    let segment = shm_kata::attach::attach(&SegmentDir::system(), name)
-                        .expect("receiver: attach");
+                    let segment =
+                        shm_kata::attach::attach(&bench_dir(), name).expect("receiver: attach");
                     sum_words(segment.words())
                 }
                 t if t == Request::AttachPopulated as u8 => {
                     let name = std::str::from_utf8(bytes).unwrap();
-                    sum_populated(&SegmentDir::system(), name)
+                    sum_populated(&bench_dir(), name)
                 }
                 t if t == Request::Attached as u8 => {
                     let name = std::str::from_utf8(bytes).unwrap();
                     if kept.as_ref().is_none_or(|s| s.name() != name) {
                         drop(kept.take()); // unmap the old one before mapping anew
                         kept = Some(
-                            shm_kata::attach::attach(&SegmentDir::system(), name)
-                                .expect("receiver: attach"),
+                            shm_kata::attach::attach(&bench_dir(), name).expect("receiver: attach"),
                         );
                     }
                     sum_words(kept.as_ref().unwrap().words())
@@ -273,7 +281,9 @@ mod peer {
     fn receive_and_sum(input: &mut File, bytes: &mut [u8]) -> u64 {
         let (mut received, mut summed, mut sum) = (0, 0, 0);
         while received < bytes.len() {
-            let n = input.read(&mut bytes[received..]).expect("receiver: reading a payload");
+            let n = input
+                .read(&mut bytes[received..])
+                .expect("receiver: reading a payload");
             assert!(n > 0, "receiver: the sender hung up mid-message");
             received += n;
             let whole = received / 4 * 4;

@@ -16,9 +16,13 @@ use shm_kata::{SegmentDir, create, transform, worker};
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let words: usize = args.next().map_or(500_000, |a| a.parse().expect("N: a word count"));
+    let words: usize = args
+        .next()
+        .map_or(500_000, |a| a.parse().expect("N: a word count"));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers: usize = args.next().map_or(cores, |a| a.parse().expect("W: a worker count"));
+    let workers: usize = args
+        .next()
+        .map_or(cores, |a| a.parse().expect("W: a worker count"));
     if !worker::program().is_file() {
         eprintln!(
             "classic: the worker binary {} is missing: build it with \

@@ -16,6 +16,13 @@ use shm_kata::{Segment, SegmentDir};
 /// The largest segment a benchmark may create: the kata's limit for `/dev/shm`.
 pub const MAX_SEGMENT: usize = 256 << 20;
 
+/// Where the benchmarks make their segments: `/dev/shm`, or the directory in
+/// `SHM_KATA_BENCH_DIR` (for instance a tmpfs mounted with `huge=within_size`, to see what
+/// huge pages change).
+pub fn bench_dir() -> SegmentDir {
+    std::env::var_os("SHM_KATA_BENCH_DIR").map_or_else(SegmentDir::system, SegmentDir::at)
+}
+
 /// A segment in `/dev/shm`, created with the kata's `create` and removed on drop.
 pub struct ShmScratch {
     dir: SegmentDir,
@@ -31,7 +38,7 @@ impl ShmScratch {
             len <= MAX_SEGMENT,
             "a benchmark segment may be at most 256 MiB, not {len} bytes"
         );
-        let dir = SegmentDir::system();
+        let dir = bench_dir();
         let name = format!("shm-kata-bench-{what}-{}", std::process::id());
         let mut segment = shm_kata::create::create(&dir, &name, len)
             .unwrap_or_else(|e| panic!("could not create the benchmark segment: {e}"));

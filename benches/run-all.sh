@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every measurement behind the README's results section, then the section itself:
+#
+#   benches/run-all.sh        # about ten minutes on two cores
+#
+# 1. `cargo bench --features solutions`: transfer and transform, segments in /dev/shm.
+# 2. The same again with the segments on a tmpfs mounted with huge=within_size (2 MiB
+#    pages: 512 times fewer pages to map and unmap), if this user may mount one in a
+#    private mount namespace (root, `unshare`); skipped otherwise. The mount is visible
+#    to these benchmarks only and disappears with them.
+# 3. benches/compare-python.sh: the classic job in Rust and in Python.
+# 4. benches/report.py: writes the tables into README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+target=$(realpath "$CARGO_TARGET_DIR")
+
+cargo bench --features solutions
+
+rm -rf "$target/criterion-huge"
+if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then
+    mnt=$(mktemp -d /tmp/shm-kata-huge.XXXXXX)
+    trap 'rmdir "$mnt"' EXIT
+    unshare --mount --propagation private sh -c '
+        mount -t tmpfs -o huge=within_size,size=600m shm-kata-huge "$1" &&
+        SHM_KATA_BENCH_DIR="$1" CRITERION_HOME="$2" cargo bench --features solutions
+    ' sh "$mnt" "$target/criterion-huge"
+else
+    echo "run-all: not root (or no unshare): skipping the huge-page runs"
+fi
+
+benches/compare-python.sh
+python3 benches/report.py
