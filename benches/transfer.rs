@@ -56,11 +56,13 @@ use common::{ShmScratch, sum_words};
 /// Set in the environment of the receiving process.
 const PEER_ENV: &str = "SHM_KATA_BENCH_PEER";
 
-/// The pipe buffer we ask for: the unprivileged maximum on Linux.
+/// The pipe buffer we ask for: the unprivileged maximum on Linux
+/// (`/proc/sys/fs/pipe-max-size`).
 const PIPE_SIZE: usize = 1 << 20;
 
-/// The pipe buffer to ask for, `SHM_KATA_BENCH_PIPE_SIZE` bytes if set (try 65536, the
-/// default, or 262144, which fits in this machine's L2 cache), else [`PIPE_SIZE`].
+/// The pipe buffer to ask for: `SHM_KATA_BENCH_PIPE_SIZE` bytes if set, to try others
+/// (65536 is the kernel's default; one that fits in the L2 cache may do better on some
+/// machines), else [`PIPE_SIZE`].
 fn pipe_size() -> usize {
     std::env::var("SHM_KATA_BENCH_PIPE_SIZE")
         .ok()
@@ -81,7 +83,8 @@ enum Request {
     Raw = b'P',
     /// The payload is a postcard-encoded `Vec<u32>`.
     Postcard = b'S',
-    /// The payload is the name of a segment in `/dev/shm`: attach with the kata's `attach`.
+    /// The payload is the name of a segment in the benchmark's directory (`/dev/shm`):
+    /// attach with the kata's `attach`.
     Attach = b'M',
     /// The same, but map it with `MAP_POPULATE`.
     AttachPopulated = b'F',
