@@ -23,7 +23,7 @@ pub fn bench_dir() -> SegmentDir {
     std::env::var_os("SHM_KATA_BENCH_DIR").map_or_else(SegmentDir::system, SegmentDir::at)
 }
 
-/// A segment in `/dev/shm`, created with the kata's `create` and removed on drop.
+/// A segment in [`bench_dir`], created with the kata's `create` and removed on drop.
 pub struct ShmScratch {
     dir: SegmentDir,
     name: String,
