@@ -58,7 +58,9 @@ fn classic(words: usize, workers: usize) -> Result<[Duration; 4], String> {
 
     let start = Instant::now();
     let mut segment = create::create(&dir, &name, words * 4).map_err(|e| e.to_string())?;
-    for (i, word) in segment.words_mut().iter_mut().enumerate() {
+    // SAFETY: the segment is new and no worker has been started yet: nothing else
+    // touches its words while we fill them.
+    for (i, word) in unsafe { segment.words_mut() }.iter_mut().enumerate() {
         *word = i as u32;
     }
     let filled = Instant::now();
@@ -66,16 +68,17 @@ fn classic(words: usize, workers: usize) -> Result<[Duration; 4], String> {
     transform::run(&dir, &name, workers).map_err(|e| e.to_string())?;
     let transformed = Instant::now();
 
-    // The workers have all exited: the parent may read the whole buffer now.
-    let wrong = segment
-        .words()
+    // SAFETY: `run` returned, so every worker has exited: nobody writes the segment any
+    // more, and the parent may read the whole buffer.
+    let words = unsafe { segment.words() };
+    let wrong = words
         .iter()
         .enumerate()
         .position(|(i, &w)| w != transform::transform(i as u32));
     if let Some(i) = wrong {
         return Err(format!(
             "word {i} is {} after the transform, expected {}",
-            segment.words()[i],
+            words[i],
             transform::transform(i as u32)
         ));
     }

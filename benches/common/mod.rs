@@ -42,7 +42,9 @@ impl ShmScratch {
         let name = format!("shm-kata-bench-{what}-{}", std::process::id());
         let mut segment = shm_kata::create::create(&dir, &name, len)
             .unwrap_or_else(|e| panic!("could not create the benchmark segment: {e}"));
-        fill_counting(segment.words_mut());
+        // SAFETY: the segment was created a moment ago and its name has not been handed
+        // to anyone: no other process or `Segment` can touch it while we fill it.
+        fill_counting(unsafe { segment.words_mut() });
         ShmScratch {
             dir,
             name,
