@@ -2,7 +2,7 @@
 # The classic job in Rust and in Python, at the same sizes and worker count, in one command:
 #
 #   benches/compare-python.sh [W]        # W: worker processes (default: the machine's cores)
-#   WORDS="500000 5000000" RUNS=3 benches/compare-python.sh
+#   WORDS="500000 5000000" RUNS=5 benches/compare-python.sh
 #
 # Builds the release worker and `examples/classic.rs`, then runs each program RUNS times
 # per size, alternating, and writes every `RESULT` line to
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 workers=${1:-$(nproc)}
 words=${WORDS:-500000 5000000}
-runs=${RUNS:-3}
+runs=${RUNS:-5}
 
 cargo build --quiet --release --features solutions --bins --example classic
 out="$target/compare-python.txt"
