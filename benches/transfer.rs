@@ -4,15 +4,16 @@
 //!
 //! One sender (this process) hands a buffer of `u32` words to one receiver (another
 //! process), which reads every word and sums them, so that every byte really arrives. Three
-//! ways to hand it over, and one reference:
+//! ways to hand it over (the third in three variants), and one reference:
 //!
 //! * **pipe**: the bytes go through a pipe. The pipe is done as well as a pipe can be: its
 //!   buffer is raised to 1 MiB with `F_SETPIPE_SZ` (the default is 64 KiB, and
 //!   `/proc/sys/fs/pipe-max-size` is the most an unprivileged process may ask for), the
 //!   sender hands the whole buffer to one `write`, and the receiver reads straight into a
 //!   buffer it allocated (and touched) once, with reads as large as the pipe delivers — no
-//!   `BufReader` in between. What remains is the price of any pipe: every byte is copied
-//!   into the kernel and out again.
+//!   `BufReader` in between — and sums each piece as it arrives, while it is still in the
+//!   cache. What remains is the price of any pipe: every byte is copied into the kernel
+//!   and out again, and the two processes take turns on the pipe.
 //! * **pipe+postcard**: what a program that sends a `Vec<u32>` as a message does — encode
 //!   it (`postcard`, into a buffer allocated once), send the bytes through the same pipe,
 //!   decode them into a new `Vec<u32>`, sum. postcard writes integers as varints, so the
@@ -181,7 +182,9 @@ impl Peer {
         Peer { child, to, from }
     }
 
-    /// Sends one request and waits for the sum.
+    /// Sends one request and waits for the sum. Each `Peer` serves one size: a new
+    /// segment of the same name is a new receiver, so `Request::Attached` never sums a
+    /// stale mapping.
     fn ask(&mut self, request: Request, payload: &[u8], expected: u64) {
         let mut header = [0u8; 9];
         header[0] = request as u8;
@@ -310,8 +313,9 @@ mod peer {
             .read(true)
             .open(dir.join(name))
             .expect("receiver: open");
-        // SAFETY: read-only map of a segment that the sender created and keeps, at its
-        // full size, until it has our answer: nobody truncates it while we read.
+        // SAFETY: a read-only map of a segment that the sender created, filled and keeps, at
+        // its full size and unchanged, until it has our answer: nobody truncates or writes
+        // it while the map lives.
         let map = unsafe { MmapOptions::new().populate().map(&file) }.expect("receiver: mmap");
         sum_words(bytemuck::cast_slice(&map[..]))
     }

@@ -1,10 +1,12 @@
 //! What both benchmarks share: a real segment in `/dev/shm` that is always removed, the
 //! summing loop every receiver runs, and criterion's settings.
 //!
-//! The benchmarks use `SegmentDir::system()` on purpose: the point is to measure real
-//! shared memory (`tmpfs`), not a file on a disk. The kata's rules still hold: a segment is
-//! at most 256 MiB, and [`ShmScratch`] removes it when dropped, which also happens when a
-//! benchmark panics (the stack unwinds through it).
+//! The benchmarks use `SegmentDir::system()` on purpose (or `SHM_KATA_BENCH_DIR`, see
+//! [`bench_dir`]): the point is to measure real shared memory (`tmpfs`), not a file on a
+//! disk. The kata's rules still hold: a segment is at most 256 MiB, and [`ShmScratch`]
+//! removes it when dropped, which also happens when a benchmark panics (the stack unwinds
+//! through it). Only a kill (Ctrl-C included) can leave one behind: its name starts with
+//! `shm-kata-bench-`.
 
 #![allow(dead_code)] // each benchmark uses a part of this module
 
