@@ -13,7 +13,9 @@
 //!   buffer it allocated (and touched) once, with reads as large as the pipe delivers — no
 //!   `BufReader` in between — and sums each piece as it arrives, while it is still in the
 //!   cache. What remains is the price of any pipe: every byte is copied into the kernel
-//!   and out again, and the two processes take turns on the pipe.
+//!   and out again, and the two processes take turns on the pipe. (`vmsplice` could spare
+//!   the sender's copy, but only if the sender then leaves those pages alone until the
+//!   receiver has read them, which is shared memory with extra steps; it is not used.)
 //! * **pipe+postcard**: what a program that sends a `Vec<u32>` as a message does — encode
 //!   it (`postcard`, into a buffer allocated once), send the bytes through the same pipe,
 //!   decode them into a new `Vec<u32>`, sum. postcard writes integers as varints, so the
