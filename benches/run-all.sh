@@ -15,9 +15,10 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 target=$(realpath "$CARGO_TARGET_DIR")
 
+# Start from nothing, so every number in the tables comes from this one run.
+rm -rf "$target/criterion/transfer" "$target/criterion/transform" "$target/criterion-huge"
 cargo bench --features solutions
 
-rm -rf "$target/criterion-huge"
 if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then
     mnt=$(mktemp -d /tmp/shm-kata-huge.XXXXXX)
     trap 'rmdir "$mnt"' EXIT
