@@ -165,7 +165,11 @@ pub fn wait_all(mut workers: Vec<Worker>, timeout: Duration) -> Result<()> {
             )));
         }
         std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(5));
+        // Back off, but to 1 ms at most: whatever we oversleep after the last worker
+        // exits is added to the whole run (a transform of 5M words takes about 5 ms, and
+        // a 5 ms ceiling measurably slowed it), while a `try_wait` per worker each
+        // millisecond costs nothing.
+        pause = (pause * 2).min(Duration::from_millis(1));
     }
 }
 
