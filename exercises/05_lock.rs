@@ -12,7 +12,9 @@
 //!   `flock` on it: `Flock::lock(file, FlockArg::LockExclusive)` waits for its turn. Wrap
 //!   the `Flock<File>` in a `LockGuard`: when the guard is dropped, the `Flock` unlocks and
 //!   the file closes, so the lock is released on every way out of the critical section
-//!   (a `return`, a `?`, a panic).
+//!   (a `return`, a `?`, a panic). Open with `O_NOFOLLOW | O_NONBLOCK` and refuse anything
+//!   that is not a plain file (`Error::NotAFile`): a FIFO planted at the name would
+//!   otherwise block the `open` itself forever, and `try_lock` must never wait.
 //! * `try_lock(dir, name)`: the same with `FlockArg::LockExclusiveNonblock`, which fails
 //!   at once with `EWOULDBLOCK` when someone holds the lock: that is `Ok(None)`, not an
 //!   error.
@@ -44,7 +46,9 @@
 //!   descriptor of the file, anywhere in the process, silently drops every lock the process
 //!   holds on it. And the kit already uses the `fcntl` family to know which processes are
 //!   alive (`src/liveness.rs`); `flock` locks live in a separate table on Linux, so your
-//!   lock and the kit's liveness never see each other.
+//!   lock and the kit's liveness never see each other (on local file systems such as
+//!   tmpfs and ext4; on NFS, `flock` is emulated with record locks and the two would
+//!   collide).
 //!
 //! Run: `cargo test --test 05_lock`   Stuck? `cargo run -- hint 5`
 
@@ -83,8 +87,9 @@ impl LockGuard {
 
 /// Takes the lock of segment `name` in `dir`, waiting as long as another holder has it.
 pub fn lock(dir: &SegmentDir, name: &str) -> Result<LockGuard, Error> {
-    // TODO: validate the name, open the file yourself (read, O_NOFOLLOW; `Error::io` for
-    // the errors), `Flock::lock(file, FlockArg::LockExclusive)`, wrap it in a LockGuard.
+    // TODO: validate the name, open the file yourself (read, O_NOFOLLOW | O_NONBLOCK;
+    // `Error::io` for the errors), refuse what is not a plain file (Error::NotAFile),
+    // `Flock::lock(file, FlockArg::LockExclusive)`, wrap it in a LockGuard.
     todo!("05 lock: lock segment {name:?} in {}", dir.path().display())
 }
 

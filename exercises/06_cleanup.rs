@@ -12,8 +12,10 @@
 //!   is freed when the last one goes. Attaching by that name is `NotFound` from now on.
 //! * `OwnedSegment`: the creator's handle. `OwnedSegment::create` calls your `create`;
 //!   its `Drop` unlinks the name, so the creator cleans up on every way out, *including a
-//!   panic* (drops run while a panic unwinds). Never panic inside `drop`, and ignore a
-//!   name someone else already removed.
+//!   panic* (drops run while a panic unwinds; a build with `panic = "abort"` runs none).
+//!   Never panic inside `drop`, and ignore a name someone else already removed. The
+//!   trap: if someone removed your name and created a *new* segment under it, the name is
+//!   no longer yours; `liveness::names_same_file(self.segment.file(), &path)` tells.
 //! * `sweep(dir)`: for the crash that runs no `Drop` (a SIGKILL, a power cut, an
 //!   `abort`), remove every segment whose holders are *all dead*, and return the names.
 //!
@@ -25,14 +27,17 @@
 //!   an exclusive lock without waiting: granted means nobody alive holds the segment. PIDs
 //!   are no answer: they are reused, and a dead process cannot say it died. (Python's
 //!   resource tracker unlinked segments other processes were still using: CPython
-//!   gh-82300.)
+//!   gh-82300.) The limit of this rule: only holders that go through the kata take the
+//!   lock. A Python or C program attached to a kata segment is invisible to a sweep, so
+//!   don't sweep a directory you share with such programs while they run.
 //!
 //!   Which lock, and why: an *open-file-description* record lock (`F_OFD_SETLK`) on one
 //!   byte past the end of the file. Classic `fcntl` locks (`F_SETLK`) belong to the
 //!   process, so a sweep would never conflict with its own process's segments (and would
 //!   unlink them), and its `close` would drop every lock its process holds on the file.
 //!   And not `flock`, because that is exercise 05's lock: on Linux `flock` and
-//!   `fcntl`-family locks never see each other, so holding the lesson's lock neither
+//!   `fcntl`-family locks never see each other (on local file systems: tmpfs, ext4), so
+//!   holding the lesson's lock neither
 //!   keeps a segment alive nor makes a sweep wait.
 //! * **Never touch a file the kata did not create.** `/dev/shm` belongs to every program
 //!   on the machine. `create` marks its files (the `user.shm-kata` extended attribute);
@@ -92,8 +97,9 @@ impl OwnedSegment {
 
 impl Drop for OwnedSegment {
     fn drop(&mut self) {
-        // TODO: unlink the name (self.dir, self.segment.name()); ignore the result. No
-        // todo!() here on purpose: a panic inside a drop that runs during a panic aborts.
+        // TODO: unlink the name (self.dir, self.segment.name()) if it still names our
+        // file (liveness::names_same_file); ignore the result. No todo!() here on
+        // purpose: a panic inside a drop that runs during a panic aborts.
         let _ = (&self.dir, &self.segment);
     }
 }

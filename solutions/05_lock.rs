@@ -77,14 +77,27 @@ pub fn add_atomic(dir: &SegmentDir, name: &str, times: u32) -> Result<(), Error>
 }
 
 /// A fresh `open` of the segment's file: a new open file description, which is what a
-/// `flock` belongs to. Read-only is enough to lock.
+/// `flock` belongs to. Read-only is enough to lock. `O_NONBLOCK` only keeps the `open`
+/// itself from waiting (a FIFO planted at the name would block it until a writer came);
+/// it changes nothing about `flock`, which waits or not by its own flag.
 fn open_own_description(dir: &SegmentDir, name: &str) -> Result<File, Error> {
     validate_name(name)?;
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
-        .custom_flags(OFlag::O_NOFOLLOW.bits())
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
         .open(dir.join(name))
-        .map_err(|e| Error::io(dir.path(), name, e))
+        .map_err(|e| Error::io(dir.path(), name, e))?;
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => Ok(file),
+        Ok(_) => Err(Error::NotAFile {
+            name: name.to_owned(),
+            dir: dir.path().to_owned(),
+        }),
+        Err(source) => Err(Error::Io {
+            name: name.to_owned(),
+            source,
+        }),
+    }
 }
 
 fn guard(name: &str, flock: Flock<File>) -> LockGuard {

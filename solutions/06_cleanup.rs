@@ -39,8 +39,13 @@ impl OwnedSegment {
 impl Drop for OwnedSegment {
     fn drop(&mut self) {
         // Runs on a normal drop and while a panic unwinds. A name already removed by
-        // someone else is fine: there is nothing left to clean. Never panic here.
-        let _ = unlink(&self.dir, self.segment.name());
+        // someone else is fine: there is nothing left to clean. A name that now means
+        // *another* file (removed, then created again by someone else) is not ours to
+        // remove. Never panic here.
+        let path = self.dir.join(self.segment.name());
+        if let Ok(true) = liveness::names_same_file(self.segment.file(), &path) {
+            let _ = unlink(&self.dir, self.segment.name());
+        }
     } // then `segment` is dropped: unmapped and closed
 }
 
@@ -72,10 +77,10 @@ pub fn sweep(dir: &SegmentDir) -> Result<Vec<String>, Error> {
         let Some(_claim) = claim_if_dead(dir, &name) else {
             continue;
         };
-        match unlink(dir, &name) {
-            Ok(()) => swept.push(name),
-            Err(Error::NotFound { .. }) => {} // someone else removed it first
-            Err(e) => return Err(e),
+        // Anything that stops the unlink (someone else removed it first, a permission):
+        // skip it, and keep the names already swept.
+        if unlink(dir, &name).is_ok() {
+            swept.push(name);
         }
     }
     Ok(swept)

@@ -25,7 +25,8 @@
 //! * **Not `flock`.** Exercise 05 teaches `flock` as the lock that guards the data; if the
 //!   kit used `flock` for liveness, a learner's exclusive `flock` would wait for every
 //!   attached process to leave. On Linux, `flock` and `fcntl`-family locks live in separate
-//!   tables and never see each other.
+//!   tables and never see each other (on local file systems; NFS emulates `flock` with
+//!   record locks, and there the two would collide).
 //! * **One byte far past the end** ([`LIVENESS_OFFSET`]), not the whole file: record locks
 //!   may cover bytes a file does not have, and this byte is past any segment's data, so a
 //!   later lesson that locks *ranges of the data* cannot collide with it either.

@@ -327,3 +327,38 @@ fn adding_to_a_segment_without_a_whole_word_is_too_small() {
     scratch.remove("tiny");
     scratch.finish();
 }
+
+/// Only a plain file can be locked: a directory, a symlink or a FIFO at the name is
+/// `NotAFile`, at once (a FIFO must not even block the `open`).
+#[test]
+fn only_a_plain_file_can_be_locked() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let target = common::scratch_file();
+    std::fs::create_dir(scratch.dir.join("folder")).unwrap();
+    std::os::unix::fs::symlink(target.path(), scratch.dir.join("link")).unwrap();
+    nix::unistd::mkfifo(&scratch.dir.join("pipe"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    for name in ["folder", "link", "pipe"] {
+        let dir = scratch.dir.clone();
+        let locked = within(LIMIT, &format!("try_lock on {name:?}"), move || {
+            try_lock(&dir, name).map(|guard| guard.is_some())
+        });
+        assert!(
+            matches!(locked, Err(Error::NotAFile { .. })),
+            "try_lock on a {name} must be Error::NotAFile (open with O_NOFOLLOW | O_NONBLOCK, \
+             then check metadata().is_file()), got {locked:?}"
+        );
+        let dir = scratch.dir.clone();
+        let locked = within(LIMIT, &format!("lock on {name:?}"), move || {
+            lock(&dir, name).map(|guard| guard.name().to_owned())
+        });
+        assert!(
+            matches!(locked, Err(Error::NotAFile { .. })),
+            "lock on a {name} must be Error::NotAFile, got {locked:?}"
+        );
+    }
+    std::fs::remove_dir(scratch.dir.join("folder")).unwrap();
+    scratch.remove("link");
+    scratch.remove("pipe");
+    scratch.finish();
+}

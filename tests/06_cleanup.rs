@@ -72,6 +72,10 @@ proptest! {
         let segment = create(&scratch.dir, "fleeting", len).expect("create (exercise 01) should succeed");
         segment.write_bytes(0, &pattern(seed, len)).expect("the segment has room for the pattern");
         unlink(&scratch.dir, "fleeting").expect("unlink should succeed");
+        let kept = segment.file().metadata().map(|m| m.len()).unwrap_or(0);
+        prop_assert_eq!(kept, len as u64,
+            "unlink must only remove the name; the file was cut to {} bytes, and touching a \
+             mapping past its file's end is a SIGBUS", kept);
         prop_assert!(scratch.names().is_empty(), "the name should be gone at once");
         let again = attach(&scratch.dir, "fleeting");
         prop_assert!(matches!(again, Err(Error::NotFound { .. })),
@@ -136,6 +140,44 @@ fn an_owned_segment_is_unlinked_when_dropped() {
         "dropping the OwnedSegment should unlink its name, found {:?}: implement Drop",
         scratch.names()
     );
+    scratch.finish();
+}
+
+/// An owner whose name someone else already removed drops quietly.
+#[test]
+fn an_owner_whose_name_is_already_gone_drops_quietly() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let owned =
+        OwnedSegment::create(&scratch.dir, "gone", 8).expect("OwnedSegment::create should succeed");
+    scratch.remove("gone");
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(owned)));
+    assert!(
+        dropped.is_ok(),
+        "dropping an owner whose name is gone must not panic: ignore the unlink's error"
+    );
+    scratch.finish();
+}
+
+/// An owner never removes a newcomer: if its name was removed and given to a new
+/// segment, dropping the owner leaves the new one alone.
+#[test]
+fn an_owner_never_unlinks_a_newcomer_under_its_name() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let owned = OwnedSegment::create(&scratch.dir, "reused", 8)
+        .expect("OwnedSegment::create should succeed");
+    scratch.remove("reused");
+    let newcomer = create(&scratch.dir, "reused", 8).expect("the name is free again");
+    drop(owned);
+    assert_eq!(
+        scratch.names(),
+        ["reused"],
+        "the owner's drop removed a segment it does not own: unlink only while the name \
+         still names your file (liveness::names_same_file)"
+    );
+    drop(newcomer);
+    scratch.remove("reused");
     scratch.finish();
 }
 
