@@ -92,7 +92,20 @@ pub fn read(output: &Output, order: &dyn Fn(&str) -> usize) -> Outcome {
             reached_todo: false,
         },
     };
-    if passed == 0 && !failures.is_empty() && failures.iter().all(Failure::is_todo) {
+    // A worker process's `todo!()` panic goes to the run's stderr, not to the test's
+    // section: a stub that is reached only from a worker shows up there.
+    let worker_todo = output
+        .stderr
+        .lines()
+        .find(|line| line.contains(TODO_PANIC))
+        .map(str::trim);
+    let reached_todo = |f: &Failure| f.is_todo() || worker_todo.is_some();
+    if passed == 0 && !failures.is_empty() && failures.iter().all(reached_todo) {
+        let mut first = first;
+        if let (false, Some(line)) = (first.is_todo(), worker_todo) {
+            first.message = format!("{}\n(in a worker process) {line}", first.message);
+            first.reached_todo = true;
+        }
         Outcome::NotStarted { failed, first }
     } else {
         Outcome::Failing {
@@ -117,7 +130,7 @@ pub fn first_compile_error(stderr: &str) -> String {
 }
 
 /// `test result: FAILED. 2 passed; 3 failed; …` → (2, 3), from the last such line.
-fn result_counts(stdout: &str) -> Option<(usize, usize)> {
+pub fn result_counts(stdout: &str) -> Option<(usize, usize)> {
     let line = stdout
         .lines()
         .rev()
@@ -329,6 +342,41 @@ failures:
 
 test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s
 ";
+
+    const WORKER_FAILED: &str = "
+running 1 test
+first_property --- FAILED
+
+failures:
+
+---- first_property stdout ----
+
+thread 'first_property' (22271) panicked at tests/05_lock.rs:68:5:
+worker 0 (count 10 times in \"counter\") panicked (exit code 101; its message is above)
+
+
+failures:
+    first_property
+
+test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s
+";
+
+    #[test]
+    fn a_todo_reached_only_in_a_worker_process_is_not_started_and_shown() {
+        let mut out = output(false, WORKER_FAILED);
+        out.stderr = "thread 'main' panicked at src/../exercises/05_lock.rs:1:1:\nnot yet implemented: 05 lock: lock\n".to_owned();
+        let outcome = read(&out, &in_order);
+        let Outcome::NotStarted { first, .. } = outcome else {
+            panic!("a todo!() in a worker's stderr means not started, got {outcome:?}");
+        };
+        assert!(
+            first
+                .message
+                .contains("(in a worker process) not yet implemented: 05 lock"),
+            "the worker's todo should be shown: {}",
+            first.message
+        );
+    }
 
     #[test]
     fn a_test_whose_worker_process_reached_a_todo_is_not_started() {

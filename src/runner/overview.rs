@@ -126,6 +126,9 @@ fn all_done(kata: &Kata, line: &mut impl FnMut(String)) {
         paint(CODE, "cargo run --release -- demo")
     ));
     if kata.root.join("benches").is_dir() {
-        line(format!("  the benchmarks  {}", paint(CODE, "cargo bench")));
+        line(format!(
+            "  the benchmarks  {}",
+            paint(CODE, "cargo bench --features solutions")
+        ));
     }
 }

@@ -34,7 +34,7 @@ pub fn find(explicit: Option<&Path>) -> Result<PathBuf, String> {
         return Ok(built_from.to_owned());
     }
     Err(format!(
-        "cannot find the kata: no {PACKAGE} package above {} (run it from inside the project, or pass --root DIR)",
+        "cannot find the kata: no {PACKAGE} package with an {INFO_FILE} in {} or above it (run it from inside the project, restore {INFO_FILE} if it is missing, or pass --root DIR)",
         cwd.display()
     ))
 }

@@ -22,6 +22,8 @@ use super::style::{BAD, GOOD, TITLE, paint};
 /// segments would show up (`/dev/shm`).
 pub fn run(kata: &Kata, shm: &Path) -> ExitCode {
     let shm_before = listing(shm);
+    let tmp = std::env::temp_dir();
+    let tmp_before = test_dirs(&tmp);
     let mut report = Report::default();
     println!(
         "{}",
@@ -40,6 +42,13 @@ pub fn run(kata: &Kata, shm: &Path) -> ExitCode {
         left.is_empty(),
         format!("nothing left in {shm}"),
         format!("left behind in {shm}: {}", left.join(", ")),
+    );
+    let left: Vec<String> = test_dirs(&tmp).difference(&tmp_before).cloned().collect();
+    let tmp = tmp.display();
+    report.check(
+        left.is_empty(),
+        format!("no test directory left in {tmp}"),
+        format!("test directories left behind in {tmp}: {}", left.join(", ")),
     );
     report.finish()
 }
@@ -189,6 +198,16 @@ fn stubs_fail(exercise: &Exercise, output: &Output, report: &mut Report) {
         )
     } else if failed == 0 {
         format!("{title}: has no test that fails on the stub")
+    } else if output.timed_out || outcome::result_counts(&output.stdout).is_none() {
+        format!(
+            "{title}: the tests did not run to their end on the stub (a crash or a timeout), so not every test is proven to fail"
+        )
+    } else if !matches!(outcome, Outcome::NotStarted { .. }) {
+        let why = outcome.failure().map(|f| f.message.as_str()).unwrap_or("");
+        format!(
+            "{title}: fails on the stub for a reason other than its `todo!()`: {}",
+            why.lines().next().unwrap_or_default()
+        )
     } else {
         String::new()
     };
@@ -231,6 +250,13 @@ fn passing_tests(stdout: &str) -> Vec<String> {
         .filter_map(|line| line.strip_prefix("test ")?.strip_suffix(" ... ok"))
         .map(str::to_owned)
         .collect()
+}
+
+/// The tests' scratch directories (`shm-kata-test-*`) in `dir`.
+fn test_dirs(dir: &Path) -> BTreeSet<String> {
+    let mut names = listing(dir);
+    names.retain(|name| name.starts_with("shm-kata-test-"));
+    names
 }
 
 fn listing(dir: &Path) -> BTreeSet<String> {
