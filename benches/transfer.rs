@@ -171,16 +171,21 @@ impl Peer {
         let from = File::from(std::os::fd::OwnedFd::from(child.stdout.take().unwrap()));
         // A bigger pipe buffer means fewer trips between writer and reader: the writer
         // fills 1 MiB, the reader drains it, instead of 64 KiB at a time.
-        let granted = nix::fcntl::fcntl(
-            to.as_fd(),
-            nix::fcntl::FcntlArg::F_SETPIPE_SZ(pipe_size() as i32),
-        )
-        .expect("F_SETPIPE_SZ");
-        assert!(
-            granted as usize >= pipe_size(),
-            "asked for a {} byte pipe buffer, got {granted}",
-            pipe_size()
-        );
+        // The kernel caps it at /proc/sys/fs/pipe-max-size (1 MiB by default) and at the
+        // user's pipe quota: take the biggest it grants, and say so if it is smaller.
+        let wanted = pipe_size();
+        let granted = [wanted, 1 << 20, 256 << 10]
+            .into_iter()
+            .filter(|&size| size <= wanted)
+            .find_map(|size| {
+                nix::fcntl::fcntl(to.as_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(size as i32)).ok()
+            })
+            .unwrap_or(64 << 10) as usize;
+        if granted < wanted {
+            eprintln!(
+                "transfer: asked for a {wanted} byte pipe buffer, the kernel granted {granted}"
+            );
+        }
         Peer { child, to, from }
     }
 
