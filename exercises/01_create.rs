@@ -26,7 +26,8 @@
 //!   a failed create must leave nothing behind.
 //!
 //! `Error::io(dir.path(), name, e)` turns an `io::Error` from `open` into the right
-//! variant (`AlreadyExists`, `NotAFile`, …). Mapping is `unsafe`: write a `// SAFETY:`
+//! variant (`AlreadyExists`, `NotAFile`, …); a failed `set_len` or `map_mut` is an
+//! `Error::Io { name, source }`. Mapping is `unsafe`: write a `// SAFETY:`
 //! comment saying why it is sound here. Finish with
 //! `Segment::from_created(dir, name, file, map)`: it registers this process as a live
 //! holder and marks the file as the kata's, so exercise 06's `sweep` can tell it apart

@@ -9,7 +9,8 @@
 //!
 //! You write:
 //! * `lock(dir, name)`: open the segment's file *yourself*, then take an exclusive
-//!   `flock` on it: `Flock::lock(file, FlockArg::LockExclusive)` waits for its turn. Wrap
+//!   `flock` on it: `Flock::lock(file, FlockArg::LockExclusive)` waits for its turn (it
+//!   takes the file by value, and on failure gives it back: `Err((file, errno))`). Wrap
 //!   the `Flock<File>` in a `LockGuard`: when the guard is dropped, the `Flock` unlocks and
 //!   the file closes, so the lock is released on every way out of the critical section
 //!   (a `return`, a `?`, a panic). Open with `O_NOFOLLOW | O_NONBLOCK` and refuse anything

@@ -37,8 +37,7 @@
 //!   unlink them), and its `close` would drop every lock its process holds on the file.
 //!   And not `flock`, because that is exercise 05's lock: on Linux `flock` and
 //!   `fcntl`-family locks never see each other (on local file systems: tmpfs, ext4), so
-//!   holding the lesson's lock neither
-//!   keeps a segment alive nor makes a sweep wait.
+//!   holding the lesson's lock neither keeps a segment alive nor makes a sweep wait.
 //! * **Never touch a file the kata did not create.** `/dev/shm` belongs to every program
 //!   on the machine. `create` marks its files (the `user.shm-kata` extended attribute);
 //!   `liveness::is_kata_segment(&path)` looks for that mark without opening anything, and

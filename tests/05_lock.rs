@@ -85,7 +85,8 @@ proptest! {
         prop_assert_eq!(count, processes as u32 * times,
             "{} processes × {} locked increments should count {}, got {}: fewer means two \
              processes were inside the read-then-write at once (is the lock exclusive, and \
-             held from before the read until after the write?)",
+             held from before the read until after the write? `let _ = lock(..)` drops the \
+             guard at once: name it `_guard`)",
             processes, times, processes as u32 * times, count);
     }
 

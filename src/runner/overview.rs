@@ -84,7 +84,7 @@ pub fn detail(outcome: &Outcome) -> String {
         Outcome::DoesNotCompile { message } => format!(
             "{}\n{}\n{}",
             paint(BAD, "The code does not compile:"),
-            style::excerpt(message, 4, 150, "  "),
+            style::excerpt(message, 4, 100, "  "),
             paint(DIM, "  (`cargo build` shows the whole message)")
         ),
         Outcome::NotStarted { failed, first } | Outcome::Failing { failed, first, .. } => {
@@ -109,7 +109,7 @@ pub fn detail(outcome: &Outcome) -> String {
                 text.push_str(&format!(" {}", paint(DIM, format!("at {location}"))));
             }
             text.push('\n');
-            text.push_str(&style::excerpt(&first.message, 8, 150, "    "));
+            text.push_str(&style::excerpt(&first.message, 8, 100, "    "));
             text
         }
         Outcome::Done { passed } => paint(GOOD, format!("All {passed} tests pass.")),

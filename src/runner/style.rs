@@ -37,26 +37,40 @@ pub fn bar(done: usize, total: usize, width: usize) -> String {
     )
 }
 
-/// At most `lines` lines of at most `width` characters each, indented, with a note when
-/// something was cut.
+/// The first `lines` lines of `text`, indented and wrapped at `width` characters, with a
+/// note when lines were left out. Long lines are wrapped, never cut: the end of a test's
+/// message is usually the advice.
 pub fn excerpt(text: &str, lines: usize, width: usize, indent: &str) -> String {
     let all: Vec<&str> = text.lines().collect();
     let mut out: Vec<String> = all
         .iter()
         .take(lines)
-        .map(|line| {
-            let cut: String = line.chars().take(width).collect();
-            if cut.len() < line.len() {
-                format!("{indent}{cut}…")
-            } else {
-                format!("{indent}{line}")
-            }
-        })
+        .flat_map(|line| wrap(line, width))
+        .map(|piece| format!("{indent}{piece}"))
         .collect();
     if all.len() > lines {
         out.push(format!("{indent}… ({} more lines)", all.len() - lines));
     }
     out.join("\n")
+}
+
+/// `line` in pieces of at most `width` characters, broken at spaces (a word longer than
+/// `width` stands alone).
+fn wrap(line: &str, width: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut piece = String::new();
+    for word in line.split(' ') {
+        let needed = piece.chars().count() + usize::from(!piece.is_empty()) + word.chars().count();
+        if !piece.is_empty() && needed > width {
+            pieces.push(std::mem::take(&mut piece));
+        }
+        if !piece.is_empty() {
+            piece.push(' ');
+        }
+        piece.push_str(word);
+    }
+    pieces.push(piece);
+    pieces
 }
 
 #[cfg(test)]
@@ -75,11 +89,11 @@ mod tests {
     }
 
     #[test]
-    fn an_excerpt_cuts_long_lines_and_says_how_much_is_left() {
-        let text = "a\nbbbbbbbbbb\nc\nd";
+    fn an_excerpt_wraps_long_lines_and_says_how_much_is_left() {
+        let text = "a\nbb cc (dd ee)\nc\nd";
         assert_eq!(
-            excerpt(text, 2, 4, "  "),
-            "  a\n  bbbb…\n  … (2 more lines)"
+            excerpt(text, 2, 5, "  "),
+            "  a\n  bb cc\n  (dd\n  ee)\n  … (2 more lines)"
         );
     }
 }
