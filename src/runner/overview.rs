@@ -28,10 +28,23 @@ pub fn render(kata: &Kata, outcomes: &[Outcome]) -> String {
         .map(|e| e.name.len())
         .max()
         .unwrap_or(0);
-    for (exercise, outcome) in kata.exercises.iter().zip(outcomes) {
+    // Each exercise's tests build on the ones before it (02's tests create segments with
+    // 01's `create`), so a failure after an unfinished exercise may not be its own.
+    let first_open = outcomes.iter().position(|o| !o.is_done());
+    for (i, (exercise, outcome)) in kata.exercises.iter().zip(outcomes).enumerate() {
         let (mark, look) = style::mark(outcome);
+        let after_open =
+            matches!(outcome, Outcome::Failing { .. }) && first_open.is_some_and(|open| open < i);
+        let because = if after_open {
+            paint(
+                DIM,
+                "  (its tests use the exercises before it: finish those first)",
+            )
+        } else {
+            String::new()
+        };
         line(format!(
-            "  {} {:02} {:width$}  {}",
+            "  {} {:02} {:width$}  {}{because}",
             paint(look, mark),
             exercise.number,
             exercise.name,
