@@ -293,23 +293,31 @@ pub fn start_together(dir: &SegmentDir, name: &str, together: u32) -> Result<()>
         });
     };
     arrived.fetch_add(1, Relaxed);
+    let counted = || arrived.load(Relaxed) as usize;
+    await_peers(together as usize, counted).map_err(|arrived| Error::Io {
+        name: name.to_owned(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("only {arrived} of {together} workers arrived within 10 s"),
+        ),
+    })
+}
+
+/// Waits, spinning, until `arrived()` counts `all` workers, or 10 s have passed: then
+/// `Err` with the last count. Spinning rather than sleeping keeps every waiting worker
+/// on a CPU, so they all go at the moment the last one arrives.
+fn await_peers(all: usize, arrived: impl Fn() -> usize) -> std::result::Result<(), usize> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while arrived.load(Relaxed) < together {
+    loop {
+        let now = arrived();
+        if now >= all {
+            return Ok(());
+        }
         if std::time::Instant::now() > deadline {
-            return Err(Error::Io {
-                name: name.to_owned(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "only {} of {together} workers arrived within 10 s",
-                        arrived.load(Relaxed)
-                    ),
-                ),
-            });
+            return Err(now);
         }
         std::hint::spin_loop();
     }
-    Ok(())
 }
 
 /// Tells the parent (a line `ready` on standard output) that the job now holds what it
@@ -377,14 +385,11 @@ fn trace(start: usize, end: usize) {
     else {
         return;
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::fs::read_dir(&dir).map_or(0, |d| d.count()) < all {
-        if std::time::Instant::now() > deadline {
-            eprintln!(
-                "worker for words {start}..{end}: the other workers never started while it ran"
-            );
-            std::process::exit(4);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
+    let counted = || std::fs::read_dir(&dir).map_or(0, |d| d.count());
+    if let Err(arrived) = await_peers(all, counted) {
+        eprintln!(
+            "worker for words {start}..{end}: only {arrived} of {all} workers ever ran at once"
+        );
+        std::process::exit(4);
     }
 }

@@ -8,7 +8,7 @@
 //!   read), and a worker that never ends blocks a plain `wait()` for good. Here every wait
 //!   has a deadline, and a killed or failed worker is an error, never a silent gap.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -120,7 +120,7 @@ pub fn spawn(jobs: impl IntoIterator<Item = Job>) -> Result<Vec<Worker>> {
                 let error = Error::Worker {
                     index,
                     job: job.label(),
-                    outcome: format!("could not be started from {}: {source}", show(&program)),
+                    outcome: format!("could not be started from {}: {source}", program.display()),
                 };
                 return Err(error); // dropping `workers` kills and reaps them
             }
@@ -141,21 +141,22 @@ pub fn wait_all(mut workers: Vec<Worker>, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_micros(200);
     loop {
+        // One `try_wait` per worker per pass: finished ones leave the list, the first
+        // failure (in index order) is kept to be reported.
         let mut failure = None;
-        for worker in &mut workers {
+        workers.retain_mut(|worker| {
             let outcome = match worker.child.try_wait() {
-                Ok(Some(status)) if status.success() => continue,
+                Ok(None) => return true,
+                Ok(Some(status)) if status.success() => return false,
                 Ok(Some(status)) => describe(status),
-                Ok(None) => continue,
                 Err(e) => format!("could not be waited for: {e}"),
             };
-            failure = Some(worker.error(outcome));
-            break;
-        }
+            failure.get_or_insert_with(|| worker.error(outcome));
+            true
+        });
         if let Some(error) = failure {
             return Err(error); // dropping `workers` kills and reaps the rest
         }
-        workers.retain_mut(|w| !matches!(w.child.try_wait(), Ok(Some(_))));
         if workers.is_empty() {
             return Ok(());
         }
@@ -193,8 +194,4 @@ pub fn describe(status: ExitStatus) -> String {
         Some(code) => format!("exited with code {code}"),
         None => format!("ended with {status}"),
     }
-}
-
-fn show(path: &Path) -> String {
-    path.display().to_string()
 }

@@ -79,16 +79,17 @@ proptest! {
     }
 }
 
+/// The permission bits of the file at `path`.
+fn mode_of(path: impl AsRef<std::path::Path>) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 /// `0600`: only the owner can attach to the memory.
 #[test]
 fn created_segment_is_private_to_its_owner() {
     let scratch = Scratch::new();
     let segment = create(&scratch.dir, "private", 64).expect("create should succeed");
-    let mode = std::fs::metadata(segment.path())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let mode = mode_of(segment.path());
     assert_eq!(
         mode, 0o600,
         "open the file with .mode(0o600): got {mode:o}, so others could read your memory"
@@ -230,11 +231,7 @@ fn created_segment_is_private_even_under_a_permissive_umask() {
         "create failed in a worker process:\n{}",
         creator.stderr
     );
-    let mode = std::fs::metadata(scratch.dir.join("umask"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let mode = mode_of(scratch.dir.join("umask"));
     assert_eq!(
         mode, 0o600,
         "under umask 022 the segment got mode {mode:o}: ask for .mode(0o600) when you open it"

@@ -107,6 +107,19 @@ impl Cargo {
         self.run(&args, Some(test_timeout()))
     }
 
+    /// `cargo build --bin shm-kata-worker` in the runner's own profile (`release`) and
+    /// `tree`, so the demo never starts a stale worker left by another build.
+    pub fn build_worker(&self, tree: Tree, release: bool) -> Output {
+        let mut args: Vec<OsString> = ["build", "--quiet", "--bin", crate::worker::PROGRAM_NAME]
+            .map(OsString::from)
+            .into();
+        if release {
+            args.push("--release".into());
+        }
+        args.extend(tree.cargo_args().iter().map(OsString::from));
+        self.run(&args, None)
+    }
+
     fn run(&self, args: &[OsString], timeout: Option<Duration>) -> Output {
         let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(&program);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anstream::{eprintln, println};
 
-use super::cargo::Tree;
+use super::cargo::{Cargo, Tree};
 use super::style::{BAD, CODE, DIM, GOOD, TITLE, paint};
 use crate::{Error, Segment, SegmentDir, attach, create, partition, transform};
 
@@ -235,31 +235,19 @@ fn explain_panic(panic: &str) -> String {
 /// `cargo run` builds only the runner: make sure the worker binary next to it is built
 /// from the same code (same profile, same features) before starting workers with it.
 fn build_workers() -> Result<(), String> {
-    let Ok(cargo) = std::env::var("CARGO") else {
+    if std::env::var_os("CARGO").is_none() {
         return Ok(()); // Not started by cargo: the binaries were installed together.
-    };
+    }
     let root = super::root::find(None)?;
-    let mut command = std::process::Command::new(cargo);
-    command
-        .current_dir(&root)
-        .args(["build", "--quiet", "--bin", crate::worker::PROGRAM_NAME]);
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    if Tree::compiled_in() == Tree::Solutions {
-        command.args(["--features", "solutions"]);
-    }
     let spinner = super::progress::Spinner::start("building the worker binary");
-    let output = command
-        .output()
-        .map_err(|e| format!("cannot run cargo to build the worker: {e}"))?;
+    let output = Cargo::new(&root).build_worker(Tree::compiled_in(), !cfg!(debug_assertions));
     drop(spinner);
-    if output.status.success() {
+    if output.success {
         Ok(())
     } else {
         Err(format!(
             "cannot build the worker binary:\n{}",
-            String::from_utf8_lossy(&output.stderr)
+            output.stderr
         ))
     }
 }
