@@ -2,14 +2,15 @@
 //!
 //! Reference answer. The exercise file says what and why; this one shows one way.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 use memmap2::MmapMut;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, posix_fallocate};
 
-use crate::{Error, Segment, SegmentDir};
+use crate::{Error, Segment, SegmentDir, liveness};
 
 /// The longest file name Linux accepts (`NAME_MAX`).
 pub const MAX_NAME_LEN: usize = 255;
@@ -43,13 +44,14 @@ pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error
             name: name.to_owned(),
         });
     }
+    let path = dir.join(name);
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true) // O_CREAT | O_EXCL: fail if the name exists, even as a symlink
         .mode(0o600) // only this user can attach
         .custom_flags(OFlag::O_NOFOLLOW.bits())
-        .open(dir.join(name))
+        .open(&path)
         .map_err(|e| Error::io(dir.path(), name, e))?;
     let io = |source| Error::Io {
         name: name.to_owned(),
@@ -57,7 +59,7 @@ pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error
     };
     // From here on a failure must not leave a half-made segment behind.
     let give_up = |error: Error| {
-        let _ = std::fs::remove_file(dir.join(name));
+        remove_if_ours(&file, &path);
         Err(error)
     };
     // Grow the file *before* mapping it: the mapping may only cover bytes the file has.
@@ -83,10 +85,31 @@ pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error
     // long as the map lives, inside the Segment. Another process *could* shrink it and
     // make our next access SIGBUS; the kata's rule is that nobody shrinks a live segment,
     // and `attach` checks the size before it maps.
-    match unsafe { MmapMut::map_mut(&file) } {
-        // `from_created`, not `from_parts`: it marks the file as the kata's, so a sweep
-        // may remove it once every holder is gone (exercise 06).
-        Ok(map) => Segment::from_created(dir, name, file, map).or_else(give_up),
-        Err(source) => give_up(io(source)),
+    let map = match unsafe { MmapMut::map_mut(&file) } {
+        Ok(map) => map,
+        Err(source) => return give_up(io(source)),
+    };
+    // `from_created` takes the file, and closes it if it fails: keep a second descriptor
+    // to recognise our file by.
+    let ours = match file.try_clone() {
+        Ok(ours) => ours,
+        Err(source) => return give_up(io(source)),
+    };
+    // `from_created`, not `from_parts`: it marks the file as the kata's, so a sweep may
+    // remove it once every holder is gone (exercise 06).
+    Segment::from_created(dir, name, file, map).inspect_err(|_| remove_if_ours(&ours, &path))
+}
+
+/// Removes `path` if it still names `file`: the name is not ours to remove, only the file
+/// we made. Another process may have removed our file and created its own under the same
+/// name since our open; removing "our" name then would remove *its* live segment.
+///
+/// Linux has no "unlink this name only if it names this inode", so a gap remains between
+/// the check and the unlink, a few microseconds: another process would have to remove our
+/// file *and* create its own inside it for the wrong file to go. The check turns a race
+/// that any concurrent `create` can lose into that.
+fn remove_if_ours(file: &File, path: &Path) {
+    if liveness::names_same_file(file, path).unwrap_or(false) {
+        let _ = std::fs::remove_file(path);
     }
 }

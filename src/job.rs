@@ -55,6 +55,14 @@ pub enum Job {
         name: String,
         len: usize,
     },
+    /// Print `ready`, then call `create` on one name again and again, dropping whatever
+    /// each call returns, until standard input closes: a racer for the test that a
+    /// failing `create` removes only the file it made itself.
+    CreateRepeatedly {
+        dir: PathBuf,
+        name: String,
+        len: usize,
+    },
     /// Run `transform::run` over a segment with `workers` workers, in this process.
     Run {
         dir: PathBuf,
@@ -139,6 +147,9 @@ impl Job {
             Job::Read { dir, name } => ("read", dir, name, vec![]),
             Job::Fill { dir, name, seed } => ("fill", dir, name, vec![seed.to_string()]),
             Job::Create { dir, name, len } => ("create", dir, name, vec![len.to_string()]),
+            Job::CreateRepeatedly { dir, name, len } => {
+                ("create-repeatedly", dir, name, vec![len.to_string()])
+            }
             Job::Run { dir, name, workers } => ("run", dir, name, vec![workers.to_string()]),
             Job::Count {
                 dir,
@@ -174,6 +185,9 @@ impl Job {
             Job::Read { name, .. } => format!("read {name:?}"),
             Job::Fill { name, .. } => format!("fill {name:?}"),
             Job::Create { name, len, .. } => format!("create {name:?} of {len} bytes"),
+            Job::CreateRepeatedly { name, len, .. } => {
+                format!("create {name:?} of {len} bytes again and again")
+            }
             Job::Run { name, workers, .. } => format!("run {name:?} with {workers} workers"),
             Job::Count {
                 name, with, times, ..
@@ -227,6 +241,22 @@ impl Job {
             Job::Create { dir, name, len } => {
                 nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
                 crate::create::create(&SegmentDir::at(dir), &name, len).map(drop)
+            }
+            Job::CreateRepeatedly { dir, name, len } => {
+                let dir = SegmentDir::at(dir);
+                let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let waiter = {
+                    let (stop, name) = (stop.clone(), name.clone());
+                    std::thread::spawn(move || {
+                        let waited = ready_then_wait_for_stdin_to_close(&name);
+                        stop.store(true, Relaxed);
+                        waited
+                    })
+                };
+                while !stop.load(Relaxed) {
+                    drop(crate::create::create(&dir, &name, len));
+                }
+                waiter.join().unwrap_or(Ok(()))
             }
             Job::Run { dir, name, workers } => {
                 crate::transform::run(&SegmentDir::at(dir), &name, workers)

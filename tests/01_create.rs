@@ -2,13 +2,21 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
 
-use common::{Scratch, WORKER_LIMIT, cases, run_bounded, use_this_builds_worker};
+use common::{Scratch, WORKER_LIMIT, cases, run_bounded, use_this_builds_worker, wait_bounded};
 use proptest::prelude::*;
 use shm_kata::create::create;
 use shm_kata::job::Job;
+use shm_kata::liveness::names_same_file;
 use shm_kata::{Error, SegmentDir};
+
+/// The racing worker's segment length, and how many segments this process makes under
+/// the contended name while the worker races it.
+const RACER_LEN: usize = 4096;
+const RACER_ROUNDS: u32 = 400;
 
 /// Names that must never become a file: each escapes the directory or is not a name.
 const BAD_NAMES: &[&str] = &[
@@ -288,4 +296,77 @@ fn a_segment_larger_than_shared_memory_is_no_space() {
         !leftover,
         "the refused segment was left behind: remove it when posix_fallocate fails"
     );
+}
+
+/// A failing `create` removes its file only while the name still names that file: it
+/// never removes a segment another process made under the same name meanwhile.
+///
+/// A worker process calls `create("contended")` again and again, while this process
+/// removes the name and creates its own segment there, again and again: each time it
+/// takes the name from under the worker, the worker's `create` fails after its open
+/// (registration finds the name no longer names its file). A `create` that then removes
+/// `dir.join(name)` without looking removes *this* process's live segment.
+#[test]
+fn a_failing_create_never_removes_a_segment_another_process_made_meanwhile() {
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let name = "contended";
+    let path = scratch.dir.join(name);
+    let job = Job::CreateRepeatedly {
+        dir: scratch.dir.path().to_owned(),
+        name: name.into(),
+        len: RACER_LEN,
+    };
+    let mut racer = job
+        .command()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start the racing worker");
+    let mut ready = String::new();
+    let _ = BufReader::new(racer.stdout.take().unwrap()).read_line(&mut ready);
+    let (mut rounds, mut lost, mut tries) = (0u32, 0u32, 0u64);
+    while rounds < RACER_ROUNDS && ready.trim() == "ready" {
+        tries += 1;
+        assert!(
+            tries < 1000 * u64::from(RACER_ROUNDS),
+            "the racing worker held the name for a million tries in a row: does it leave its \
+             file behind when create fails?"
+        );
+        // Take the name from the worker, whatever it holds there right now.
+        let _ = std::fs::remove_file(&path);
+        match create(&scratch.dir, name, 4096) {
+            Ok(segment) => {
+                rounds += 1;
+                if !names_same_file(segment.file(), &path).unwrap_or(false) {
+                    lost += 1;
+                }
+            }
+            // Our own file vanished between our open and our registration.
+            Err(Error::NotFound { .. }) => {
+                rounds += 1;
+                lost += 1;
+            }
+            // The worker holds the name at this moment: try again.
+            Err(_) => {}
+        }
+    }
+    drop(racer.stdin.take()); // the worker stops at the end of its input
+    let status = wait_bounded(&mut racer, WORKER_LIMIT, "the racing worker");
+    let mut stderr = String::new();
+    let _ = racer.stderr.take().unwrap().read_to_string(&mut stderr);
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        status.success() && ready.trim() == "ready",
+        "the racing worker failed ({status}):\n{stderr}"
+    );
+    assert_eq!(
+        lost, 0,
+        "a create that failed after its open removed a segment another process had just made \
+         under the same name ({lost} of {rounds} of this process's segments vanished while it \
+         held them): remove the file on failure only if the name still names the file you \
+         opened (liveness::names_same_file)"
+    );
+    scratch.finish();
 }
