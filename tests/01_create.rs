@@ -10,7 +10,7 @@ use common::{Scratch, WORKER_LIMIT, cases, run_bounded, use_this_builds_worker, 
 use proptest::prelude::*;
 use shm_kata::create::create;
 use shm_kata::job::Job;
-use shm_kata::liveness::names_same_file;
+use shm_kata::liveness::{MARK, is_kata_segment, names_same_file};
 use shm_kata::{Error, SegmentDir};
 
 /// The racing worker's segment length, and how many segments this process makes under
@@ -18,17 +18,18 @@ use shm_kata::{Error, SegmentDir};
 const RACER_LEN: usize = 4096;
 const RACER_ROUNDS: u32 = 400;
 
-/// Names that must never become a file: each escapes the directory or is not a name.
-const BAD_NAMES: &[&str] = &[
-    "",
-    ".",
-    "..",
-    "/",
-    "a/b",
-    "../escape",
-    "/etc/passwd",
-    "nul\0byte",
-    "trailing/",
+/// Names that must never become a file, each with the rule it breaks. Every one is
+/// relative to the segment directory or absolute into a place that already exists, so a
+/// `create` that forgets a rule fails the test without touching anything outside it.
+const BAD_NAMES: &[(&str, &str)] = &[
+    ("", "refuse the empty name"),
+    (".", "refuse '.' and '..': they name directories"),
+    ("..", "refuse '.' and '..': they name directories"),
+    ("/", "refuse names containing '/'"),
+    ("a/b", "refuse names containing '/'"),
+    ("../escape", "refuse names containing '/'"),
+    ("nul\0byte", "refuse names containing a NUL byte"),
+    ("trailing/", "refuse names containing '/'"),
 ];
 
 proptest! {
@@ -75,14 +76,46 @@ proptest! {
     }
 
     /// A name with a `/` or a NUL anywhere is refused, and nothing is created.
+    ///
+    /// (The name never starts with the `/`: a `create` without the check would then make
+    /// a file at the root of the file system.)
     #[test]
-    fn names_with_a_slash_or_nul_are_refused(head in "[a-z]{0,8}", bad in prop::sample::select(vec!['/', '\0']), tail in "[a-z]{0,8}") {
+    fn names_with_a_slash_or_nul_are_refused(head in "[a-z]{1,8}", bad in prop::sample::select(vec!['/', '\0']), tail in "[a-z]{0,8}") {
         let scratch = Scratch::new();
         let name = format!("{head}{bad}{tail}");
         let result = create(&scratch.dir, &name, 8);
+        let rule = if bad == '/' { "refuse names containing '/'" } else { "refuse names containing a NUL byte" };
         prop_assert!(matches!(result, Err(Error::InvalidName { .. })),
-            "{:?} must be Error::InvalidName, got {:?}", name, result);
+            "{:?} must be Error::InvalidName ({}), got {:?}", name, rule, result);
         prop_assert!(scratch.names().is_empty(), "nothing may be created for a bad name");
+        scratch.finish();
+    }
+
+    /// `NAME_MAX` counts bytes, not characters: a name is accepted exactly when its UTF-8
+    /// form has at most 255 bytes. 128 × `é` is 128 characters but 256 bytes: too long.
+    #[test]
+    fn the_name_limit_counts_bytes_not_characters(
+        wide in prop::sample::select(vec!['é', '€', '🦀']),
+        bytes in 200usize..320,
+    ) {
+        let scratch = Scratch::new();
+        // `bytes` bytes: as many `wide` characters as fit, padded with `a`.
+        let mut name = wide.to_string().repeat(bytes / wide.len_utf8());
+        name.push_str(&"a".repeat(bytes - name.len()));
+        let result = create(&scratch.dir, &name, 8);
+        if name.len() <= 255 {
+            prop_assert!(result.is_ok(),
+                "a name of {} bytes ({} characters) fits NAME_MAX, but create said {:?}",
+                name.len(), name.chars().count(), result.err());
+            drop(result);
+            scratch.remove(&name);
+        } else {
+            prop_assert!(matches!(result, Err(Error::InvalidName { .. })),
+                "a name of {} characters but {} bytes must be Error::InvalidName: NAME_MAX \
+                 counts bytes, not characters (use name.len(), not name.chars().count()); \
+                 got {:?}", name.chars().count(), name.len(), result.map(|s| s.len()));
+            prop_assert!(scratch.names().is_empty(), "nothing may be created for a name that is too long");
+        }
         scratch.finish();
     }
 }
@@ -107,6 +140,34 @@ fn created_segment_is_private_to_its_owner() {
     scratch.finish();
 }
 
+/// The new segment's file carries the kata's mark (`liveness::MARK`): that is how a later
+/// sweep tells the kata's segments from every other file in `/dev/shm`.
+#[test]
+fn created_segment_is_marked_as_the_katas() {
+    let scratch = Scratch::new();
+    let probe = scratch.dir.join("probe");
+    std::fs::write(&probe, b"").unwrap();
+    let xattrs = rustix::fs::setxattr(&probe, "user.probe", b"1", rustix::fs::XattrFlags::empty());
+    std::fs::remove_file(&probe).unwrap();
+    if xattrs.is_err() {
+        eprintln!(
+            "skipped: {} has no user extended attributes, so no segment there can be marked",
+            scratch.dir.path().display()
+        );
+        return scratch.finish();
+    }
+    let segment = create(&scratch.dir, "marked", 64).expect("create should succeed");
+    assert!(
+        is_kata_segment(segment.path()),
+        "the new segment's file does not carry the kata's mark ({MARK}): finish with \
+         Segment::from_created, not Segment::from_parts, or exercise 06's sweep will never \
+         remove it once it is orphaned"
+    );
+    drop(segment);
+    scratch.remove("marked");
+    scratch.finish();
+}
+
 /// `create` never reuses a name, and the segment already there keeps its bytes.
 #[test]
 fn create_refuses_an_existing_name_and_leaves_it_untouched() {
@@ -128,23 +189,46 @@ fn create_refuses_an_existing_name_and_leaves_it_untouched() {
     scratch.finish();
 }
 
-/// Every bad name is a typed error and creates nothing.
+/// Every bad name is a typed error and creates nothing, inside the directory or outside.
 #[test]
 fn every_bad_name_is_an_invalid_name_error_and_creates_nothing() {
     let scratch = Scratch::new();
+    // Segments one level down, so that a name escaping with ".." lands where the test
+    // sees it (and removes it with the scratch directory).
+    let inner = scratch.dir.join("segments");
+    std::fs::create_dir(&inner).unwrap();
+    let dir = SegmentDir::at(&inner);
+    // An absolute name that points back into the scratch directory: `join` replaces the
+    // directory with an absolute name, so it would land there.
+    let absolute = scratch.dir.join("absolute").display().to_string();
     let too_long = "x".repeat(256);
-    for name in BAD_NAMES.iter().copied().chain([too_long.as_str()]) {
-        let result = create(&scratch.dir, name, 8);
+    let too_long_in_bytes = "é".repeat(128);
+    let extra = [
+        (absolute.as_str(), "refuse names containing '/'"),
+        (too_long.as_str(), "refuse names over 255 bytes"),
+        (
+            too_long_in_bytes.as_str(),
+            "128 characters but 256 bytes: NAME_MAX counts bytes, not characters",
+        ),
+    ];
+    for &(name, rule) in BAD_NAMES.iter().chain(&extra) {
+        let result = create(&dir, name, 8);
         assert!(
             matches!(result, Err(Error::InvalidName { .. })),
-            "{name:?} must be Error::InvalidName, got {result:?}"
+            "{name:?} must be Error::InvalidName ({rule}), got {result:?}"
+        );
+        let inside = dir.names().unwrap();
+        assert!(
+            inside.is_empty(),
+            "nothing may be created for a bad name, but {name:?} left {inside:?}"
+        );
+        assert_eq!(
+            scratch.names(),
+            ["segments"],
+            "{name:?} created a file outside the segment directory ({rule})"
         );
     }
-    assert!(
-        scratch.names().is_empty(),
-        "nothing may be created for a bad name, found {:?}",
-        scratch.names()
-    );
+    std::fs::remove_dir(&inner).unwrap();
     scratch.finish();
 }
 
