@@ -79,6 +79,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     let tree = cli.tree.unwrap_or_else(Tree::compiled_in);
     Ok(match &cli.command {
         None => {
+            super::demo::report_dead_demos(&crate::SegmentDir::system());
             super::overview::show(&kata()?, tree);
             ExitCode::SUCCESS
         }

@@ -6,7 +6,21 @@
 //! say how long each step took. An exercise that is not finished yet stops the demo with
 //! its name, not with a raw panic; the segment is removed on every way out, Ctrl-C
 //! included.
+//!
+//! Every way but one: a SIGKILL (the OOM killer, `kill -9`, a closed terminal's last
+//! resort) runs no cleanup, and leaves up to [`MAX_BYTES`] of RAM in `/dev/shm`. So each
+//! demo (and `cargo run`'s overview) first removes the segments dead demos left, by the
+//! kit's liveness rule: only a file the kata marked, that belongs to this user, and that
+//! no live process holds, as the kernel says ([`remove_dead_demos`]).
+//!
+//! The demo removes only what it created: its names carry a random part (never the PID,
+//! which another PID namespace, or a later process, can have too), removal is armed only
+//! once `create` has succeeded, and it happens only while the name still names the file
+//! this run made.
 
+use std::fs::{File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,13 +32,16 @@ use anstream::{eprintln, println};
 
 use super::cargo::{Cargo, Tree};
 use super::style::{BAD, CODE, DIM, GOOD, TITLE, paint};
-use crate::{Error, Segment, SegmentDir, attach, create, partition, transform};
+use crate::{Error, Segment, SegmentDir, attach, create, liveness, partition, transform};
 
 /// The default number of words: 20 MB, enough to time, small enough for any machine.
 pub const DEFAULT_LEN: usize = 5_000_000;
 
 /// The largest segment the demo makes (256 MiB): `/dev/shm` is RAM shared by everyone.
 pub const MAX_BYTES: usize = 256 << 20;
+
+/// How every name the demo makes in `/dev/shm` begins.
+pub const PREFIX: &str = "shm-kata-demo-";
 
 /// Runs the demo; exit status 0 only if every word was right.
 pub fn run(len: usize, workers: Option<usize>) -> ExitCode {
@@ -55,7 +72,8 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
     }
     build_workers()?;
     let dir = SegmentDir::system();
-    let name = format!("shm-kata-demo-{}", std::process::id());
+    report_dead_demos(&dir);
+    let name = unique_name();
     let code = match Tree::compiled_in() {
         Tree::Solutions => "the solutions (--features solutions)",
         Tree::Exercises => "your code in exercises/",
@@ -72,8 +90,9 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
 
     let total = Instant::now();
     let started = Instant::now();
-    let remove = Remove::on_exit(dir.join(&name));
     let segment = attempt(|| create::create(&dir, &name, len * 4))?;
+    // Armed only now: a create that failed (say, the name was taken) made nothing of ours.
+    let remove = Remove::on_exit(&segment);
     // Atomic stores: safe even if another process attached to the name meanwhile, and
     // as cheap as plain ones for aligned words.
     for (i, word) in segment.atomics().iter().enumerate() {
@@ -129,8 +148,9 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
 /// Calls every exercise the demo needs once, on a tiny segment in-process, so that an
 /// unfinished one is reported by name before any worker process starts.
 fn rehearse(dir: &SegmentDir, name: &str) -> Result<(), Error> {
-    let _remove = Remove::on_exit(dir.join(name));
-    drop(create::create(dir, name, 8)?);
+    let segment = create::create(dir, name, 8)?;
+    let _remove = Remove::on_exit(&segment);
+    drop(segment);
     drop(attach::attach(dir, name)?);
     partition::partition(2, 2);
     transform::transform(0);
@@ -171,22 +191,104 @@ fn first_wrong_word(segment: &Segment) -> Option<(usize, u32)> {
         .find(|&(i, w)| w != expected(i as u32))
 }
 
-/// Removes a segment's file when dropped, on Ctrl-C too. (Exercise 06 teaches `unlink`;
-/// the demo must not depend on an exercise being finished to clean up.)
-struct Remove(PathBuf);
+/// `shm-kata-demo-` and 16 random hex digits: a name no other demo uses, in this PID
+/// namespace or another. (`RandomState` is seeded from the operating system's randomness,
+/// so hashing nothing with it is a random number, without a dependency for one.)
+fn unique_name() -> String {
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    format!("{PREFIX}{random:016x}")
+}
+
+/// Removes the file this run created when dropped, on Ctrl-C too, and only while its
+/// name still names that file. (Exercise 06 teaches `unlink`; the demo must not depend on
+/// an exercise being finished to clean up.)
+struct Remove {
+    path: PathBuf,
+    /// The segment's file, to recognise it by (a second descriptor of it).
+    ours: Option<File>,
+}
 
 impl Remove {
-    fn on_exit(path: PathBuf) -> Remove {
+    fn on_exit(segment: &Segment) -> Remove {
+        let path = segment.path().to_owned();
         super::interrupt::watch_file(path.clone());
-        Remove(path)
+        Remove {
+            path,
+            ours: segment.file().try_clone().ok(),
+        }
     }
 }
 
 impl Drop for Remove {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-        super::interrupt::forget_file(&self.0);
+        let still_ours = self
+            .ours
+            .as_ref()
+            .is_some_and(|file| liveness::names_same_file(file, &self.path).unwrap_or(false));
+        if still_ours {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        super::interrupt::forget_file(&self.path);
     }
+}
+
+/// Removes what dead demos left in `dir` (see [`remove_dead_demos`]) and says so.
+pub fn report_dead_demos(dir: &SegmentDir) {
+    for (path, len) in remove_dead_demos(dir) {
+        println!(
+            "{} {} ({:.1} MB), left by a demo that was killed",
+            paint(DIM, "removed"),
+            path.display(),
+            len as f64 / 1e6
+        );
+    }
+}
+
+/// Removes the segments in `dir` that demos made and left behind when they were killed,
+/// and returns each one's path and length.
+///
+/// A name is removed only if all of these hold, each asked of the kernel, never of a PID:
+/// it begins with [`PREFIX`]; it is a plain file carrying the kata's mark (which only
+/// `create` sets, once it holds its liveness lock); it belongs to this user (run as
+/// root, the demo leaves other users' files alone); no live process holds it (the
+/// exclusive liveness claim is granted); and the name still names the file claimed. The
+/// claim is held until after the unlink, so nobody can attach in between. This is the
+/// kit's rule (`liveness`), the same as exercise 06's `sweep`, without depending on that
+/// exercise being finished.
+pub fn remove_dead_demos(dir: &SegmentDir) -> Vec<(PathBuf, u64)> {
+    let Ok(names) = dir.names() else {
+        return Vec::new();
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    let mut removed = Vec::new();
+    for name in names.iter().filter(|name| name.starts_with(PREFIX)) {
+        let path = dir.join(name);
+        if !liveness::is_kata_segment(&path) {
+            continue; // not a plain file the kata marked: someone else's
+        }
+        // Our own description (a clone of a holder's would share its lock), writable (an
+        // exclusive record lock needs it), never following a link, never blocking.
+        let Ok(file) = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags((nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_NONBLOCK).bits())
+            .open(&path)
+        else {
+            continue;
+        };
+        let Ok(meta) = file.metadata() else { continue };
+        let dead = liveness::is_kata_file(&file)
+            && meta.uid() == me
+            && liveness::claim(&file).unwrap_or(false)
+            && liveness::names_same_file(&file, &path).unwrap_or(false);
+        if dead && std::fs::remove_file(&path).is_ok() {
+            removed.push((path, meta.len()));
+        }
+        drop(file); // the claim ends here, after the unlink
+    }
+    removed
 }
 
 /// The last panic's message and location, recorded by a quiet hook.
@@ -276,6 +378,65 @@ mod tests {
             explain_panic("panicked at exercises/03_partition.rs:9:1:\nattempt to divide by zero");
         assert!(message.starts_with("exercise code panicked"), "{message}");
         assert!(message.contains("divide by zero"), "{message}");
+    }
+
+    /// A segment directory of the test's own.
+    #[cfg(feature = "solutions")]
+    fn scratch() -> (tempfile::TempDir, SegmentDir) {
+        let tmp = tempfile::Builder::new()
+            .prefix("shm-kata-test-")
+            .tempdir()
+            .unwrap();
+        let dir = SegmentDir::at(tmp.path());
+        (tmp, dir)
+    }
+
+    #[test]
+    #[cfg(feature = "solutions")]
+    fn a_demo_whose_create_fails_leaves_the_file_that_had_the_name() {
+        let (_tmp, dir) = scratch();
+        let name = format!("{PREFIX}taken");
+        std::fs::write(dir.join(&name), b"someone else's").unwrap();
+        let result = rehearse(&dir, &name);
+        assert!(
+            matches!(result, Err(Error::AlreadyExists { .. })),
+            "{result:?}"
+        );
+        assert_eq!(
+            std::fs::read(dir.join(&name)).ok().as_deref(),
+            Some(&b"someone else's"[..]),
+            "a create that failed made nothing of ours to remove"
+        );
+    }
+
+    #[test]
+    #[cfg(feature = "solutions")]
+    fn the_demo_removes_its_segment_only_while_the_name_still_names_it() {
+        let (_tmp, dir) = scratch();
+        let name = format!("{PREFIX}replaced");
+        let segment = create::create(&dir, &name, 8).unwrap();
+        let remove = Remove::on_exit(&segment);
+        drop(segment);
+        std::fs::remove_file(dir.join(&name)).unwrap();
+        std::fs::write(dir.join(&name), b"a newcomer's").unwrap();
+        drop(remove);
+        assert_eq!(
+            std::fs::read(dir.join(&name)).ok().as_deref(),
+            Some(&b"a newcomer's"[..]),
+            "the name names another file now: not ours to remove"
+        );
+    }
+
+    #[test]
+    fn demo_names_are_random_not_the_pid() {
+        let (a, b) = (unique_name(), unique_name());
+        assert_ne!(a, b);
+        for name in [a, b] {
+            assert!(name.starts_with(PREFIX), "{name}");
+            let suffix = &name[PREFIX.len()..];
+            assert_eq!(suffix.len(), 16, "{name}");
+            assert_ne!(suffix, std::process::id().to_string(), "{name}");
+        }
     }
 
     #[test]
