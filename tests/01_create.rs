@@ -13,10 +13,10 @@ use shm_kata::job::Job;
 use shm_kata::liveness::{MARK, is_kata_segment, names_same_file};
 use shm_kata::{Error, SegmentDir};
 
-/// The racing worker's segment length, and how many segments this process makes under
-/// the contended name while the worker races it.
-const RACER_LEN: usize = 4096;
-const RACER_ROUNDS: u32 = 400;
+/// The racing worker's segment length (long enough that growing it takes a while), and
+/// how many rounds this process takes the contended name from under the worker.
+const RACER_LEN: usize = 1 << 20;
+const RACER_ROUNDS: u32 = 100;
 
 /// Names that must never become a file, each with the rule it breaks. Every one is
 /// relative to the segment directory or absolute into a place that already exists, so a
@@ -385,11 +385,12 @@ fn a_segment_larger_than_shared_memory_is_no_space() {
 /// A failing `create` removes its file only while the name still names that file: it
 /// never removes a segment another process made under the same name meanwhile.
 ///
-/// A worker process calls `create("contended")` again and again, while this process
-/// removes the name and creates its own segment there, again and again: each time it
-/// takes the name from under the worker, the worker's `create` fails after its open
-/// (registration finds the name no longer names its file). A `create` that then removes
-/// `dir.join(name)` without looking removes *this* process's live segment.
+/// A worker process calls `create("contended")` again and again. In each round this
+/// process frees the name, waits for the worker to take it, and takes it back while the
+/// worker's `create` is still growing its file: removes the worker's file and creates its
+/// own segment there. The worker's `create` then fails after its open (registration finds
+/// that the name no longer names its file), and a `create` that removes `dir.join(name)`
+/// without looking removes *this* process's live segment: about every other round.
 #[test]
 fn a_failing_create_never_removes_a_segment_another_process_made_meanwhile() {
     use_this_builds_worker();
@@ -410,15 +411,20 @@ fn a_failing_create_never_removes_a_segment_another_process_made_meanwhile() {
         .expect("cannot start the racing worker");
     let mut ready = String::new();
     let _ = BufReader::new(racer.stdout.take().unwrap()).read_line(&mut ready);
-    let (mut rounds, mut lost, mut tries) = (0u32, 0u32, 0u64);
+    let deadline = std::time::Instant::now() + WORKER_LIMIT;
+    let (mut rounds, mut lost) = (0u32, 0u32);
     while rounds < RACER_ROUNDS && ready.trim() == "ready" {
-        tries += 1;
-        assert!(
-            tries < 1000 * u64::from(RACER_ROUNDS),
-            "the racing worker held the name for a million tries in a row: does it leave its \
-             file behind when create fails?"
-        );
-        // Take the name from the worker, whatever it holds there right now.
+        // Free the name, and wait for the worker to take it: its `create` has just opened
+        // its file, and is busy growing it.
+        let _ = std::fs::remove_file(&path);
+        while std::fs::symlink_metadata(&path).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the racing worker never created \"{name}\" in {WORKER_LIMIT:?}"
+            );
+            std::hint::spin_loop();
+        }
+        // Take the name from under it, and make a segment of our own there.
         let _ = std::fs::remove_file(&path);
         match create(&scratch.dir, name, 4096) {
             Ok(segment) => {
@@ -432,7 +438,7 @@ fn a_failing_create_never_removes_a_segment_another_process_made_meanwhile() {
                 rounds += 1;
                 lost += 1;
             }
-            // The worker holds the name at this moment: try again.
+            // The worker took the name back first: try again.
             Err(_) => {}
         }
     }
