@@ -12,8 +12,9 @@
 //!   (`custom_flags(OFlag::O_NOFOLLOW.bits())`) so the rule is stated, not implied.
 //! * **Only you.** Mode `0600`: other users cannot attach to your memory.
 //! * **Names stay inside the directory.** A name is one file name: not empty, not `.` or
-//!   `..`, no `/`, no NUL byte, at most 255 bytes (`NAME_MAX`). `"../../home/you/.bashrc"`
-//!   must be an `Error::InvalidName`, not a file you just clobbered.
+//!   `..`, no `/`, no NUL byte, at most 255 *bytes* (`NAME_MAX`; `"é"` is two bytes, so
+//!   128 of them are too many). `"../../home/you/.bashrc"` must be an
+//!   `Error::InvalidName`, not a file you just clobbered.
 //! * **Set the length before you map.** A new file has 0 bytes, and `mmap` can only cover
 //!   bytes the file has: `file.set_len(len)` first (it reads back as zeros), then
 //!   `MmapMut::map_mut(&file)`. A zero length is `Error::ZeroLength`: nothing to map.
@@ -22,23 +23,34 @@
 //!   64 MiB by default), that touch is a SIGBUS that kills the process. `posix_fallocate`
 //!   claims the pages now, so "no room" is an `Error::NoSpace` (errno `ENOSPC` or `EFBIG`)
 //!   you can handle, instead of a crash later.
-//! * **Fail cleanly.** If anything after the open fails, remove the file you just made:
-//!   a failed create must leave nothing behind.
+//! * **Fail cleanly, and remove only your own file.** If anything after the open fails,
+//!   remove the file you just made: a failed create must leave nothing behind. But the
+//!   *name* is not yours to remove: between your open and your failure, another process
+//!   can remove your file and create its own segment under the same name, and
+//!   `remove_file(dir.join(name))` would then delete *its* live segment. Remove the name
+//!   only while `liveness::names_same_file(&file, &path)` says it still names the file
+//!   you opened. (Linux has no "unlink only if this inode": a gap of microseconds is left
+//!   between that check and the unlink, and only a process that removes your file *and*
+//!   creates its own inside that gap can hit it. Without the check, any racing `create`
+//!   can.)
 //!
 //! `Error::io(dir.path(), name, e)` turns an `io::Error` from `open` into the right
 //! variant (`AlreadyExists`, `NotAFile`, …); a failed `set_len` or `map_mut` is an
 //! `Error::Io { name, source }`. Mapping is `unsafe`: write a `// SAFETY:`
 //! comment saying why it is sound here. Finish with
-//! `Segment::from_created(dir, name, file, map)`: it registers this process as a live
-//! holder and marks the file as the kata's, so exercise 06's `sweep` can tell it apart
-//! from anyone else's file.
+//! `Segment::from_created(dir, name, file, map)` (not `from_parts`): it registers this
+//! process as a live holder and marks the file as the kata's, so exercise 06's `sweep`
+//! can tell it apart from anyone else's file. It takes the file, and closes it if it
+//! fails: keep a second descriptor (`file.try_clone()`) to recognise your file by.
 //!
 //! Run: `cargo test --test 01_create`   Stuck? `cargo run -- hint 1`
 
 #[allow(unused_imports)] // you will need these
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 #[allow(unused_imports)]
 use std::os::unix::fs::OpenOptionsExt;
+#[allow(unused_imports)]
+use std::path::Path;
 
 #[allow(unused_imports)]
 use memmap2::MmapMut;
@@ -47,6 +59,8 @@ use nix::errno::Errno;
 #[allow(unused_imports)]
 use nix::fcntl::{OFlag, posix_fallocate};
 
+#[allow(unused_imports)]
+use crate::liveness;
 use crate::{Error, Segment, SegmentDir};
 
 /// The longest file name Linux accepts (`NAME_MAX`).
@@ -63,7 +77,8 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
 pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error> {
     // TODO: validate the name, refuse len == 0, open with create_new + mode 0o600 +
     // O_NOFOLLOW, set_len, posix_fallocate, map, and wrap it all in a Segment
-    // (removing the file again if any step after the open fails).
+    // (if any step after the open fails, remove the file again, but only while the
+    // name still names the file you opened).
     todo!(
         "01 create: create segment {name:?} of {len} bytes in {}",
         dir.path().display()
