@@ -615,3 +615,107 @@ proptest! {
         scratch.finish();
     }
 }
+
+// ----- holders that take no lock: programs that are not the kata -----
+
+/// A process started for a test that is killed when dropped, so a failing test leaves
+/// nothing running.
+struct Peer(std::process::Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Maps the file named by its argument with plain `mmap` (through ctypes, so no descriptor
+/// stays open: only the mapping), says `ready`, and keeps it until stdin closes.
+const PYTHON_MAPPER: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+fd = os.open(sys.argv[1], os.O_RDWR)
+addr = libc.mmap(None, os.fstat(fd).st_size, 3, 1, fd, 0)  # PROT_READ|PROT_WRITE, MAP_SHARED
+if addr in (None, ctypes.c_void_p(-1).value):
+    sys.exit("mmap failed")
+os.close(fd)
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+/// A Python program (no kata, no liveness lock) maps a kata segment whose creator is gone,
+/// as `SharedMemory(name=…)` would. The lock says "dead"; the kernel's record in
+/// `/proc/PID/maps` says "mapped", and sweep must believe the kernel.
+#[test]
+fn sweep_keeps_a_segment_a_program_without_the_kit_still_maps() {
+    use std::io::BufRead;
+    let _serial = one_at_a_time();
+    if std::env::var_os("SHM_KATA_SKIP_PYTHON").is_some_and(|v| v == "1") {
+        eprintln!("skipped: SHM_KATA_SKIP_PYTHON=1");
+        return;
+    }
+    let scratch = Scratch::new();
+    drop(create(&scratch.dir, "mapped", 4096).expect("create (exercise 01) should succeed"));
+    let mut python = std::process::Command::new("python3");
+    python
+        .args(["-c", PYTHON_MAPPER])
+        .arg(scratch.dir.join("mapped"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut mapper = Peer(python.spawn().expect(
+        "python3 is needed to play a program without the kit (or set SHM_KATA_SKIP_PYTHON=1)",
+    ));
+    let mut line = String::new();
+    std::io::BufReader::new(mapper.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        line.trim(),
+        "ready",
+        "the Python mapper could not map the segment"
+    );
+    assert!(
+        sweep_now(&scratch.dir).is_empty(),
+        "sweep removed a segment that a live process without the kit still maps: the \
+         liveness lock only sees kata holders, so check liveness::used_by_another_process \
+         (the kernel's /proc record) before the unlink"
+    );
+    drop(mapper);
+    assert_eq!(
+        sweep_now(&scratch.dir),
+        ["mapped"],
+        "once the mapping process is gone, the segment is dead and should be swept"
+    );
+    scratch.finish();
+}
+
+/// A process that merely has the file open (here `sleep`, with the segment as its standard
+/// input) also uses it: `/proc/PID/fd` says so, and sweep keeps it.
+#[test]
+fn sweep_keeps_a_segment_a_program_without_the_kit_holds_open() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    drop(create(&scratch.dir, "opened", 64).expect("create (exercise 01) should succeed"));
+    let file = std::fs::File::open(scratch.dir.join("opened")).unwrap();
+    let sleeper = Peer(
+        std::process::Command::new("sleep")
+            .arg("600")
+            .stdin(file)
+            .spawn()
+            .expect("could not start sleep"),
+    );
+    assert!(
+        sweep_now(&scratch.dir).is_empty(),
+        "sweep removed a segment that a live process without the kit holds open: check \
+         liveness::used_by_another_process (the kernel's /proc record) before the unlink"
+    );
+    drop(sleeper);
+    assert_eq!(
+        sweep_now(&scratch.dir),
+        ["opened"],
+        "once the process that held it open is gone, the segment should be swept"
+    );
+    scratch.finish();
+}
