@@ -89,8 +89,12 @@ pub const MARK: &str = "user.shm-kata";
 pub const LIVENESS_OFFSET: i64 = 1 << 62;
 
 /// How long registration waits while a sweep holds its exclusive claim on the same file.
-/// A sweep holds it for the time of one `stat` and one `unlink`, so this is generous.
+/// A sweep holds it for the time of a look through `/proc` and one `unlink`, so this is
+/// generous.
 const PATIENCE: Duration = Duration::from_secs(2);
+
+/// How long registration retries without sleeping while a claim is held.
+const SPIN: Duration = Duration::from_millis(5);
 
 /// Registers `file` (the open file behind a segment being built) as a live holder of
 /// segment `name` in `dir`, and checks that the name still names that file.
@@ -102,9 +106,11 @@ pub(crate) fn register(file: &File, dir: &Path, name: &str) -> Result<()> {
         name: name.to_owned(),
         source,
     };
-    let deadline = Instant::now() + PATIENCE;
+    let start = Instant::now();
+    let deadline = start + PATIENCE;
     while !ofd::try_lock(file, ofd::Kind::Shared).map_err(io_error)? {
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return Err(io_error(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 format!(
@@ -114,7 +120,14 @@ pub(crate) fn register(file: &File, dir: &Path, name: &str) -> Result<()> {
                 ),
             )));
         }
-        std::thread::sleep(Duration::from_millis(1));
+        // A sweep holds its claim for a /proc scan and an unlink: usually well under a few
+        // milliseconds. Try again at once for that long (a holder registers the moment the
+        // claim is let go), then only every millisecond.
+        if now - start < SPIN {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
     if names_same_file(file, &dir.join(name)).map_err(io_error)? {
         Ok(())

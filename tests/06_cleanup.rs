@@ -399,38 +399,87 @@ fn a_segment_without_the_mark_is_never_swept() {
 }
 
 /// An attach that races a sweep of a dead segment ends one of two ways: the attach fails
-/// with `NotFound` (the sweep won), or it succeeds and the name stays (the attach won).
-/// Never a successful attach to a file whose name the sweep removed.
+/// with `NotFound` (the sweep won), or it succeeds and the name stays its file's for as
+/// long as the attacher holds it (the attach won). Never a segment whose name a sweep
+/// removed while it was held.
+///
+/// The window a wrong sweep leaves open (its claim let go before the unlink) lasts a few
+/// microseconds, so this is a stress: attachers spin on the name, each checking that the
+/// name still names its file while it holds the segment, while this thread creates the
+/// segment, lets it go and sweeps, over and over, for a fixed number of sweeps.
 #[test]
 fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const ATTACHERS: usize = 2;
+    const SWEEPS: usize = 2500;
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
-    for round in 0..300 {
-        drop(create(&scratch.dir, "contested", 8).expect("create (exercise 01) should succeed"));
-        let dir = scratch.dir.clone();
-        let attacher = std::thread::spawn(move || attach(&dir, "contested"));
-        let swept = sweep_now(&scratch.dir);
-        let attached = attacher.join().expect("the attaching thread panicked");
-        match attached {
-            Ok(segment) => {
-                assert!(
-                    swept.is_empty() && scratch.names() == ["contested"],
-                    "round {round}: attach succeeded, yet sweep removed the name ({swept:?}): \
-                     sweep must hold its claim while it checks and unlinks"
-                );
-                drop(segment);
-                unlink(&scratch.dir, "contested").expect("unlink should succeed");
+    let stop = Arc::new(AtomicBool::new(false));
+    let attachers: Vec<_> = (0..ATTACHERS)
+        .map(|_| {
+            let (dir, stop) = (scratch.dir.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || -> Result<usize, String> {
+                let path = dir.join("contested");
+                let mut held = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    match attach(&dir, "contested") {
+                        Ok(segment) => {
+                            held += 1;
+                            for _ in 0..3 {
+                                let same =
+                                    shm_kata::liveness::names_same_file(segment.file(), &path);
+                                if !matches!(same, Ok(true)) {
+                                    return Err(format!(
+                                        "after {held} attaches: an attached segment's name was \
+                                         removed while it was held (names_same_file gave \
+                                         {same:?}): sweep must keep its claim (the open file \
+                                         it locked) until the unlink is done"
+                                    ));
+                                }
+                                std::thread::yield_now();
+                            }
+                            drop(segment);
+                            // Leave the segment unheld for a moment, so sweeps can claim it
+                            // and the other attachers meet their claims.
+                            std::thread::sleep(Duration::from_micros(500));
+                        }
+                        Err(Error::NotFound { .. } | Error::ZeroLength { .. }) => {}
+                        Err(e) => return Err(format!("attach racing a sweep failed with {e}")),
+                    }
+                }
+                Ok(held)
+            })
+        })
+        .collect();
+    let dir = scratch.dir.clone();
+    let swept = within(LIMIT, "the create and sweep loop", move || {
+        let mut swept = 0;
+        for _ in 0..SWEEPS {
+            match create(&dir, "contested", 8) {
+                Ok(segment) => drop(segment),
+                Err(Error::AlreadyExists { .. }) => {}
+                Err(e) => panic!("create (exercise 01) failed: {e}"),
             }
-            Err(Error::NotFound { .. }) => {
-                assert_eq!(
-                    swept,
-                    ["contested"],
-                    "round {round}: attach found nothing to attach to, so sweep should have removed the segment"
-                );
-            }
-            Err(e) => panic!("round {round}: attach racing a sweep failed with {e}"),
+            swept += sweep(&dir).expect("sweep should succeed").len();
+        }
+        swept
+    });
+    stop.store(true, Ordering::Relaxed);
+    let mut attached = 0;
+    for attacher in attachers {
+        match attacher.join().expect("an attaching thread panicked") {
+            Ok(held) => attached += held,
+            Err(message) => panic!("{message}"),
         }
     }
+    assert!(
+        swept > 0 && attached > 0,
+        "the stress should see both sweeps and attaches win sometimes ({swept} sweeps \
+         removed the segment, {attached} attaches held it)"
+    );
+    let _ = unlink(&scratch.dir, "contested");
     scratch.finish();
 }
 
