@@ -94,7 +94,7 @@ pub const LIVENESS_OFFSET: i64 = 1 << 62;
 const PATIENCE: Duration = Duration::from_secs(2);
 
 /// How long registration retries without sleeping while a claim is held.
-const SPIN: Duration = Duration::from_millis(5);
+const SPIN: Duration = Duration::from_millis(50);
 
 /// Registers `file` (the open file behind a segment being built) as a live holder of
 /// segment `name` in `dir`, and checks that the name still names that file.
@@ -120,9 +120,10 @@ pub(crate) fn register(file: &File, dir: &Path, name: &str) -> Result<()> {
                 ),
             )));
         }
-        // A sweep holds its claim for a /proc scan and an unlink: usually well under a few
-        // milliseconds. Try again at once for that long (a holder registers the moment the
-        // claim is let go), then only every millisecond.
+        // A sweep holds its claim for a look through /proc and an unlink: a few
+        // milliseconds, tens on a busy machine. For that long, try again at once (yielding
+        // the CPU in between): a holder gets in the moment the claim is let go, instead of
+        // a sleep later. After that, something is slow: try only every millisecond.
         if now - start < SPIN {
             std::thread::yield_now();
         } else {
