@@ -417,6 +417,14 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     let stop = Arc::new(AtomicBool::new(false));
+    // The attachers stop however this test ends, a failed create or sweep included.
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let stopper = StopOnDrop(Arc::clone(&stop));
     let attachers: Vec<_> = (0..ATTACHERS)
         .map(|_| {
             let (dir, stop) = (scratch.dir.clone(), Arc::clone(&stop));
@@ -466,7 +474,7 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
         }
         swept
     });
-    stop.store(true, Ordering::Relaxed);
+    drop(stopper);
     let mut attached = 0;
     for attacher in attachers {
         match attacher.join().expect("an attaching thread panicked") {
