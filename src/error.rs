@@ -4,7 +4,9 @@
 //! escape the directory, a segment that already exists, one that is missing, a file that is
 //! smaller than the range a worker wants to touch. Each of those is its own variant, and each
 //! message says what happened, to which segment, and the way out. Nothing here panics, and
-//! nothing lets a bad input reach `mmap`, where it would turn into a SIGBUS instead.
+//! nothing lets a bad input reach `mmap`, where it would turn into a SIGBUS instead. One SIGBUS
+//! no value can prevent: a peer that shrinks a named file under everyone's mappings (see
+//! exercise 02).
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -101,6 +101,13 @@ impl SegmentDir {
 ///   for `_mut`, touches) those bytes while the slice lives. In this kata that promise is
 ///   kept by design: each worker touches only its own disjoint range, and the parent looks
 ///   only after every worker has exited.
+///
+/// # The one crash no view can prevent
+/// Every access is checked against the length the file had when it was mapped. If a peer
+/// with write access (the file's owner, or root) later *shrinks* the file, the pages past
+/// its new end are gone, and the next touch of them, safe view or not, is a SIGBUS. Linux
+/// offers no way to forbid that for a named file: the kata's rule is that nobody shrinks a
+/// live segment, and sealed memfds (a later exercise) make the size permanent.
 #[derive(Debug)]
 pub struct Segment {
     name: String,
