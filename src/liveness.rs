@@ -223,9 +223,10 @@ fn maps_file(process: &Path, dev: u64, ino: u64) -> bool {
         rustix::fs::major(dev),
         rustix::fs::minor(dev)
     );
+    let inode = ino.to_string();
     maps.lines().any(|line| {
         let mut fields = line.split_whitespace().skip(3);
-        fields.next() == Some(device.as_str()) && fields.next() == Some(ino.to_string().as_str())
+        fields.next() == Some(device.as_str()) && fields.next() == Some(inode.as_str())
     })
 }
 
