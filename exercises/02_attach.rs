@@ -12,9 +12,18 @@
 //!   `file.metadata()`, and map exactly that. A zero-length file is `Error::ZeroLength`
 //!   (often a creator that has not called `set_len` yet); something that is not a plain
 //!   file is `Error::NotAFile`.
-//! * **The trap: the file can change under you.** If another process *shrinks* the file
-//!   after you mapped it, touching the lost pages is a SIGBUS that kills your process.
-//!   Check the size when you attach, and never shrink a live segment.
+//! * **Reserve the pages before you map.** The creator may have only set the length
+//!   (Python's `SharedMemory` does, like any `ftruncate`-only program): a *sparse* file,
+//!   whose pages do not exist yet. Mapping it always succeeds; on a tmpfs with too little
+//!   room, the first touch of a missing page is a SIGBUS that kills your process.
+//!   `posix_fallocate(&file, 0, len)` fills the holes now, or fails with `ENOSPC`
+//!   (`EFBIG`), which is `Error::NoSpace`: an error you can handle instead of a crash.
+//! * **The trap you cannot close: a peer that shrinks the file.** If another process with
+//!   write access (the owner, or root) *shrinks* the file after you mapped it, touching the
+//!   lost pages is a SIGBUS, and nothing an attacher checks can prevent it for a named file:
+//!   the size you checked is only true until someone truncates. The kata's rule is that
+//!   nobody shrinks a live segment; the real cure is a sealed memfd, whose size the kernel
+//!   keeps fixed (exercise 08).
 //! * **Same name rules as create**: reuse `crate::create::validate_name`.
 //!
 //! Finish with `Segment::from_parts(dir, name, file, map)` (it returns a `Result`: it can
@@ -30,7 +39,9 @@ use std::os::unix::fs::OpenOptionsExt;
 #[allow(unused_imports)]
 use memmap2::MmapMut;
 #[allow(unused_imports)]
-use nix::fcntl::OFlag;
+use nix::errno::Errno;
+#[allow(unused_imports)]
+use nix::fcntl::{OFlag, posix_fallocate};
 
 #[allow(unused_imports)]
 use crate::create::validate_name;
@@ -39,7 +50,8 @@ use crate::{Error, Segment, SegmentDir};
 /// Attaches to the existing segment `name` in `dir`, mapping all of it.
 pub fn attach(dir: &SegmentDir, name: &str) -> Result<Segment, Error> {
     // TODO: validate the name, open the existing file (read + write, O_NOFOLLOW), check it
-    // is a non-empty plain file, map all of it, and wrap it in a Segment.
+    // is a non-empty plain file, reserve its pages (posix_fallocate), map all of it, and
+    // wrap it in a Segment.
     todo!(
         "02 attach: attach to segment {name:?} in {}",
         dir.path().display()

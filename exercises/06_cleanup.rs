@@ -27,9 +27,16 @@
 //!   an exclusive lock without waiting: granted means nobody alive holds the segment. PIDs
 //!   are no answer: they are reused, and a dead process cannot say it died. (Python's
 //!   resource tracker unlinked segments other processes were still using: CPython
-//!   gh-82300.) The limit of this rule: only holders that go through the kata take the
-//!   lock. A Python or C program attached to a kata segment is invisible to a sweep, so
-//!   don't sweep a directory you share with such programs while they run.
+//!   gh-82300.) Only holders that go through the kata take that lock: a Python or C program
+//!   attached to a kata segment takes none. So ask the kernel's own record too, right
+//!   before the unlink: `liveness::used_by_another_process(&file)` looks through
+//!   `/proc/PID/maps` (device and inode of every mapped file) and `/proc/PID/fd` (every
+//!   open file) of the other processes; treat an `Err` as "in use". What it cannot see:
+//!   an unprivileged sweep cannot read other users' `/proc/PID/fd` or `/proc/PID/maps`
+//!   (same-user processes are all readable, and a kata file is mode `0600`, so only root
+//!   could be such a holder); processes in another PID namespace (a container) or hidden
+//!   by a `hidepid=` mount of `/proc` are not listed at all; and a program that maps the
+//!   file a moment after the look takes no lock that could hold the sweep off.
 //!
 //!   Which lock, and why: an *open-file-description* record lock (`F_OFD_SETLK`) on one
 //!   byte past the end of the file. Classic `fcntl` locks (`F_SETLK`) belong to the
@@ -122,8 +129,9 @@ impl DerefMut for OwnedSegment {
 pub fn sweep(dir: &SegmentDir) -> Result<Vec<String>, Error> {
     // TODO: for each name in dir.names(): skip it unless is_kata_segment(path); open it
     // yourself (read + write, O_NOFOLLOW | O_NONBLOCK); skip it unless is_kata_file(&file)
-    // and claim(&file) is Ok(true) and names_same_file(&file, &path) is Ok(true); then,
-    // with the file still open, unlink it and remember the name.
+    // and claim(&file) is Ok(true), used_by_another_process(&file) is Ok(false), and
+    // names_same_file(&file, &path) is Ok(true); then, with the file still open, unlink it
+    // and remember the name.
     todo!(
         "06 cleanup: sweep dead segments from {}",
         dir.path().display()

@@ -109,6 +109,11 @@ fn claim_if_dead(dir: &SegmentDir, name: &str) -> Option<File> {
     if !liveness::is_kata_file(&file) || !liveness::claim(&file).ok()? {
         return None; // a live holder
     }
+    // The lock only sees the kata's holders. A Python or C program that maps the file (or
+    // holds it open) takes no lock: ask the kernel's record in /proc too. Unsure is in use.
+    if liveness::used_by_another_process(&file).unwrap_or(true) {
+        return None;
+    }
     // The name may have been removed and reused between our look and our claim: only
     // unlink it if it still names the very file we claimed.
     liveness::names_same_file(&file, &path)

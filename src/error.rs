@@ -4,7 +4,9 @@
 //! escape the directory, a segment that already exists, one that is missing, a file that is
 //! smaller than the range a worker wants to touch. Each of those is its own variant, and each
 //! message says what happened, to which segment, and the way out. Nothing here panics, and
-//! nothing lets a bad input reach `mmap`, where it would turn into a SIGBUS instead.
+//! nothing lets a bad input reach `mmap`, where it would turn into a SIGBUS instead. One SIGBUS
+//! no value can prevent: a peer that shrinks a named file under everyone's mappings (see
+//! exercise 02).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -71,10 +73,9 @@ pub enum Error {
         end: usize,
     },
 
-    /// The file system had no room for the segment's pages.
-    #[error(
-        "no room for segment {name:?} ({len} bytes) in {dir}: reserving its pages failed (a full tmpfs; free space, or ask for less)"
-    )]
+    /// The file system had no room: for the segment's pages (`len` is their size), or for a
+    /// new file at all (`len` is 0: out of inodes, or over a quota, before any size was set).
+    #[error("{}", no_space(name, *len, dir))]
     NoSpace {
         name: String,
         len: usize,
@@ -110,7 +111,11 @@ impl Error {
     ///
     /// The Linux facts behind the mapping: `O_CREAT|O_EXCL` on an existing name is `EEXIST`
     /// (also when the name is a symlink: `O_EXCL` never follows it); `O_NOFOLLOW` on a
-    /// symlink is `ELOOP`; opening a directory for writing is `EISDIR`.
+    /// symlink is `ELOOP`; opening a directory for writing is `EISDIR`. A file system with
+    /// no room left says `ENOSPC`, and not only when its bytes run out: a tmpfs also has a
+    /// fixed number of inodes (`nr_inodes`), so `open(O_CREAT)` fails with `ENOSPC` while
+    /// `df` still shows free space (`df -i` shows why); a user over a disk quota gets
+    /// `EDQUOT`. Both are [`Error::NoSpace`], with `len` 0 since no size was asked yet.
     pub fn io(dir: &Path, name: &str, source: io::Error) -> Error {
         let name = name.to_owned();
         let dir = dir.to_owned();
@@ -118,11 +123,99 @@ impl Error {
             io::ErrorKind::AlreadyExists => Error::AlreadyExists { name, dir },
             io::ErrorKind::NotFound => Error::NotFound { name, dir },
             io::ErrorKind::IsADirectory => Error::NotAFile { name, dir },
-            _ if source.raw_os_error() == Some(nix::libc::ELOOP) => Error::NotAFile { name, dir },
-            _ => Error::Io { name, source },
+            _ => match source.raw_os_error() {
+                Some(nix::libc::ELOOP) => Error::NotAFile { name, dir },
+                Some(nix::libc::ENOSPC | nix::libc::EDQUOT) => Error::NoSpace { name, len: 0, dir },
+                _ => Error::Io { name, source },
+            },
         }
+    }
+}
+
+/// The message of [`Error::NoSpace`]: with the size when pages could not be reserved,
+/// about files when not even the file could be made.
+fn no_space(name: &str, len: usize, dir: &Path) -> String {
+    let dir = dir.display();
+    if len == 0 {
+        format!(
+            "no room for segment {name:?} in {dir}: the file system refused a new file (out of \
+             inodes or over a quota: `df -i` tells; remove segments nobody uses, e.g. with sweep)"
+        )
+    } else {
+        format!(
+            "no room for segment {name:?} ({len} bytes) in {dir}: reserving its pages failed (a \
+             full tmpfs, or a quota; free space, or ask for less)"
+        )
     }
 }
 
 /// The kata's `Result`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_errno(errno: i32) -> Error {
+        Error::io(
+            Path::new("/dev/shm"),
+            "seg",
+            io::Error::from_raw_os_error(errno),
+        )
+    }
+
+    /// A tmpfs out of inodes fails `open(O_CREAT)` with `ENOSPC` although bytes are free:
+    /// that is "no room", not an anonymous I/O error.
+    #[test]
+    fn running_out_of_inodes_is_no_space() {
+        let error = from_errno(nix::libc::ENOSPC);
+        assert!(
+            matches!(&error, Error::NoSpace { name, len: 0, .. } if name == "seg"),
+            "ENOSPC from open must be Error::NoSpace, got {error:?}"
+        );
+        let message = error.to_string();
+        assert!(
+            message.contains("\"seg\"") && message.contains("inodes"),
+            "the message must name the segment and the way out: {message}"
+        );
+    }
+
+    /// Over a disk quota is no room too.
+    #[test]
+    fn a_quota_exceeded_is_no_space() {
+        let error = from_errno(nix::libc::EDQUOT);
+        assert!(
+            matches!(error, Error::NoSpace { len: 0, .. }),
+            "EDQUOT must be Error::NoSpace, got {error:?}"
+        );
+    }
+
+    /// Pages that could not be reserved say how many bytes were asked for.
+    #[test]
+    fn no_room_for_pages_names_the_size() {
+        let error = Error::NoSpace {
+            name: "seg".into(),
+            len: 4096,
+            dir: "/dev/shm".into(),
+        };
+        let message = error.to_string();
+        assert!(
+            message.contains("4096 bytes") && message.contains("reserving its pages"),
+            "{message}"
+        );
+    }
+
+    /// Other errors stay what they were.
+    #[test]
+    fn other_errors_keep_their_variant() {
+        assert!(matches!(
+            from_errno(nix::libc::ENOENT),
+            Error::NotFound { .. }
+        ));
+        assert!(matches!(
+            from_errno(nix::libc::ELOOP),
+            Error::NotAFile { .. }
+        ));
+        assert!(matches!(from_errno(nix::libc::EIO), Error::Io { .. }));
+    }
+}

@@ -53,6 +53,21 @@
 //! had come a moment later. A sweep, symmetrically, checks the same thing while it holds
 //! its claim, right before it unlinks.
 //!
+//! # Holders that take no lock: the kernel's own record
+//! Only a [`Segment`](crate::Segment) takes the liveness lock. A Python program (or any C
+//! program) attached to a kata segment takes none, and to the lock it looks dead. But the
+//! kernel keeps its own record of who uses a file, readable in `/proc`: every mapping in
+//! `/proc/PID/maps` (device and inode of the mapped file) and every open descriptor in
+//! `/proc/PID/fd` (links that resolve to the open file). [`used_by_another_process`] asks
+//! it, as a second check before a sweep unlinks. What it cannot see:
+//! * other users' processes, for an unprivileged sweep: their `/proc/PID/fd` (mode `0500`)
+//!   and `/proc/PID/maps` (ptrace access needed) are unreadable. Same-user processes are
+//!   all visible. A kata file is mode `0600`, so another user could only be root;
+//! * processes `/proc` does not list: in another PID namespace (a container), or hidden by
+//!   a `hidepid=` mount of `/proc`;
+//! * a holder that opens or maps the file the moment after the scan: a non-kata program
+//!   takes no lock, so nothing can hold it off.
+//!
 //! One gap is left, and it is Linux's: there is no "unlink this name only if it still
 //! names this inode". Between a sweep's last check and its `unlink`, a few microseconds,
 //! *another* process would have to unlink the dead segment and create a new one under the
@@ -74,8 +89,12 @@ pub const MARK: &str = "user.shm-kata";
 pub const LIVENESS_OFFSET: i64 = 1 << 62;
 
 /// How long registration waits while a sweep holds its exclusive claim on the same file.
-/// A sweep holds it for the time of one `stat` and one `unlink`, so this is generous.
+/// A sweep holds it for the time of a look through `/proc` and one `unlink`, so this is
+/// generous.
 const PATIENCE: Duration = Duration::from_secs(2);
+
+/// How long registration retries without sleeping while a claim is held.
+const SPIN: Duration = Duration::from_millis(50);
 
 /// Registers `file` (the open file behind a segment being built) as a live holder of
 /// segment `name` in `dir`, and checks that the name still names that file.
@@ -87,9 +106,11 @@ pub(crate) fn register(file: &File, dir: &Path, name: &str) -> Result<()> {
         name: name.to_owned(),
         source,
     };
-    let deadline = Instant::now() + PATIENCE;
+    let start = Instant::now();
+    let deadline = start + PATIENCE;
     while !ofd::try_lock(file, ofd::Kind::Shared).map_err(io_error)? {
-        if Instant::now() >= deadline {
+        let now = Instant::now();
+        if now >= deadline {
             return Err(io_error(io::Error::new(
                 io::ErrorKind::WouldBlock,
                 format!(
@@ -99,7 +120,15 @@ pub(crate) fn register(file: &File, dir: &Path, name: &str) -> Result<()> {
                 ),
             )));
         }
-        std::thread::sleep(Duration::from_millis(1));
+        // A sweep holds its claim for a look through /proc and an unlink: a few
+        // milliseconds, tens on a busy machine. For that long, try again at once (yielding
+        // the CPU in between): a holder gets in the moment the claim is let go, instead of
+        // a sleep later. After that, something is slow: try only every millisecond.
+        if now - start < SPIN {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
     if names_same_file(file, &dir.join(name)).map_err(io_error)? {
         Ok(())
@@ -154,6 +183,62 @@ pub fn names_same_file(file: &File, path: &Path) -> io::Result<bool> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Whether another process has the file behind `file` mapped or open, by the kernel's
+/// record in `/proc`: a line of `/proc/PID/maps` with its device and inode, or a link in
+/// `/proc/PID/fd` that resolves to it. This process is left out (its segments answer
+/// through the lock, and its own opens include the sweep's claim), and so is every process
+/// whose entries cannot be read (see the module docs for which those are). An error means
+/// `/proc` itself could not be listed: then nobody can tell, and a sweep leaves the file.
+pub fn used_by_another_process(file: &File) -> io::Result<bool> {
+    let held = file.metadata()?;
+    let (dev, ino) = (held.dev(), held.ino());
+    let me = std::process::id();
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(entry) = entry else { continue };
+        let pid = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok());
+        if pid.is_none_or(|pid| pid == me) {
+            continue; // not a process, or this one
+        }
+        let process = entry.path();
+        if maps_file(&process, dev, ino) || has_file_open(&process, dev, ino) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether `/proc/PID/maps` lists a mapping of device `dev`, inode `ino`. A line reads
+/// `start-end perms offset MAJOR:MINOR inode path`, the device numbers in hex.
+fn maps_file(process: &Path, dev: u64, ino: u64) -> bool {
+    let Ok(maps) = std::fs::read_to_string(process.join("maps")) else {
+        return false; // gone, or not ours to read
+    };
+    let device = format!(
+        "{:02x}:{:02x}",
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev)
+    );
+    let inode = ino.to_string();
+    maps.lines().any(|line| {
+        let mut fields = line.split_whitespace().skip(3);
+        fields.next() == Some(device.as_str()) && fields.next() == Some(inode.as_str())
+    })
+}
+
+/// Whether one of the links in `/proc/PID/fd` resolves to device `dev`, inode `ino`
+/// (`stat` follows the link to the open file itself, even after its name was removed).
+fn has_file_open(process: &Path, dev: u64, ino: u64) -> bool {
+    let Ok(fds) = std::fs::read_dir(process.join("fd")) else {
+        return false; // gone, or not ours to read
+    };
+    fds.flatten().any(|fd| {
+        std::fs::metadata(fd.path()).is_ok_and(|meta| meta.dev() == dev && meta.ino() == ino)
+    })
 }
 
 /// Open-file-description locks on the liveness byte.

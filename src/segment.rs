@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU8, AtomicU32};
 
-use memmap2::MmapMut;
+use memmap2::{MmapMut, MmapRaw};
 
 use crate::error::{Error, Result};
 use crate::liveness;
@@ -101,13 +101,25 @@ impl SegmentDir {
 ///   for `_mut`, touches) those bytes while the slice lives. In this kata that promise is
 ///   kept by design: each worker touches only its own disjoint range, and the parent looks
 ///   only after every worker has exited.
+///
+/// # The one crash no view can prevent
+/// Every access is checked against the length the file had when it was mapped. If a peer
+/// with write access (the file's owner, or root) later *shrinks* the file, the pages past
+/// its new end are gone, and the next touch of them, safe view or not, is a SIGBUS. Linux
+/// offers no way to forbid that for a named file: the kata's rule is that nobody shrinks a
+/// live segment, and sealed memfds (a later exercise) make the size permanent.
 #[derive(Debug)]
 pub struct Segment {
     name: String,
     path: PathBuf,
     // The map is declared before the file so it is dropped (unmapped) first; the kernel
     // would keep the pages alive either way, but this is the order a reader expects.
-    map: MmapMut,
+    //
+    // Kept as a *raw* mapping: `MmapMut` hands out its bytes through `&[u8]`, and a pointer
+    // taken from a shared `&[u8]` may never be written through (not even by an atomic
+    // store: the compiler is told those bytes are frozen). Every view below starts from
+    // `MmapRaw::as_mut_ptr`, a pointer that carries no such promise.
+    map: MmapRaw,
     file: File,
 }
 
@@ -140,7 +152,7 @@ impl Segment {
         Ok(Segment {
             name: name.to_owned(),
             path: dir.join(name),
-            map,
+            map: MmapRaw::from(map),
             file,
         })
     }
@@ -174,7 +186,7 @@ impl Segment {
 
     /// Always false for a segment made by the kata: zero-length segments are refused.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.len() == 0
     }
 
     /// How many whole `u32` words it holds. Trailing bytes that do not fill a word are
@@ -191,23 +203,12 @@ impl Segment {
     /// The segment as atomic words: the view for words that several processes touch at
     /// the same time, and the one every safe accessor below is built on.
     pub fn atomics(&self) -> &[AtomicU32] {
-        let ptr = self.map.as_ptr().cast::<AtomicU32>();
-        // SAFETY: `AtomicU32` has the size and bit validity of `u32`, so any 4 bytes are a
-        // valid one, and a mapping starts on a page boundary, so every word is 4-aligned.
-        // The slice borrows `self`, so the mapping outlives it. Atomics are the access that
-        // stays sound while another process (or another `Segment` of the same file) writes
-        // the same word: each load and store is one indivisible instruction, and the
-        // compiler may not assume the value stays put between two of them. Plain views of
-        // the same bytes are `unsafe` precisely so they cannot coexist with this one by
-        // accident.
-        unsafe { std::slice::from_raw_parts(ptr, self.word_count()) }
+        views::atomic_words(&self.map)
     }
 
     /// The segment as atomic bytes (see [`atomics`](Segment::atomics)).
     fn atomic_bytes(&self) -> &[AtomicU8] {
-        let ptr = self.map.as_ptr().cast::<AtomicU8>();
-        // SAFETY: as for `atomics`; `AtomicU8` has the size, alignment and validity of `u8`.
-        unsafe { std::slice::from_raw_parts(ptr, self.map.len()) }
+        views::atomic_bytes(&self.map)
     }
 
     /// A copy of every whole word, read with atomic loads: safe whoever writes meanwhile
@@ -249,7 +250,8 @@ impl Segment {
     /// While the slice lives, nothing may write these bytes: no other process, and no
     /// other `Segment` of the same file in this process.
     pub unsafe fn as_bytes(&self) -> &[u8] {
-        &self.map
+        // SAFETY: the whole mapping; the caller's promise is ours.
+        unsafe { views::plain(&self.map, 0..self.map.len()) }
     }
 
     /// All its bytes, writable.
@@ -258,7 +260,9 @@ impl Segment {
     /// While the slice lives, nothing else may read or write these bytes: no other
     /// process, and no other `Segment` of the same file in this process.
     pub unsafe fn as_bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.map
+        let len = self.map.len();
+        // SAFETY: the whole mapping; the caller's promise is ours.
+        unsafe { views::plain_mut(&mut self.map, 0..len) }
     }
 
     /// Every whole word, as a plain slice.
@@ -268,7 +272,8 @@ impl Segment {
     pub unsafe fn words(&self) -> &[u32] {
         // A mapping starts on a page boundary and the length is cut to whole words, so
         // this cast cannot fail.
-        bytemuck::cast_slice(&self.map[..self.word_count() * 4])
+        // SAFETY: the whole words of the mapping; the caller's promise is ours.
+        bytemuck::cast_slice(unsafe { views::plain(&self.map, 0..self.word_count() * 4) })
     }
 
     /// Every whole word, writable.
@@ -278,7 +283,8 @@ impl Segment {
     /// meanwhile.
     pub unsafe fn words_mut(&mut self) -> &mut [u32] {
         let whole = self.word_count() * 4;
-        bytemuck::cast_slice_mut(&mut self.map[..whole])
+        // SAFETY: the whole words of the mapping; the caller's promise is ours.
+        bytemuck::cast_slice_mut(unsafe { views::plain_mut(&mut self.map, 0..whole) })
     }
 
     /// The words in `range`, writable: what one worker owns. A range that is reversed or
@@ -291,7 +297,11 @@ impl Segment {
     pub unsafe fn words_range_mut(&mut self, range: Range<usize>) -> Result<&mut [u32]> {
         let range = self.checked_range(range, 4)?;
         let bytes = range.start * 4..range.end * 4;
-        Ok(bytemuck::cast_slice_mut(&mut self.map[bytes]))
+        // SAFETY: `checked_range` kept the words inside the mapping; the caller promises
+        // nobody else touches them meanwhile.
+        Ok(bytemuck::cast_slice_mut(unsafe {
+            views::plain_mut(&mut self.map, bytes)
+        }))
     }
 
     /// Checks that `range`, in units of `unit` bytes, is in order and inside the segment.
@@ -321,5 +331,131 @@ impl Segment {
             name: self.name.clone(),
             source,
         })
+    }
+}
+
+/// Every view of a mapping, each built from its raw start pointer.
+mod views {
+    use std::ops::Range;
+    use std::sync::atomic::{AtomicU8, AtomicU32};
+
+    use memmap2::MmapRaw;
+
+    /// The mapping as atomic words (its trailing bytes that fill no word left out).
+    pub fn atomic_words(map: &MmapRaw) -> &[AtomicU32] {
+        let ptr = map.as_mut_ptr().cast::<AtomicU32>();
+        // SAFETY: `ptr` is the mapping's own start address (`MmapRaw::as_mut_ptr`), never
+        // taken from a `&[u8]`, so writing through it is allowed (a pointer derived from a
+        // shared `&[u8]` is read-only, even for an atomic store). The mapping covers
+        // `map.len()` bytes, and `len / 4` whole words fit in them. `AtomicU32` has the size
+        // and bit validity of `u32`, so any 4 bytes are a valid one, and a mapping starts on
+        // a page boundary, so every word is 4-aligned. The slice borrows `map`, so the
+        // mapping outlives it. Atomics are the access that stays sound while another
+        // process (or another `Segment` of the same file) writes the same word: each load
+        // and store is one indivisible instruction, and the compiler may not assume the
+        // value stays put between two of them. Plain views of the same bytes are `unsafe`
+        // precisely so they cannot coexist with this one by accident.
+        unsafe { std::slice::from_raw_parts(ptr, map.len() / 4) }
+    }
+
+    /// The mapping as atomic bytes.
+    pub fn atomic_bytes(map: &MmapRaw) -> &[AtomicU8] {
+        let ptr = map.as_mut_ptr().cast::<AtomicU8>();
+        // SAFETY: as for `atomic_words`: the mapping's raw start, `len()` bytes long,
+        // borrowed from `map`; `AtomicU8` has the size, alignment and validity of `u8`.
+        unsafe { std::slice::from_raw_parts(ptr, map.len()) }
+    }
+
+    /// The bytes `range` of the mapping as a plain shared slice.
+    ///
+    /// # Safety
+    /// `range` is in order and inside the mapping, and nothing writes those bytes while
+    /// the slice lives (no other process, no other handle, no atomic view).
+    pub unsafe fn plain(map: &MmapRaw, range: Range<usize>) -> &[u8] {
+        debug_assert!(range.start <= range.end && range.end <= map.len());
+        // SAFETY: the raw start plus `range.start` stays inside the mapping (the caller's
+        // promise), which lives as long as the borrow of `map`; nobody writes these bytes
+        // meanwhile (the caller's promise again), which is what a `&[u8]` means.
+        unsafe { std::slice::from_raw_parts(map.as_mut_ptr().add(range.start), range.len()) }
+    }
+
+    /// The bytes `range` of the mapping as a plain writable slice.
+    ///
+    /// # Safety
+    /// `range` is in order and inside the mapping, and nothing else reads or writes those
+    /// bytes while the slice lives.
+    pub unsafe fn plain_mut(map: &mut MmapRaw, range: Range<usize>) -> &mut [u8] {
+        debug_assert!(range.start <= range.end && range.end <= map.len());
+        // SAFETY: as for `plain`; `&mut map` rules out every other view through this
+        // handle, and the caller promises the same of every other process and handle.
+        unsafe { std::slice::from_raw_parts_mut(map.as_mut_ptr().add(range.start), range.len()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::OpenOptions;
+
+    use super::*;
+
+    /// The views write through the mapping's raw pointer. Run under Miri
+    /// (`cargo +nightly miri test --lib views_`), which checks the aliasing rules a real
+    /// run cannot: a view built from `MmapMut`'s `&[u8]` (`map.as_ptr()`) and then stored
+    /// through is reported there as "only grants SharedReadOnly permission".
+    #[test]
+    fn views_of_one_mapping_write_through_its_raw_pointer() {
+        let mut map = MmapRaw::from(MmapMut::map_anon(64).unwrap());
+        views::atomic_words(&map)[1].store(0x0403_0201, Relaxed);
+        views::atomic_bytes(&map)[0].store(9, Relaxed);
+        assert_eq!(views::atomic_words(&map)[0].load(Relaxed), 9);
+        // SAFETY: no atomic view is alive while the plain ones are.
+        unsafe {
+            assert_eq!(views::plain(&map, 4..8), [1, 2, 3, 4]);
+            views::plain_mut(&mut map, 8..9)[0] = 5;
+        }
+        assert_eq!(views::atomic_bytes(&map)[8].load(Relaxed), 5);
+    }
+
+    /// Two handles of one file, as two attachers would hold them.
+    fn two_handles(dir: &SegmentDir, len: u64) -> (Segment, Segment) {
+        let path = dir.join("seg");
+        let open = || {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .unwrap();
+            file.set_len(len).unwrap();
+            // SAFETY: a file of this test's own, sized just above; nobody shrinks it.
+            let map = unsafe { MmapMut::map_mut(&file) }.unwrap();
+            Segment::from_parts(dir, "seg", file, map).unwrap()
+        };
+        (open(), open())
+    }
+
+    /// A store through one handle's atomic view is what the other handle's views read:
+    /// the views write through the mapping itself, never through a copy or a pointer the
+    /// compiler may treat as read-only.
+    #[test]
+    fn a_store_through_one_handles_atomics_is_read_through_the_other() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = SegmentDir::at(tmp.path());
+        let (a, mut b) = two_handles(&dir, 4096);
+        for (i, word) in a.atomics().iter().enumerate() {
+            word.store(i as u32 ^ 0xdead_beef, Relaxed);
+        }
+        a.write_bytes(1, &[7]).unwrap();
+        let mut expected: Vec<u32> = (0..1024).map(|i| i ^ 0xdead_beef).collect();
+        expected[0] = (expected[0] & !0xff00) | 0x0700;
+        assert_eq!(b.read_words(), expected);
+        // SAFETY: `a` is not used while these plain views live; nothing else maps the file.
+        unsafe {
+            assert_eq!(b.words(), &expected[..]);
+            assert_eq!(b.as_bytes()[1], 7);
+            b.words_range_mut(1..2).unwrap()[0] = 42;
+        }
+        assert_eq!(a.atomics()[1].load(Relaxed), 42);
     }
 }

@@ -184,3 +184,192 @@ fn a_segment_named_like_an_option_is_attached_by_that_name() {
     scratch.remove("-h");
     scratch.finish();
 }
+
+/// The size of the sparse segments below: 4 MiB, four times the full tmpfs's room.
+const SPARSE_LEN: u64 = 4 << 20;
+
+/// A file whose length was only *set* (`ftruncate`, what Python's `SharedMemory` does) has
+/// no pages yet: it is sparse. Attach reserves every page it maps (`posix_fallocate`), so
+/// once it returns, the file system has given the file all its blocks.
+#[test]
+fn attach_reserves_every_page_of_a_sparse_file() {
+    use std::os::unix::fs::MetadataExt;
+    let scratch = Scratch::new();
+    let path = scratch.dir.join("sparse");
+    std::fs::File::create(&path)
+        .and_then(|file| file.set_len(SPARSE_LEN))
+        .unwrap();
+    let reserved = || std::fs::metadata(&path).unwrap().blocks() * 512;
+    assert!(
+        reserved() < SPARSE_LEN,
+        "setup: this file system did not make a sparse file ({} of {SPARSE_LEN} bytes reserved)",
+        reserved()
+    );
+    let segment = attach(&scratch.dir, "sparse").expect("attach to a sparse file should succeed");
+    assert!(
+        reserved() >= SPARSE_LEN,
+        "attach mapped a sparse file without reserving its pages: only {} of {SPARSE_LEN} \
+         bytes are backed, so on a full tmpfs the first touch of a hole is a SIGBUS. Call \
+         posix_fallocate(&file, 0, len) before mapping",
+        reserved()
+    );
+    drop(segment);
+    scratch.remove("sparse");
+    scratch.finish();
+}
+
+/// On a full tmpfs, attaching to a sparse segment is `Error::NoSpace`, never a SIGBUS.
+///
+/// The real thing needs a tmpfs that is nearly full, and filling `/dev/shm` is not a test's
+/// business. So the worker process is started in a mount namespace of its own, where a
+/// 1 MiB tmpfs is mounted over the scratch directory and a 4 MiB sparse file is made in it
+/// (`ftruncate` only, as Python does), before the worker attaches and reads all of it.
+/// Nothing of that is visible outside the worker, and it all vanishes with it.
+///
+/// No limit an unprivileged process can set makes this happen without a mount:
+/// `RLIMIT_FSIZE` is checked only when a file *grows*, and filling holes inside a file's
+/// length does not grow it. Mounting needs root, or a user namespace (where the kernel
+/// allows unprivileged ones). Where neither is allowed, this test says so on stderr and
+/// checks nothing; the mistake it shows end to end is still caught, everywhere, by
+/// `attach_reserves_every_page_of_a_sparse_file`.
+#[test]
+fn attach_on_a_full_tmpfs_is_no_space_not_sigbus() {
+    use std::os::unix::process::ExitStatusExt;
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let job = Job::Read {
+        dir: scratch.dir.path().to_owned(),
+        name: "python-made".into(),
+    };
+    let mut command = job.command();
+    in_a_private_tmpfs(
+        &mut command,
+        scratch.dir.path(),
+        "size=1m",
+        "python-made",
+        SPARSE_LEN,
+    );
+    let child = command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!(
+                "NOT CHECKED: cannot mount a private tmpfs here ({e}); \
+                 attach_reserves_every_page_of_a_sparse_file still checks the reservation"
+            );
+            scratch.finish();
+            return;
+        }
+    };
+    let status = common::wait_bounded(&mut child, WORKER_LIMIT, "the attaching worker");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_ne!(
+        status.signal(),
+        Some(nix::libc::SIGBUS),
+        "the worker died of SIGBUS reading a sparse segment on a full tmpfs: attach must \
+         reserve the pages (posix_fallocate) before mapping, and report ENOSPC as \
+         Error::NoSpace"
+    );
+    assert!(
+        !status.success() && stderr.contains("no room for segment"),
+        "attaching to a 4 MiB sparse segment on a 1 MiB tmpfs must fail with Error::NoSpace \
+         (posix_fallocate says ENOSPC); the worker ended with {status} and said:\n{stderr}"
+    );
+    scratch.finish();
+}
+
+/// Makes `command` start in a mount namespace of its own, with a tmpfs mounted (`options`,
+/// e.g. `size=1m`) over `dir` and a sparse file `name` of `len` bytes made in it: what a
+/// Python creator leaves on a nearly full `/dev/shm`. As root a mount namespace is enough;
+/// otherwise a user namespace maps this user to root inside it. Starting the command fails
+/// where neither is allowed.
+fn in_a_private_tmpfs(
+    command: &mut std::process::Command,
+    dir: &std::path::Path,
+    options: &str,
+    name: &str,
+    len: u64,
+) {
+    use std::ffi::CString;
+    use std::io;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+
+    use nix::libc;
+
+    // Everything is made before the fork: between fork and exec only system calls run.
+    let c = |bytes: &[u8]| CString::new(bytes).unwrap();
+    let dir_c = c(dir.as_os_str().as_bytes());
+    let file_c = c(dir.join(name).as_os_str().as_bytes());
+    let options_c = c(options.as_bytes());
+    // SAFETY: getuid and getgid cannot fail and touch no memory of ours.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let uid_map = format!("0 {uid} 1");
+    let gid_map = format!("0 {gid} 1");
+    let len = len as libc::off_t;
+    let check = |result: libc::c_int| {
+        if result < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(result)
+        }
+    };
+    let write = move |path: &std::ffi::CStr, text: &[u8]| -> io::Result<()> {
+        // SAFETY: a NUL-terminated path and a buffer of `text.len()` bytes we own.
+        let fd = check(unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+        // SAFETY: as above; the descriptor is ours and closed right after.
+        let written = unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
+        // SAFETY: `fd` was opened above and is closed once.
+        unsafe { libc::close(fd) };
+        if written == text.len() as isize {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    let setup = move || -> io::Result<()> {
+        // SAFETY: these are plain system calls on NUL-terminated strings made before the
+        // fork; they run in the child only, between fork and exec, and change only its own
+        // namespaces and the mounts inside them.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWNS) < 0 {
+                check(libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS))?;
+                let _ = write(c"/proc/self/setgroups", b"deny");
+                write(c"/proc/self/uid_map", uid_map.as_bytes())?;
+                write(c"/proc/self/gid_map", gid_map.as_bytes())?;
+            }
+            // Private first, so the mount below never propagates back to the parent's
+            // namespace.
+            check(libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            check(libc::mount(
+                c"tmpfs".as_ptr(),
+                dir_c.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                options_c.as_ptr().cast(),
+            ))?;
+            let fd = check(libc::open(
+                file_c.as_ptr(),
+                libc::O_CREAT | libc::O_RDWR | libc::O_CLOEXEC,
+                0o600,
+            ))?;
+            let truncated = check(libc::ftruncate(fd, len));
+            libc::close(fd);
+            truncated.map(drop)
+        }
+    };
+    // SAFETY: `setup` only makes system calls (no allocation, no lock) on data made before
+    // the fork, which is what may run between fork and exec.
+    unsafe { command.pre_exec(setup) };
+}

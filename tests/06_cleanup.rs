@@ -399,38 +399,95 @@ fn a_segment_without_the_mark_is_never_swept() {
 }
 
 /// An attach that races a sweep of a dead segment ends one of two ways: the attach fails
-/// with `NotFound` (the sweep won), or it succeeds and the name stays (the attach won).
-/// Never a successful attach to a file whose name the sweep removed.
+/// with `NotFound` (the sweep won), or it succeeds and the name stays its file's for as
+/// long as the attacher holds it (the attach won). Never a segment whose name a sweep
+/// removed while it was held.
+///
+/// The window a wrong sweep leaves open (its claim let go before the unlink) lasts a few
+/// microseconds, so this is a stress: attachers spin on the name, each checking that the
+/// name still names its file while it holds the segment, while this thread creates the
+/// segment, lets it go and sweeps, over and over, for a fixed number of sweeps.
 #[test]
 fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const ATTACHERS: usize = 2;
+    const SWEEPS: usize = 2500;
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
-    for round in 0..300 {
-        drop(create(&scratch.dir, "contested", 8).expect("create (exercise 01) should succeed"));
-        let dir = scratch.dir.clone();
-        let attacher = std::thread::spawn(move || attach(&dir, "contested"));
-        let swept = sweep_now(&scratch.dir);
-        let attached = attacher.join().expect("the attaching thread panicked");
-        match attached {
-            Ok(segment) => {
-                assert!(
-                    swept.is_empty() && scratch.names() == ["contested"],
-                    "round {round}: attach succeeded, yet sweep removed the name ({swept:?}): \
-                     sweep must hold its claim while it checks and unlinks"
-                );
-                drop(segment);
-                unlink(&scratch.dir, "contested").expect("unlink should succeed");
-            }
-            Err(Error::NotFound { .. }) => {
-                assert_eq!(
-                    swept,
-                    ["contested"],
-                    "round {round}: attach found nothing to attach to, so sweep should have removed the segment"
-                );
-            }
-            Err(e) => panic!("round {round}: attach racing a sweep failed with {e}"),
+    let stop = Arc::new(AtomicBool::new(false));
+    // The attachers stop however this test ends, a failed create or sweep included.
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
         }
     }
+    let stopper = StopOnDrop(Arc::clone(&stop));
+    let attachers: Vec<_> = (0..ATTACHERS)
+        .map(|_| {
+            let (dir, stop) = (scratch.dir.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || -> Result<usize, String> {
+                let path = dir.join("contested");
+                let mut held = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    match attach(&dir, "contested") {
+                        Ok(segment) => {
+                            held += 1;
+                            for _ in 0..3 {
+                                let same =
+                                    shm_kata::liveness::names_same_file(segment.file(), &path);
+                                if !matches!(same, Ok(true)) {
+                                    return Err(format!(
+                                        "after {held} attaches: an attached segment's name was \
+                                         removed while it was held (names_same_file gave \
+                                         {same:?}): sweep must keep its claim (the open file \
+                                         it locked) until the unlink is done"
+                                    ));
+                                }
+                                std::thread::yield_now();
+                            }
+                            drop(segment);
+                            // Leave the segment unheld for a moment, so sweeps can claim it
+                            // and the other attachers meet their claims.
+                            std::thread::sleep(Duration::from_micros(500));
+                        }
+                        Err(Error::NotFound { .. } | Error::ZeroLength { .. }) => {}
+                        Err(e) => return Err(format!("attach racing a sweep failed with {e}")),
+                    }
+                }
+                Ok(held)
+            })
+        })
+        .collect();
+    let dir = scratch.dir.clone();
+    let swept = within(LIMIT, "the create and sweep loop", move || {
+        let mut swept = 0;
+        for _ in 0..SWEEPS {
+            match create(&dir, "contested", 8) {
+                Ok(segment) => drop(segment),
+                Err(Error::AlreadyExists { .. }) => {}
+                Err(e) => panic!("create (exercise 01) failed: {e}"),
+            }
+            swept += sweep(&dir).expect("sweep should succeed").len();
+        }
+        swept
+    });
+    drop(stopper);
+    let mut attached = 0;
+    for attacher in attachers {
+        match attacher.join().expect("an attaching thread panicked") {
+            Ok(held) => attached += held,
+            Err(message) => panic!("{message}"),
+        }
+    }
+    assert!(
+        swept > 0 && attached > 0,
+        "the stress should see both sweeps and attaches win sometimes ({swept} sweeps \
+         removed the segment, {attached} attaches held it)"
+    );
+    let _ = unlink(&scratch.dir, "contested");
     scratch.finish();
 }
 
@@ -614,4 +671,108 @@ proptest! {
             "with every holder gone, the final sweep should remove every segment left");
         scratch.finish();
     }
+}
+
+// ----- holders that take no lock: programs that are not the kata -----
+
+/// A process started for a test that is killed when dropped, so a failing test leaves
+/// nothing running.
+struct Peer(std::process::Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Maps the file named by its argument with plain `mmap` (through ctypes, so no descriptor
+/// stays open: only the mapping), says `ready`, and keeps it until stdin closes.
+const PYTHON_MAPPER: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+fd = os.open(sys.argv[1], os.O_RDWR)
+addr = libc.mmap(None, os.fstat(fd).st_size, 3, 1, fd, 0)  # PROT_READ|PROT_WRITE, MAP_SHARED
+if addr in (None, ctypes.c_void_p(-1).value):
+    sys.exit("mmap failed")
+os.close(fd)
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+/// A Python program (no kata, no liveness lock) maps a kata segment whose creator is gone,
+/// as `SharedMemory(name=…)` would. The lock says "dead"; the kernel's record in
+/// `/proc/PID/maps` says "mapped", and sweep must believe the kernel.
+#[test]
+fn sweep_keeps_a_segment_a_program_without_the_kit_still_maps() {
+    use std::io::BufRead;
+    let _serial = one_at_a_time();
+    if std::env::var_os("SHM_KATA_SKIP_PYTHON").is_some_and(|v| v == "1") {
+        eprintln!("skipped: SHM_KATA_SKIP_PYTHON=1");
+        return;
+    }
+    let scratch = Scratch::new();
+    drop(create(&scratch.dir, "mapped", 4096).expect("create (exercise 01) should succeed"));
+    let mut python = std::process::Command::new("python3");
+    python
+        .args(["-c", PYTHON_MAPPER])
+        .arg(scratch.dir.join("mapped"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut mapper = Peer(python.spawn().expect(
+        "python3 is needed to play a program without the kit (or set SHM_KATA_SKIP_PYTHON=1)",
+    ));
+    let mut line = String::new();
+    std::io::BufReader::new(mapper.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        line.trim(),
+        "ready",
+        "the Python mapper could not map the segment"
+    );
+    assert!(
+        sweep_now(&scratch.dir).is_empty(),
+        "sweep removed a segment that a live process without the kit still maps: the \
+         liveness lock only sees kata holders, so check liveness::used_by_another_process \
+         (the kernel's /proc record) before the unlink"
+    );
+    drop(mapper);
+    assert_eq!(
+        sweep_now(&scratch.dir),
+        ["mapped"],
+        "once the mapping process is gone, the segment is dead and should be swept"
+    );
+    scratch.finish();
+}
+
+/// A process that merely has the file open (here `sleep`, with the segment as its standard
+/// input) also uses it: `/proc/PID/fd` says so, and sweep keeps it.
+#[test]
+fn sweep_keeps_a_segment_a_program_without_the_kit_holds_open() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    drop(create(&scratch.dir, "opened", 64).expect("create (exercise 01) should succeed"));
+    let file = std::fs::File::open(scratch.dir.join("opened")).unwrap();
+    let sleeper = Peer(
+        std::process::Command::new("sleep")
+            .arg("600")
+            .stdin(file)
+            .spawn()
+            .expect("could not start sleep"),
+    );
+    assert!(
+        sweep_now(&scratch.dir).is_empty(),
+        "sweep removed a segment that a live process without the kit holds open: check \
+         liveness::used_by_another_process (the kernel's /proc record) before the unlink"
+    );
+    drop(sleeper);
+    assert_eq!(
+        sweep_now(&scratch.dir),
+        ["opened"],
+        "once the process that held it open is gone, the segment should be swept"
+    );
+    scratch.finish();
 }
