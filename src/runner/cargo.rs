@@ -77,13 +77,32 @@ pub struct Output {
 #[derive(Debug, Clone)]
 pub struct Cargo {
     root: PathBuf,
+    env: Vec<(OsString, OsString)>,
 }
 
 impl Cargo {
     pub fn new(root: &Path) -> Cargo {
         Cargo {
             root: root.to_owned(),
+            env: Vec::new(),
         }
+    }
+
+    /// Sets `key` to `value` in the environment of every `cargo` this one starts (and so
+    /// of the tests it runs).
+    pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Cargo {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The target directory the runs build in: `CARGO_TARGET_DIR`, else `target/` in the
+    /// root. (A `build.target-dir` in a cargo config is not looked at.)
+    pub fn target_dir(&self) -> PathBuf {
+        absolute_target_dir()
+            .map(|(_, dir)| dir)
+            .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or_else(|| self.root.join("target"))
     }
 
     /// Builds (without running) the given test targets and everything they need.
@@ -129,6 +148,7 @@ impl Cargo {
             .env("RUST_BACKTRACE", "0")
             .env("CARGO_TERM_COLOR", "never")
             .envs(absolute_target_dir())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

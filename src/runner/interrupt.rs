@@ -3,11 +3,17 @@
 //! The runner starts `cargo test` in a process group of its own (so a test that loops
 //! forever can be killed with everything it started), and the demo creates a segment in
 //! `/dev/shm`. A Ctrl-C would kill the runner and leave both behind, so the runner
-//! handles SIGINT: it kills the groups still running, removes the files still registered,
-//! and exits with the conventional status 130.
+//! handles SIGINT: it passes the Ctrl-C on to the groups still running (as SIGINT, which
+//! a terminal would have sent them had they been in its foreground group), gives them
+//! [`GRACE`] to end, kills what is left, removes the files still registered, and exits
+//! with the conventional status 130.
+//!
+//! What a test process killed this way had in its scratch directory stays there; the
+//! next run removes it (its lock died with it: see [`super::scratch`]).
 
 use std::path::PathBuf;
 use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -16,13 +22,15 @@ static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 static FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static INSTALL: Once = Once::new();
 
+/// How long the groups get to end after the forwarded Ctrl-C before they are killed.
+pub const GRACE: Duration = Duration::from_secs(2);
+
 /// Installs the handler (once; later calls do nothing).
 pub fn install() {
     INSTALL.call_once(|| {
         let installed = ctrlc::set_handler(|| {
-            for group in lock(&GROUPS).drain(..) {
-                let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
-            }
+            let groups: Vec<Pid> = lock(&GROUPS).drain(..).map(Pid::from_raw).collect();
+            stop_groups(&groups, GRACE);
             for file in lock(&FILES).drain(..) {
                 if std::fs::remove_file(&file).is_ok() {
                     eprintln!("\ninterrupted: removed {}", file.display());
@@ -36,7 +44,24 @@ pub fn install() {
     });
 }
 
-/// Kill this process group on Ctrl-C until [`forget_group`].
+/// Sends SIGINT to every group, waits until none has a process left or `grace` has
+/// passed, then sends SIGKILL to the groups still there.
+pub fn stop_groups(groups: &[Pid], grace: Duration) {
+    for &group in groups {
+        let _ = killpg(group, Signal::SIGINT);
+    }
+    let deadline = Instant::now() + grace;
+    // Signal "none" only asks whether the group still has a member.
+    let alive = |group: &&Pid| killpg(**group, None).is_ok();
+    while groups.iter().any(|g| alive(&g)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for group in groups.iter().filter(alive) {
+        let _ = killpg(*group, Signal::SIGKILL);
+    }
+}
+
+/// Stop this process group on Ctrl-C until [`forget_group`].
 pub fn watch_group(group: u32) {
     install();
     lock(&GROUPS).push(group as i32);

@@ -29,8 +29,10 @@ pub fn find(explicit: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(dir) = cwd.ancestors().find(|dir| is_kata_root(dir)) {
         return Ok(dir.to_owned());
     }
-    let built_from = Path::new(env!("CARGO_MANIFEST_DIR"));
-    if built_from.join(INFO_FILE).is_file() {
+    // `option_env!`, not `env!`: in a project whose path is not UTF-8 the variable is
+    // not a `str`, and `env!` would refuse to compile the runner at all.
+    let built_from = option_env!("CARGO_MANIFEST_DIR").map(Path::new);
+    if let Some(built_from) = built_from.filter(|dir| dir.join(INFO_FILE).is_file()) {
         return Ok(built_from.to_owned());
     }
     Err(format!(
@@ -41,13 +43,31 @@ pub fn find(explicit: Option<&Path>) -> Result<PathBuf, String> {
 
 /// Holds the `shm-kata` package and its exercise list.
 fn is_kata_root(dir: &Path) -> bool {
-    let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
-        return false;
-    };
     dir.join(INFO_FILE).is_file()
-        && manifest
-            .lines()
-            .any(|line| line.replace(' ', "") == format!("name=\"{PACKAGE}\""))
+        && read_plain_file(&dir.join("Cargo.toml")).is_some_and(|manifest| {
+            manifest
+                .lines()
+                .any(|line| line.replace(' ', "") == format!("name=\"{PACKAGE}\""))
+        })
+}
+
+/// The text of `path` if it is a plain file. Anything else (a FIFO, whose `open` waits
+/// for a writer forever; a device) is passed over: opened without waiting, checked, and
+/// only then read.
+fn read_plain_file(path: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 #[cfg(test)]
@@ -56,7 +76,7 @@ mod tests {
 
     #[test]
     fn the_root_is_found_from_a_subdirectory() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = Path::new(option_env!("CARGO_MANIFEST_DIR").expect("built by cargo"));
         let from_sub = root.join("src").join("runner");
         let found = from_sub.ancestors().find(|dir| is_kata_root(dir));
         assert_eq!(found, Some(root));
