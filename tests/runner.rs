@@ -422,22 +422,40 @@ fn verify_judges_only_what_its_own_runs_made() {
     for file in &strangers {
         std::fs::write(file, b"not verify's").unwrap();
     }
+    // Some of them appear while verify runs, once it has said its first line.
+    let mut child = fixture
+        .command(&["verify", "--shm-dir", shm.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start verify");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let late = shm.join("shm-kata-test-late-arrival");
+    std::fs::write(&late, b"not verify's").unwrap();
     let in_tmp = tempfile::Builder::new()
         .prefix("shm-kata-test-")
         .tempdir()
         .expect("cannot make a directory in /tmp");
-    let run = fixture.verify();
-    let out = stdout(&run);
+    let later_run = ScratchDir::new(&fixture.root().join("target").join("tmp")).unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut out, &mut rest);
+        rest
+    });
+    let status = common::wait_bounded(&mut child, LIMIT, "shm-kata verify");
+    let out = first + &reader.join().unwrap();
+    drop((in_tmp, later_run));
     assert!(
-        run.status.success(),
-        "verify must not blame the kata for files it did not make:\n{out}\n{}",
-        run.stderr
+        status.success(),
+        "verify must not blame the kata for files it did not make:\n{out}"
     );
     assert!(
         other_run.path().join("segment").exists() && strangers.iter().all(|f| f.exists()),
         "verify must never remove what another live run or program holds"
     );
-    drop(in_tmp);
 }
 
 #[test]

@@ -60,7 +60,8 @@ pub fn run(kata: &Kata, shm: &Path) -> ExitCode {
 /// Nothing left by this run's tests: their scratch root is empty, and no name in `shm`
 /// carries this run's tag.
 fn leftovers(own: &ScratchDir, shm: &Path, report: &mut Report) {
-    let tag = format!("{}-", own.path().file_name().unwrap_or_default().display());
+    let name = own.path().file_name().unwrap_or_default();
+    let tag = format!("{}-", name.to_string_lossy());
     let mut left: Vec<String> = listing(shm).into_iter().collect();
     left.retain(|name| name.starts_with(&tag));
     let shm = shm.display();
