@@ -3,13 +3,12 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use proptest::test_runner::Config;
 use shm_kata::SegmentDir;
@@ -152,13 +151,13 @@ pub struct Finished {
 }
 
 /// Runs `command` to its end, but never longer than `limit`: a child that is still
-/// running then is killed and the test fails with `what` in the message.
+/// running then is stopped (see [`wait_bounded`]) and the test fails with `what` in the
+/// message.
 ///
-/// The child runs in a process group of its own, so the processes *it* starts are killed
-/// with it.
+/// The child stays in the test's process group: a Ctrl-C at the terminal reaches it as it
+/// reaches the test, and the runner, started this way, passes it on to its own `cargo`.
 pub fn run_bounded(mut command: Command, limit: Duration, what: &str) -> Finished {
     let mut child = command
-        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -209,8 +208,9 @@ impl ScratchFile {
     }
 }
 
-/// Waits for `child`, but never longer than `limit`: then it is killed, with its process
-/// group if it leads one, and the test fails with `what` in the message.
+/// Waits for `child`, but never longer than `limit`: then it gets SIGINT (the runner
+/// stops what it started on it), a moment later SIGKILL, and the test fails with `what`
+/// in the message.
 pub fn wait_bounded(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
@@ -218,8 +218,11 @@ pub fn wait_bounded(child: &mut Child, limit: Duration, what: &str) -> ExitStatu
             return status;
         }
         if Instant::now() > deadline {
-            let pid = Pid::from_raw(child.id() as i32);
-            let _ = killpg(pid, Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGINT);
+            let grace = Instant::now() + Duration::from_secs(3);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < grace {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             let _ = child.kill();
             let _ = child.wait();
             panic!(
