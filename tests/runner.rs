@@ -435,10 +435,6 @@ fn verify_judges_only_what_its_own_runs_made() {
     out.read_line(&mut first).unwrap();
     let late = shm.join("shm-kata-test-late-arrival");
     std::fs::write(&late, b"not verify's").unwrap();
-    let in_tmp = tempfile::Builder::new()
-        .prefix("shm-kata-test-")
-        .tempdir()
-        .expect("cannot make a directory in /tmp");
     let later_run = ScratchDir::new(&fixture.root().join("target").join("tmp")).unwrap();
     let reader = std::thread::spawn(move || {
         let mut rest = String::new();
@@ -447,7 +443,7 @@ fn verify_judges_only_what_its_own_runs_made() {
     });
     let status = common::wait_bounded(&mut child, LIMIT, "shm-kata verify");
     let out = first + &reader.join().unwrap();
-    drop((in_tmp, later_run));
+    drop(later_run);
     assert!(
         status.success(),
         "verify must not blame the kata for files it did not make:\n{out}"
