@@ -2,7 +2,8 @@
 //!
 //! `cargo run` works from any subdirectory of the project, and the runner has to find the
 //! root from there: it walks up from the current directory to the `Cargo.toml` of the
-//! `shm-kata` package, and falls back to the directory it was compiled in.
+//! `shm-kata` package, and falls back to the package `cargo run` names
+//! (`CARGO_MANIFEST_DIR`).
 
 use std::path::{Path, PathBuf};
 
@@ -12,8 +13,7 @@ use super::exercises::INFO_FILE;
 const PACKAGE: &str = "shm-kata";
 
 /// The project root: `explicit` if given (`--root`), else the nearest ancestor of the
-/// current directory holding the `shm-kata` package, else the directory this runner was
-/// built from.
+/// current directory holding the `shm-kata` package, else the package `cargo run` ran.
 pub fn find(explicit: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(dir) = explicit {
         return if dir.join(INFO_FILE).is_file() {
@@ -29,11 +29,12 @@ pub fn find(explicit: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(dir) = cwd.ancestors().find(|dir| is_kata_root(dir)) {
         return Ok(dir.to_owned());
     }
-    // `option_env!`, not `env!`: in a project whose path is not UTF-8 the variable is
-    // not a `str`, and `env!` would refuse to compile the runner at all.
-    let built_from = option_env!("CARGO_MANIFEST_DIR").map(Path::new);
+    // `cargo run` tells the runner where the package is, in its environment. Read at run
+    // time, not baked in with `env!`: in a project whose path is not UTF-8 the compiler
+    // refuses `env!` (and `option_env!`) of it, and the runner would not build at all.
+    let built_from = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
     if let Some(built_from) = built_from.filter(|dir| dir.join(INFO_FILE).is_file()) {
-        return Ok(built_from.to_owned());
+        return Ok(built_from);
     }
     Err(format!(
         "cannot find the kata: no {PACKAGE} package with an {INFO_FILE} in {} or above it (run it from inside the project, restore {INFO_FILE} if it is missing, or pass --root DIR)",
