@@ -646,3 +646,73 @@ fn a_workers_output_is_shown_under_the_test_that_started_it() {
         run.stderr
     );
 }
+
+/// The processes whose working directory is `dir` or below it (read from /proc).
+fn processes_working_in(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .filter(|entry| {
+            std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(dir))
+        })
+        .map(|entry| {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            stat.split(' ').take(4).collect::<Vec<_>>().join(" ")
+        })
+        .collect()
+}
+
+#[test]
+fn ctrl_c_stops_the_runner_and_everything_it_started() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "exercises/02_two.rs",
+        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::hint::spin_loop();\n    }\n}\n",
+    );
+    let mut runner = fixture
+        .command(&[])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start the runner");
+    // Its progress lines go to stderr (not a terminal): wait until 02's endless test runs.
+    let mut stderr = BufReader::new(runner.stderr.take().unwrap()).lines();
+    let mut said = String::new();
+    for line in stderr.by_ref() {
+        let line = line.unwrap_or_default();
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("running the tests of 02 two") {
+            break;
+        }
+    }
+    assert!(
+        said.contains("running the tests of 02 two"),
+        "the runner should say it runs 02's tests:\n{said}"
+    );
+    // Keep reading: a runner whose stderr is closed fails on its next line.
+    let rest = std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>());
+    let pid = nix::unistd::Pid::from_raw(runner.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = common::wait_bounded(&mut runner, LIMIT, "the interrupted runner");
+    let left = processes_working_in(fixture.root());
+    let _ = rest.join();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "an interrupted runner exits with 130: {status:?}"
+    );
+    assert!(
+        left.is_empty(),
+        "the runner's cargo and the tests it started must be gone when it exits: {left:?}"
+    );
+}

@@ -11,7 +11,6 @@
 
 use std::ffi::OsString;
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -151,11 +150,12 @@ impl Cargo {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let mut child = match command.spawn() {
+            .stderr(Stdio::piped());
+        // In a process group of its own, watched by the Ctrl-C handler from the start.
+        let mut child = match interrupt::spawn_group(&mut command) {
             Ok(child) => child,
             Err(e) => {
+                interrupt::hold_if_interrupted();
                 return Output {
                     success: false,
                     stdout: String::new(),
@@ -165,7 +165,6 @@ impl Cargo {
             }
         };
         let group = child.id();
-        interrupt::watch_group(group);
         let stdout = read_all(child.stdout.take());
         let stderr = read_all(child.stderr.take());
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -185,6 +184,7 @@ impl Cargo {
         // The test binaries cargo started are in the group too: none may outlive it.
         let _ = killpg(Pid::from_raw(group as i32), Signal::SIGKILL);
         interrupt::forget_group(group);
+        interrupt::hold_if_interrupted();
         Output {
             success: status.is_some_and(|s| s.success()) && !timed_out,
             stdout: stdout.join().unwrap_or_default(),
