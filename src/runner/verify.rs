@@ -235,7 +235,7 @@ fn stubs_fail(exercise: &Exercise, output: &Output, report: &mut Report) {
         let why = outcome.failure().map(|f| f.message.as_str()).unwrap_or("");
         format!(
             "{title}: fails on the stub for a reason other than its `todo!()`: {}",
-            why.lines().next().unwrap_or_default()
+            first_line(why)
         )
     } else {
         String::new()
@@ -257,8 +257,10 @@ fn solution_passes(exercise: &Exercise, output: &Output, report: &mut Report) {
                 .failure()
                 .map(|f| (f.test.as_str(), f.message.as_str()))
                 .unwrap_or(("", ""));
-            let first_line = message.lines().next().unwrap_or_default();
-            format!("{title}: fails on the solution: {test}: {first_line}")
+            format!(
+                "{title}: fails on the solution: {test}: {}",
+                first_line(message)
+            )
         }
     };
     let passed = match outcome {
@@ -271,6 +273,19 @@ fn solution_passes(exercise: &Exercise, output: &Output, report: &mut Report) {
         problem,
     );
 }
+
+/// The first line of a failure message, at most [`FIRST_LINE_CHARS`] characters of it (a
+/// test may panic with a whole buffer on one line).
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    let mut shown: String = line.chars().take(FIRST_LINE_CHARS).collect();
+    if shown.len() < line.len() {
+        shown.push('…');
+    }
+    shown
+}
+
+const FIRST_LINE_CHARS: usize = 300;
 
 /// `test some_property ... ok` → `some_property`.
 fn passing_tests(stdout: &str) -> Vec<String> {
@@ -299,5 +314,14 @@ mod tests {
     fn passing_tests_are_read_from_libtests_lines() {
         let stdout = "running 3 tests\ntest a ... ok\ntest b ... FAILED\ntest c::d ... ok\n";
         assert_eq!(passing_tests(stdout), ["a", "c::d"]);
+    }
+
+    #[test]
+    fn a_huge_failure_line_is_cut_to_a_readable_length() {
+        let message = format!("{}\nsecond", "x".repeat(2_000_000));
+        let shown = first_line(&message);
+        assert_eq!(shown.chars().count(), FIRST_LINE_CHARS + 1);
+        assert!(shown.ends_with('…'));
+        assert_eq!(first_line("short\nsecond"), "short");
     }
 }
