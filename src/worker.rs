@@ -8,8 +8,9 @@
 //!   read), and a worker that never ends blocks a plain `wait()` for good. Here every wait
 //!   has a deadline, and a killed or failed worker is an error, never a silent gap.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -69,6 +70,8 @@ pub struct Worker {
     index: usize,
     job: Job,
     child: Child,
+    /// Passes the worker's standard error on through this process's `eprint!`.
+    stderr: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Worker {
@@ -104,6 +107,9 @@ impl Drop for Worker {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        if let Some(forward) = self.stderr.take() {
+            let _ = forward.join(); // the pipe has ended: the worker is gone
+        }
     }
 }
 
@@ -113,9 +119,21 @@ pub fn spawn(jobs: impl IntoIterator<Item = Job>) -> Result<Vec<Worker>> {
     let program = program();
     let mut workers = Vec::new();
     for (index, job) in jobs.into_iter().enumerate() {
-        let spawned = job.command().stdin(Stdio::null()).spawn();
+        let spawned = job
+            .command()
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn();
         match spawned {
-            Ok(child) => workers.push(Worker { index, job, child }),
+            Ok(mut child) => {
+                let stderr = child.stderr.take().map(forward);
+                workers.push(Worker {
+                    index,
+                    job,
+                    child,
+                    stderr,
+                })
+            }
             Err(source) => {
                 let error = Error::Worker {
                     index,
@@ -127,6 +145,24 @@ pub fn spawn(jobs: impl IntoIterator<Item = Job>) -> Result<Vec<Worker>> {
         }
     }
     Ok(workers)
+}
+
+/// Copies a worker's standard error to this process's, through `eprint!`, line by line.
+///
+/// Why not let the worker write to the same stderr directly: under `cargo test`, libtest
+/// captures what each test prints and shows it under that test's name when it fails,
+/// but it captures only `print!`/`eprint!` of the test's own threads (threads it starts
+/// inherit the capture), never what a child process writes to the real stderr. Passed on
+/// this way, a worker's panic message shows up under the test that started it.
+fn forward(stderr: ChildStderr) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).split(b'\n') {
+            match line {
+                Ok(line) => eprintln!("{}", String::from_utf8_lossy(&line)),
+                Err(_) => break,
+            }
+        }
+    })
 }
 
 /// Waits until every worker has exited, or one has failed, or `timeout` has passed.

@@ -311,38 +311,16 @@ fn python() -> Option<Command> {
     Some(command)
 }
 
-/// A name in /dev/shm no other test run uses, removed on drop if still there.
-struct SystemName(String);
-
-impl SystemName {
-    fn new(tag: &str) -> SystemName {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        SystemName(format!(
-            "shm-kata-test-{tag}-{}-{nanos}",
-            std::process::id()
-        ))
-    }
-}
-
-impl Drop for SystemName {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(SegmentDir::system().join(&self.0));
-    }
-}
-
 /// A segment made by Python's `SharedMemory(create=True)` is attached by name and
 /// transformed by Rust worker processes, and Python sees the result.
 #[test]
 fn a_python_segment_is_transformed_by_rust_workers() {
     use_this_builds_worker();
     let Some(mut python) = python() else { return };
-    let name = SystemName::new("py");
+    let name = common::SystemName::new("py");
     let words = 100_000;
     let mut peer = python
-        .args(["create", &name.0, &words.to_string()])
+        .args(["create", &name.name, &words.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -360,8 +338,9 @@ fn a_python_segment_is_transformed_by_rust_workers() {
         let _ = peer.wait();
         panic!("the Python side could not create its segment (its message is above)");
     }
+    name.record();
     // From here on, closing Python's stdin (also by a panic) lets it check, unlink and exit.
-    let result = run(&SegmentDir::system(), &name.0, 2);
+    let result = run(&SegmentDir::system(), &name.name, 2);
     peer.stdin.take().unwrap().write_all(b"go\n").unwrap();
     let status = wait_bounded(&mut peer, LIMIT, "the Python creator");
     result.expect("run over Python's segment should succeed");
@@ -370,7 +349,7 @@ fn a_python_segment_is_transformed_by_rust_workers() {
         "Python did not see every word transformed (its message is above)"
     );
     assert!(
-        !SegmentDir::system().join(&name.0).exists(),
+        !SegmentDir::system().join(&name.name).exists(),
         "Python, the creator, should have unlinked its segment"
     );
 }
@@ -381,11 +360,12 @@ fn a_python_segment_is_transformed_by_rust_workers() {
 fn python_attaches_to_a_rust_segment_and_both_see_each_others_writes() {
     use_this_builds_worker();
     let Some(mut python) = python() else { return };
-    let name = SystemName::new("rs");
+    let name = common::SystemName::new("rs");
     let words = 100_000;
-    let segment = counting_segment(&SegmentDir::system(), &name.0, words);
-    run(&SegmentDir::system(), &name.0, 2).expect("run should succeed");
-    python.args(["check", &name.0, &words.to_string()]);
+    let segment = counting_segment(&SegmentDir::system(), &name.name, words);
+    name.record();
+    run(&SegmentDir::system(), &name.name, 2).expect("run should succeed");
+    python.args(["check", &name.name, &words.to_string()]);
     let checker = run_bounded(python, LIMIT, "the Python attacher");
     eprint!("{}", checker.stderr);
     let status = checker.status;
@@ -402,6 +382,6 @@ fn python_attaches_to_a_rust_segment_and_both_see_each_others_writes() {
         "Python wrote 0..n back, but this process's mapping does not show it"
     );
     drop(segment);
-    std::fs::remove_file(SegmentDir::system().join(&name.0))
+    std::fs::remove_file(SegmentDir::system().join(&name.name))
         .expect("the segment should still exist: Python must not unlink it");
 }

@@ -11,7 +11,6 @@
 
 use std::ffi::OsString;
 use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -77,13 +76,32 @@ pub struct Output {
 #[derive(Debug, Clone)]
 pub struct Cargo {
     root: PathBuf,
+    env: Vec<(OsString, OsString)>,
 }
 
 impl Cargo {
     pub fn new(root: &Path) -> Cargo {
         Cargo {
             root: root.to_owned(),
+            env: Vec::new(),
         }
+    }
+
+    /// Sets `key` to `value` in the environment of every `cargo` this one starts (and so
+    /// of the tests it runs).
+    pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Cargo {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The target directory the runs build in: `CARGO_TARGET_DIR`, else `target/` in the
+    /// root. (A `build.target-dir` in a cargo config is not looked at.)
+    pub fn target_dir(&self) -> PathBuf {
+        absolute_target_dir()
+            .map(|(_, dir)| dir)
+            .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .unwrap_or_else(|| self.root.join("target"))
     }
 
     /// Builds (without running) the given test targets and everything they need.
@@ -129,13 +147,15 @@ impl Cargo {
             .env("RUST_BACKTRACE", "0")
             .env("CARGO_TERM_COLOR", "never")
             .envs(absolute_target_dir())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let mut child = match command.spawn() {
+            .stderr(Stdio::piped());
+        // In a process group of its own, watched by the Ctrl-C handler from the start.
+        let mut child = match interrupt::spawn_group(&mut command) {
             Ok(child) => child,
             Err(e) => {
+                interrupt::hold_if_interrupted();
                 return Output {
                     success: false,
                     stdout: String::new(),
@@ -145,7 +165,6 @@ impl Cargo {
             }
         };
         let group = child.id();
-        interrupt::watch_group(group);
         let stdout = read_all(child.stdout.take());
         let stderr = read_all(child.stderr.take());
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -165,6 +184,7 @@ impl Cargo {
         // The test binaries cargo started are in the group too: none may outlive it.
         let _ = killpg(Pid::from_raw(group as i32), Signal::SIGKILL);
         interrupt::forget_group(group);
+        interrupt::hold_if_interrupted();
         Output {
             success: status.is_some_and(|s| s.success()) && !timed_out,
             stdout: stdout.join().unwrap_or_default(),

@@ -22,6 +22,7 @@ pub mod outcome;
 pub mod overview;
 pub mod progress;
 pub mod root;
+pub mod scratch;
 pub mod style;
 pub mod verify;
 pub mod watch;

@@ -92,20 +92,10 @@ pub fn read(output: &Output, order: &dyn Fn(&str) -> usize) -> Outcome {
             reached_todo: false,
         },
     };
-    // A worker process's `todo!()` panic goes to the run's stderr, not to the test's
-    // section: a stub that is reached only from a worker shows up there.
-    let worker_todo = output
-        .stderr
-        .lines()
-        .find(|line| line.contains(TODO_PANIC))
-        .map(str::trim);
-    let reached_todo = |f: &Failure| f.is_todo() || worker_todo.is_some();
-    if passed == 0 && !failures.is_empty() && failures.iter().all(reached_todo) {
-        let mut first = first;
-        if let (false, Some(line)) = (first.is_todo(), worker_todo) {
-            first.message = format!("{}\n(in a worker process) {line}", first.message);
-            first.reached_todo = true;
-        }
+    // A worker's output is part of the test that started it (the kit passes a worker's
+    // stderr on through the test's own `eprint!`, which libtest captures per test), so a
+    // stub reached only from a worker shows in its test's section like any other.
+    if passed == 0 && !failures.is_empty() && failures.iter().all(Failure::is_todo) {
         Outcome::NotStarted { failed, first }
     } else {
         Outcome::Failing {
@@ -174,8 +164,19 @@ fn failures(stdout: &str) -> Vec<Failure> {
         .collect()
 }
 
-/// The last `thread '…' panicked at LOCATION:` in a section, with its message.
+/// The last `thread '…' panicked at LOCATION:` in a section, with its message, and the
+/// last `todo!()` a worker of this test reached, if the message does not say so already.
 fn last_panic(test: String, lines: &[&str]) -> Failure {
+    let mut failure = last_panic_only(test, lines);
+    // The last one: a proptest's shrinking runs the minimal input last.
+    let todo = lines.iter().rev().find(|line| line.contains(TODO_PANIC));
+    if let (false, Some(todo)) = (failure.message.contains(TODO_PANIC), todo) {
+        failure.message = format!("{}\n(in a worker process) {}", failure.message, todo.trim());
+    }
+    failure
+}
+
+fn last_panic_only(test: String, lines: &[&str]) -> Failure {
     let reached_todo = lines.iter().any(|line| line.contains(TODO_PANIC));
     let start = lines
         .iter()
@@ -361,20 +362,95 @@ failures:
 test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s
 ";
 
+    /// What libtest shows for a test whose worker reached a `todo!()`: the worker's
+    /// panic (passed on by the kit), then the test's own.
+    const WORKER_TODO: &str = "
+running 2 tests
+first_property --- FAILED
+second_property --- FAILED
+
+failures:
+
+---- first_property stdout ----
+thread 'main' (22272) panicked at src/../exercises/05_lock.rs:1:1:
+not yet implemented: 05 lock: add 1 to \"counter\" 1 times under the lock
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+thread 'first_property' (22271) panicked at tests/05_lock.rs:68:5:
+worker 0 (count 1 times in \"counter\") panicked (exit code 101; its message is above)
+
+---- second_property stdout ----
+thread 'main' (22275) panicked at src/../exercises/05_lock.rs:9:1:
+not yet implemented: 05 lock: add 459 times, atomically
+
+thread 'second_property' (22274) panicked at tests/05_lock.rs:90:5:
+worker 0 (count 459 times in \"counter\") panicked (exit code 101; its message is above)
+
+
+failures:
+    first_property
+    second_property
+
+test result: FAILED. 0 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s
+";
+
     #[test]
     fn a_todo_reached_only_in_a_worker_process_is_not_started_and_shown() {
+        let outcome = read(&output(false, WORKER_TODO), &in_order);
+        let Outcome::NotStarted { first, .. } = outcome else {
+            panic!("a todo!() in a worker's output means not started, got {outcome:?}");
+        };
+        assert!(
+            first.message.contains(
+                "(in a worker process) not yet implemented: 05 lock: add 1 to \"counter\" 1 times"
+            ),
+            "the worker's todo should be shown: {}",
+            first.message
+        );
+    }
+
+    #[test]
+    fn the_worker_todo_shown_is_the_one_of_the_test_shown() {
+        let mut out = output(false, WORKER_TODO);
+        // Whatever else reached the run's stderr (a worker of another test) is not quoted.
+        out.stderr = "not yet implemented: 05 lock: add 459 times, atomically\n".to_owned();
+        let outcome = read(&out, &in_order);
+        let first = outcome.failure().expect("a failure");
+        assert_eq!(first.test, "first_property");
+        assert!(
+            !first.message.contains("459"),
+            "another test's worker must not be quoted: {}",
+            first.message
+        );
+    }
+
+    #[test]
+    fn the_worker_todo_shown_is_the_one_of_the_minimal_input() {
+        // A proptest runs its first case, then shrinks: the last worker output belongs to
+        // the minimal input that the summary names.
+        let first_case = "not yet implemented: 05 lock: add 1 to \"counter\" 413 times\n";
+        let stdout = WORKER_TODO.replacen(
+            "---- first_property stdout ----\n",
+            &format!("---- first_property stdout ----\n{first_case}"),
+            1,
+        );
+        let outcome = read(&output(false, &stdout), &in_order);
+        let first = outcome.failure().expect("a failure");
+        assert!(
+            first.message.contains("1 times") && !first.message.contains("413"),
+            "{}",
+            first.message
+        );
+    }
+
+    #[test]
+    fn a_failure_of_a_test_without_a_todo_is_failing_whatever_stderr_says() {
         let mut out = output(false, WORKER_FAILED);
         out.stderr = "thread 'main' panicked at src/../exercises/05_lock.rs:1:1:\nnot yet implemented: 05 lock: lock\n".to_owned();
         let outcome = read(&out, &in_order);
-        let Outcome::NotStarted { first, .. } = outcome else {
-            panic!("a todo!() in a worker's stderr means not started, got {outcome:?}");
-        };
         assert!(
-            first
-                .message
-                .contains("(in a worker process) not yet implemented: 05 lock"),
-            "the worker's todo should be shown: {}",
-            first.message
+            matches!(outcome, Outcome::Failing { .. }),
+            "a todo!() of some other test's worker says nothing about this one: {outcome:?}"
         );
     }
 

@@ -15,7 +15,10 @@ pub struct Spinner {
 impl Spinner {
     /// A spinner with nothing to say yet: [`say`](Spinner::say) comes next.
     pub fn quiet() -> Spinner {
-        if !std::io::stderr().is_terminal() {
+        if !animated(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ) {
             return Spinner { bar: None };
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -44,10 +47,30 @@ impl Spinner {
     }
 }
 
+/// Whether to draw the redrawn line: only on a terminal, and not under `NO_COLOR` (set to
+/// anything but the empty string), whose users asked for plain output — redrawing
+/// needs escape codes (`ESC[2K`) even without colours.
+fn animated(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
 impl Drop for Spinner {
     fn drop(&mut self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::animated;
+
+    #[test]
+    fn no_color_means_plain_lines_even_on_a_terminal() {
+        assert!(animated(true, None));
+        assert!(animated(true, Some("".into())));
+        assert!(!animated(true, Some("1".into())));
+        assert!(!animated(false, None));
     }
 }

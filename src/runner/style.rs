@@ -37,18 +37,41 @@ pub fn bar(done: usize, total: usize, width: usize) -> String {
     )
 }
 
-/// The first `lines` lines of `text`, indented and wrapped at `width` characters, with a
-/// note when lines were left out. Long lines are wrapped, never cut: the end of a test's
-/// message is usually the advice.
+/// At most this many characters of a message go into an excerpt, however its lines are
+/// cut: a test may panic with a whole buffer on one line.
+pub const EXCERPT_CHARS: usize = 2000;
+
+/// The first `lines` lines of `text` (and at most [`EXCERPT_CHARS`] characters), indented
+/// and wrapped at `width` characters, with a note when something was left out. Long lines
+/// are wrapped, not cut, within that bound: the end of a test's message is usually the
+/// advice.
 pub fn excerpt(text: &str, lines: usize, width: usize, indent: &str) -> String {
     let all: Vec<&str> = text.lines().collect();
-    let mut out: Vec<String> = all
-        .iter()
-        .take(lines)
-        .flat_map(|line| wrap(line, width))
-        .map(|piece| format!("{indent}{piece}"))
-        .collect();
-    if all.len() > lines {
+    let mut budget = EXCERPT_CHARS;
+    let mut out = Vec::new();
+    let mut cut = 0;
+    for line in all.iter().take(lines) {
+        let length = line.chars().count();
+        if length > budget {
+            let kept: String = line.chars().take(budget).collect();
+            out.extend(
+                wrap(&kept, width)
+                    .into_iter()
+                    .map(|p| format!("{indent}{p}")),
+            );
+            cut = length - budget;
+            break;
+        }
+        budget -= length;
+        out.extend(
+            wrap(line, width)
+                .into_iter()
+                .map(|p| format!("{indent}{p}")),
+        );
+    }
+    if cut > 0 {
+        out.push(format!("{indent}… ({cut} more characters)"));
+    } else if all.len() > lines {
         out.push(format!("{indent}… ({} more lines)", all.len() - lines));
     }
     out.join("\n")
@@ -94,6 +117,21 @@ mod tests {
         assert_eq!(
             excerpt(text, 2, 5, "  "),
             "  a\n  bb cc\n  (dd\n  ee)\n  … (2 more lines)"
+        );
+    }
+
+    #[test]
+    fn an_excerpt_of_a_huge_one_line_message_is_bounded_in_characters() {
+        let text = "x".repeat(2_000_000);
+        let shown = excerpt(&text, 8, 100, "  ");
+        assert!(
+            shown.lines().count() <= EXCERPT_CHARS / 100 + 2,
+            "{} lines",
+            shown.lines().count()
+        );
+        assert!(
+            shown.ends_with("… (1998000 more characters)"),
+            "{shown:.200}"
         );
     }
 }

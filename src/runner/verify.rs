@@ -5,6 +5,13 @@
 //! does not pass its own tests, a missing hint, a stub without its `// TODO`, a test file
 //! nobody runs, or a test that leaves a segment in `/dev/shm`. `verify` checks all of
 //! them and lists every problem it finds.
+//!
+//! Leftovers are judged on what *its own* runs made, never on a global listing: on a
+//! shared machine other kata runs and other programs come and go in `/tmp` and
+//! `/dev/shm` meanwhile, and they are not the kata's fault. So the test runs get a
+//! scratch root of their own (a locked directory in `target/tmp`, passed in
+//! `SHM_KATA_SCRATCH`, which the tests' scratch directories honour); afterwards it must
+//! be empty, and no name in `/dev/shm` may carry its tag.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -16,41 +23,63 @@ use super::cargo::{Cargo, Output, Tree};
 use super::exercises::{Exercise, Kata};
 use super::outcome::{self, Outcome};
 use super::progress::Spinner;
+use super::scratch::{self, ScratchDir};
 use super::style::{BAD, GOOD, TITLE, paint};
 
 /// Runs every check; exit status 0 only if the kata is sound. `shm` is where leftover
 /// segments would show up (`/dev/shm`).
 pub fn run(kata: &Kata, shm: &Path) -> ExitCode {
-    let shm_before = listing(shm);
-    let tmp = std::env::temp_dir();
-    let tmp_before = test_dirs(&tmp);
     let mut report = Report::default();
     println!(
         "{}",
         paint(TITLE, format!("verify: {} exercises", kata.exercises.len()))
     );
     static_checks(kata, &mut report);
-    let spinner = Spinner::quiet();
     let cargo = Cargo::new(&kata.root);
+    // What interrupted runs left, then a root of our own for this run's tests.
+    let base = cargo.target_dir().join("tmp");
+    scratch::sweep(&base);
+    let own = match ScratchDir::new(&base) {
+        Ok(own) => own,
+        Err(e) => {
+            let problem = format!("cannot make a scratch root in {}: {e}", base.display());
+            report.check(false, String::new(), problem);
+            return report.finish();
+        }
+    };
+    let cargo = cargo.with_env(scratch::ROOT_ENV, own.path());
+    let spinner = Spinner::quiet();
     for tree in [Tree::Exercises, Tree::Solutions] {
         run_tests(kata, &cargo, tree, &spinner, &mut report);
     }
     drop(spinner);
-    let left: Vec<String> = listing(shm).difference(&shm_before).cloned().collect();
+    leftovers(&own, shm, &mut report);
+    report.finish()
+}
+
+/// Nothing left by this run's tests: their scratch root is empty, and no name in `shm`
+/// carries this run's tag.
+fn leftovers(own: &ScratchDir, shm: &Path, report: &mut Report) {
+    let name = own.path().file_name().unwrap_or_default();
+    let tag = format!("{}-", name.to_string_lossy());
+    let mut left: Vec<String> = listing(shm).into_iter().collect();
+    left.retain(|name| name.starts_with(&tag));
     let shm = shm.display();
     report.check(
         left.is_empty(),
         format!("nothing left in {shm}"),
         format!("left behind in {shm}: {}", left.join(", ")),
     );
-    let left: Vec<String> = test_dirs(&tmp).difference(&tmp_before).cloned().collect();
-    let tmp = tmp.display();
+    let left: Vec<String> = listing(own.path()).into_iter().collect();
+    let root = own.path().display();
     report.check(
         left.is_empty(),
-        format!("no test directory left in {tmp}"),
-        format!("test directories left behind in {tmp}: {}", left.join(", ")),
+        "no test directory left behind".to_owned(),
+        format!(
+            "test directories left behind in {root}: {}",
+            left.join(", ")
+        ),
     );
-    report.finish()
 }
 
 #[derive(Default)]
@@ -206,7 +235,7 @@ fn stubs_fail(exercise: &Exercise, output: &Output, report: &mut Report) {
         let why = outcome.failure().map(|f| f.message.as_str()).unwrap_or("");
         format!(
             "{title}: fails on the stub for a reason other than its `todo!()`: {}",
-            why.lines().next().unwrap_or_default()
+            first_line(why)
         )
     } else {
         String::new()
@@ -228,8 +257,10 @@ fn solution_passes(exercise: &Exercise, output: &Output, report: &mut Report) {
                 .failure()
                 .map(|f| (f.test.as_str(), f.message.as_str()))
                 .unwrap_or(("", ""));
-            let first_line = message.lines().next().unwrap_or_default();
-            format!("{title}: fails on the solution: {test}: {first_line}")
+            format!(
+                "{title}: fails on the solution: {test}: {}",
+                first_line(message)
+            )
         }
     };
     let passed = match outcome {
@@ -243,6 +274,19 @@ fn solution_passes(exercise: &Exercise, output: &Output, report: &mut Report) {
     );
 }
 
+/// The first line of a failure message, at most [`FIRST_LINE_CHARS`] characters of it (a
+/// test may panic with a whole buffer on one line).
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    let mut shown: String = line.chars().take(FIRST_LINE_CHARS).collect();
+    if shown.len() < line.len() {
+        shown.push('…');
+    }
+    shown
+}
+
+const FIRST_LINE_CHARS: usize = 300;
+
 /// `test some_property ... ok` → `some_property`.
 fn passing_tests(stdout: &str) -> Vec<String> {
     stdout
@@ -250,13 +294,6 @@ fn passing_tests(stdout: &str) -> Vec<String> {
         .filter_map(|line| line.strip_prefix("test ")?.strip_suffix(" ... ok"))
         .map(str::to_owned)
         .collect()
-}
-
-/// The tests' scratch directories (`shm-kata-test-*`) in `dir`.
-fn test_dirs(dir: &Path) -> BTreeSet<String> {
-    let mut names = listing(dir);
-    names.retain(|name| name.starts_with("shm-kata-test-"));
-    names
 }
 
 fn listing(dir: &Path) -> BTreeSet<String> {
@@ -277,5 +314,14 @@ mod tests {
     fn passing_tests_are_read_from_libtests_lines() {
         let stdout = "running 3 tests\ntest a ... ok\ntest b ... FAILED\ntest c::d ... ok\n";
         assert_eq!(passing_tests(stdout), ["a", "c::d"]);
+    }
+
+    #[test]
+    fn a_huge_failure_line_is_cut_to_a_readable_length() {
+        let message = format!("{}\nsecond", "x".repeat(2_000_000));
+        let shown = first_line(&message);
+        assert_eq!(shown.chars().count(), FIRST_LINE_CHARS + 1);
+        assert!(shown.ends_with('…'));
+        assert_eq!(first_line("short\nsecond"), "short");
     }
 }

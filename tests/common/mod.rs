@@ -3,15 +3,16 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::io::Read;
-use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use proptest::test_runner::Config;
 use shm_kata::SegmentDir;
-use tempfile::TempDir;
+use shm_kata::runner::scratch::{self, ScratchDir};
 
 /// How long a test lets worker processes run before it calls them hung.
 pub const WORKER_LIMIT: Duration = Duration::from_secs(60);
@@ -23,20 +24,45 @@ pub fn use_this_builds_worker() {
     shm_kata::worker::set_timeout(WORKER_LIMIT);
 }
 
-/// A test's own segment directory, removed when dropped (even if the test panics).
+/// Where this test binary makes its scratch directories: cargo's `CARGO_TARGET_TMPDIR`
+/// (`target/tmp`), or the directory `verify` gives in `SHM_KATA_SCRATCH`.
+pub fn scratch_base() -> PathBuf {
+    scratch::base(Path::new(env!("CARGO_TARGET_TMPDIR")))
+}
+
+/// A test's own segment directory, inside a locked scratch directory of its own, removed
+/// when dropped (even if the test panics).
+///
+/// The first one in each test process also removes what interrupted runs left behind:
+/// scratch directories nobody holds the lock of any more (see `shm_kata::runner::scratch`).
 pub struct Scratch {
-    tmp: TempDir,
+    scratch: ScratchDir,
     pub dir: SegmentDir,
 }
 
 impl Scratch {
     pub fn new() -> Scratch {
-        let tmp = tempfile::Builder::new()
-            .prefix("shm-kata-test-")
-            .tempdir()
-            .expect("cannot make a temporary directory for the test");
-        let dir = SegmentDir::at(tmp.path());
-        Scratch { tmp, dir }
+        static SWEEP: Once = Once::new();
+        let base = scratch_base();
+        SWEEP.call_once(|| {
+            scratch::sweep(&base);
+        });
+        let scratch = ScratchDir::new(&base).unwrap_or_else(|e| {
+            panic!(
+                "cannot make a scratch directory for the test in {}: {e}",
+                base.display()
+            )
+        });
+        let segments = scratch.path().join("segments");
+        std::fs::create_dir(&segments).expect("cannot make the test's segment directory");
+        let dir = SegmentDir::at(&segments);
+        Scratch { scratch, dir }
+    }
+
+    /// The scratch directory (the segment directory is inside it): a place for files that
+    /// must not be in the segment directory.
+    pub fn path(&self) -> &Path {
+        self.scratch.path()
     }
 
     /// What is in the directory now.
@@ -58,6 +84,37 @@ impl Scratch {
             left.is_empty(),
             "the test left {left:?} behind in its segment directory"
         );
+    }
+}
+
+/// A name in the system directory (`/dev/shm`) for a test that must use it (interop
+/// with Python), unique to this test. Once the file exists, [`SystemName::record`] it: a
+/// run that dies before the drop leaves it to the next run's sweep, which removes it if
+/// it is still that file and nobody holds it. Dropping removes it if still there.
+pub struct SystemName {
+    pub name: String,
+    scratch: Scratch,
+}
+
+impl SystemName {
+    pub fn new(tag: &str) -> SystemName {
+        let scratch = Scratch::new();
+        let name = format!("{}{}-{tag}", scratch::system_prefix(), scratch.scratch.id());
+        SystemName { name, scratch }
+    }
+
+    /// The file now exists: record it (its device and inode) in this test's scratch.
+    pub fn record(&self) {
+        self.scratch
+            .scratch
+            .record_system_name(SegmentDir::system().path(), &self.name)
+            .unwrap_or_else(|e| panic!("cannot record /dev/shm/{}: {e}", self.name));
+    }
+}
+
+impl Drop for SystemName {
+    fn drop(&mut self) {
+        self.scratch.scratch.remove_system_name(&self.name);
     }
 }
 
@@ -94,13 +151,13 @@ pub struct Finished {
 }
 
 /// Runs `command` to its end, but never longer than `limit`: a child that is still
-/// running then is killed and the test fails with `what` in the message.
+/// running then is stopped (see [`wait_bounded`]) and the test fails with `what` in the
+/// message.
 ///
-/// The child runs in a process group of its own, so the processes *it* starts are killed
-/// with it.
+/// The child stays in the test's process group: a Ctrl-C at the terminal reaches it as it
+/// reaches the test, and the runner, started this way, passes it on to its own `cargo`.
 pub fn run_bounded(mut command: Command, limit: Duration, what: &str) -> Finished {
     let mut child = command
-        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -128,16 +185,32 @@ pub fn run_bounded(mut command: Command, limit: Duration, what: &str) -> Finishe
 }
 
 /// A temporary file outside the segment directory (the target of a planted symlink),
-/// named like the rest of the kata's temporary files and removed when dropped.
-pub fn scratch_file() -> tempfile::NamedTempFile {
-    tempfile::Builder::new()
-        .prefix("shm-kata-test-")
-        .tempfile()
-        .expect("cannot make a temporary file for the test")
+/// in a scratch directory of its own, removed when dropped.
+pub fn scratch_file() -> ScratchFile {
+    let scratch = Scratch::new();
+    let path = scratch.path().join("outside");
+    std::fs::write(&path, b"").expect("cannot make a temporary file for the test");
+    ScratchFile {
+        path,
+        _scratch: scratch,
+    }
 }
 
-/// Waits for `child`, but never longer than `limit`: then it is killed, with its process
-/// group if it leads one, and the test fails with `what` in the message.
+/// A file outside any segment directory, removed (with its scratch) when dropped.
+pub struct ScratchFile {
+    path: PathBuf,
+    _scratch: Scratch,
+}
+
+impl ScratchFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Waits for `child`, but never longer than `limit`: then it gets SIGINT (the runner
+/// stops what it started on it), a moment later SIGKILL, and the test fails with `what`
+/// in the message.
 pub fn wait_bounded(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
@@ -145,8 +218,11 @@ pub fn wait_bounded(child: &mut Child, limit: Duration, what: &str) -> ExitStatu
             return status;
         }
         if Instant::now() > deadline {
-            let pid = Pid::from_raw(child.id() as i32);
-            let _ = killpg(pid, Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGINT);
+            let grace = Instant::now() + Duration::from_secs(3);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < grace {
+                std::thread::sleep(Duration::from_millis(10));
+            }
             let _ = child.kill();
             let _ = child.wait();
             panic!(

@@ -1,0 +1,252 @@
+//! Scratch directories that the next run cleans up when this one could not.
+//!
+//! Tests (and `verify`) need directories of their own. A run that ends normally removes
+//! them; a run stopped by Ctrl-C or SIGKILL runs no cleanup at all, so the *next* run has
+//! to find what dead runs left, without ever touching what a live run still uses (another
+//! terminal's `cargo test`, a `watch`, a second learner on a workshop server).
+//!
+//! # Liveness from the kernel
+//! Every live scratch directory holds an exclusive `flock` on the directory itself, taken
+//! through an open descriptor that lives exactly as long as the [`ScratchDir`]. The kernel
+//! drops the lock when the process dies, however it dies. A sweep ([`sweep`]) opens each
+//! `shm-kata-test-*` directory and tries the same lock without waiting: granted means its
+//! owner is gone, refused means it is alive. PIDs are never consulted: they are reused.
+//!
+//! # The creation race
+//! An owner makes its directory first and locks it a moment later. A sweep that looks in
+//! between sees an unlocked directory and removes it. So the owner, once it holds the
+//! lock, checks that the name still names the directory it locked (same device and
+//! inode); if not, it was swept, and it starts again under a new name. A sweep, the same
+//! way, removes a directory only while it holds its lock and only if the name still names
+//! what it locked. Exercise 06 teaches this pattern for segments (`src/liveness.rs`).
+//!
+//! # Names in `/dev/shm`
+//! Some tests must use the system directory (Python's `SharedMemory` knows no other). A
+//! scratch records each such name, with the device and inode of the file, under
+//! `system-names/`; a sweep that finds the scratch dead removes the name only if it still
+//! names that same file and no live process holds it as a kata segment.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{FlockOperation, flock};
+
+/// What every scratch directory's name starts with.
+pub const PREFIX: &str = "shm-kata-test-";
+
+/// Where the tests make their scratch directories, when set: `verify` points its runs at a
+/// directory of its own, so it judges only what they made.
+pub const ROOT_ENV: &str = "SHM_KATA_SCRATCH";
+
+/// The sub-directory where a scratch records the names it made in the system directory.
+const SYSTEM_NAMES: &str = "system-names";
+
+/// A directory named `shm-kata-test-*`, locked for as long as this value lives, and
+/// removed with everything in it when dropped.
+#[derive(Debug)]
+pub struct ScratchDir {
+    path: PathBuf,
+    /// The open directory whose `flock` says "alive"; closed last, after the removal.
+    lock: File,
+}
+
+impl ScratchDir {
+    /// Makes a new, locked scratch directory in `base` (made if missing).
+    pub fn new(base: &Path) -> io::Result<ScratchDir> {
+        std::fs::create_dir_all(base)?;
+        loop {
+            let path = base.join(format!("{PREFIX}{}", unique()));
+            match std::fs::create_dir(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+            let lock = match open_dir(&path) {
+                Ok(lock) => lock,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue, // swept already
+                Err(e) => return Err(e),
+            };
+            // A sweep holds the lock only while it removes the directory: try a new name.
+            if !try_lock(&lock)? {
+                continue;
+            }
+            // Swept between `mkdir` and the lock (and maybe the name taken again): retry.
+            if names_same(&lock, &path)? {
+                return Ok(ScratchDir { path, lock });
+            }
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The part of the name after [`PREFIX`], unique among live scratch directories.
+    pub fn id(&self) -> &str {
+        self.path
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(|name| name.strip_prefix(PREFIX))
+            .unwrap_or_default()
+    }
+
+    /// Records that the file `name` in `system` (`/dev/shm`) belongs to this scratch, so
+    /// that a sweep removes it if this process dies before it does. Call it once the file
+    /// exists: the record holds its device and inode.
+    pub fn record_system_name(&self, system: &Path, name: &str) -> io::Result<()> {
+        let meta = std::fs::symlink_metadata(system.join(name))?;
+        let records = self.path.join(SYSTEM_NAMES);
+        std::fs::create_dir_all(&records)?;
+        let record = format!("{} {}\n{}\n", meta.dev(), meta.ino(), system.display());
+        std::fs::write(records.join(name), record)
+    }
+
+    /// Removes `name` from `system` if it is still the file recorded for it.
+    pub fn remove_system_name(&self, name: &str) {
+        remove_recorded(&self.path.join(SYSTEM_NAMES).join(name), name, false);
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        remove_locked(&self.lock, &self.path, false);
+    }
+}
+
+/// Removes every dead `shm-kata-test-*` directory in `base`, and the system names they
+/// recorded; returns how many directories it removed. Live ones are never touched.
+pub fn sweep(base: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let is_scratch = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(PREFIX));
+        // Never follows a symlink: only real directories are scratch.
+        if !is_scratch || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(dir) = open_dir(&path) else { continue };
+        if try_lock(&dir).unwrap_or(false) && names_same(&dir, &path).unwrap_or(false) {
+            remove_locked(&dir, &path, true);
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// With `dir`'s lock held: removes the system names it recorded, then the directory.
+/// `dead` says the owner is gone, so a recorded kata segment may be removed only if no
+/// live process holds it.
+fn remove_locked(dir: &File, path: &Path, dead: bool) {
+    if !names_same(dir, path).unwrap_or(false) {
+        return; // not ours any more: never remove a file we did not make
+    }
+    if let Ok(records) = std::fs::read_dir(path.join(SYSTEM_NAMES)) {
+        for record in records.flatten() {
+            if let Some(name) = record.file_name().to_str() {
+                remove_recorded(&record.path(), name, dead);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(path);
+}
+
+/// Removes the system name a record describes, if it still names the recorded file and,
+/// when `dead` (a sweep), no live process holds it as a kata segment.
+fn remove_recorded(record: &Path, name: &str, dead: bool) {
+    let Ok(text) = std::fs::read_to_string(record) else {
+        return;
+    };
+    let mut lines = text.lines();
+    let ids: Vec<u64> = lines
+        .next()
+        .unwrap_or_default()
+        .split(' ')
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let (Some(&[dev, ino]), Some(system)) = (ids.get(..2), lines.next()) else {
+        return;
+    };
+    let path = Path::new(system).join(name);
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(&path)
+    else {
+        return;
+    };
+    let same = file
+        .metadata()
+        .is_ok_and(|m| m.dev() == dev && m.ino() == ino);
+    // A segment the kata made carries a liveness lock while anybody holds it: a worker
+    // of the dead run may still be at work.
+    let unheld = !dead
+        || !crate::liveness::is_kata_file(&file)
+        || crate::liveness::claim(&file).unwrap_or(false);
+    if same && unheld && crate::liveness::names_same_file(&file, &path).unwrap_or(false) {
+        let _ = std::fs::remove_file(&path);
+    }
+    let _ = std::fs::remove_file(record);
+}
+
+/// Opens a directory for its lock, never through a symlink.
+fn open_dir(path: &Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// The exclusive `flock`, without waiting: `Ok(false)` if someone else holds it.
+fn try_lock(dir: &File) -> io::Result<bool> {
+    match flock(dir, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn names_same(dir: &File, path: &Path) -> io::Result<bool> {
+    crate::liveness::names_same_file(dir, path)
+}
+
+/// A name part no other live scratch has at this moment: the process id (unique among
+/// live processes) and a counter. Uniqueness only: liveness never comes from it.
+fn unique() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "{}-{}-{nanos:x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The directory a test run makes its scratch in: [`ROOT_ENV`] if set, else `default`.
+pub fn base(default: &Path) -> PathBuf {
+    std::env::var_os(ROOT_ENV)
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// What the names a run makes in `/dev/shm` start with: under `verify`, its own root's
+/// name (so it can tell its runs' names from anybody else's), else [`PREFIX`].
+pub fn system_prefix() -> String {
+    std::env::var_os(ROOT_ENV)
+        .map(PathBuf::from)
+        .and_then(|dir| Some(format!("{}-", dir.file_name()?.to_str()?)))
+        .unwrap_or_else(|| PREFIX.to_owned())
+}
