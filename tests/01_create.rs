@@ -64,7 +64,14 @@ fn fail(message: String) -> TestCaseError {
 
 /// What to say when `create(name, len)` failed with `error` but should have succeeded.
 fn should_have_succeeded(name: &str, len: usize, error: &Error) -> String {
-    let cause = match error {
+    let cause = likely_cause(name, error);
+    format!("create({name:?}, {len}) should succeed, but it failed: {error}{cause}")
+}
+
+/// The slip that an `error` from `create(name, …)` betrays, if it betrays one, as a line
+/// to add to the message; else nothing.
+fn likely_cause(name: &str, error: &Error) -> &'static str {
+    match error {
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
             "\nLikely cause: the file is not open for reading AND writing. mmap with MAP_SHARED \
              and PROT_READ|PROT_WRITE needs both: .read(true).write(true) on the OpenOptions."
@@ -73,9 +80,15 @@ fn should_have_succeeded(name: &str, len: usize, error: &Error) -> String {
             "\nvalidate_name accepts this name, yet create refused it: create must call \
              validate_name first, and refuse nothing else as a name."
         }
+        Error::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::AlreadyExists
+                || source.raw_os_error() == Some(nix::libc::ELOOP) =>
+        {
+            "\nThis is an open error wrapped by hand: map open errors with \
+             Error::io(dir.path(), name, e), which makes EEXIST Error::AlreadyExists."
+        }
         _ => "",
-    };
-    format!("create({name:?}, {len}) should succeed, but it failed: {error}{cause}")
+    }
 }
 
 /// A result as the learner reads it: the error's Display, or the segment's length.
@@ -609,8 +622,10 @@ fn a_failing_create_never_removes_a_segment_another_process_made_meanwhile() {
                 let _ = racer.wait();
                 let _ = std::fs::remove_file(&path);
                 panic!(
-                    "the name was free, so {}",
-                    should_have_succeeded(name, 4096, &error)
+                    "in the race, create({name:?}) may fail only with AlreadyExists (the worker \
+                     took the name first) or NotFound (its own file was removed), but it \
+                     failed: {error}{}",
+                    likely_cause(name, &error)
                 );
             }
         }
