@@ -80,10 +80,7 @@ fn likely_cause(name: &str, error: &Error) -> &'static str {
             "\nvalidate_name accepts this name, yet create refused it: create must call \
              validate_name first, and refuse nothing else as a name."
         }
-        Error::Io { source, .. }
-            if source.kind() == std::io::ErrorKind::AlreadyExists
-                || source.raw_os_error() == Some(nix::libc::ELOOP) =>
-        {
+        _ if open_error_mapped_by_hand(error) => {
             "\nThis is an open error wrapped by hand: map open errors with \
              Error::io(dir.path(), name, e), which makes EEXIST Error::AlreadyExists."
         }
@@ -120,8 +117,8 @@ fn refusal_failure(name: &str, result: &Result<Segment, Error>, rule: &str) -> O
 
 /// Whether an error from the open shows the `io::Error` wrapped by hand instead of
 /// through `Error::io`, which gives each open failure its own variant.
-fn open_error_mapped_by_hand(result: &Result<Segment, Error>) -> bool {
-    matches!(result, Err(Error::Io { source, .. })
+fn open_error_mapped_by_hand(error: &Error) -> bool {
+    matches!(error, Error::Io { source, .. }
         if source.kind() == std::io::ErrorKind::AlreadyExists
             || source.raw_os_error() == Some(nix::libc::ELOOP))
 }
@@ -274,7 +271,7 @@ fn create_refuses_an_existing_name_and_leaves_it_untouched() {
     first.write_bytes(0, b"keep these bytes").unwrap();
     let second = create(&scratch.dir, "taken", 4096);
     assert!(
-        !open_error_mapped_by_hand(&second),
+        !second.as_ref().is_err_and(open_error_mapped_by_hand),
         "the open failed because the name is taken, but create gave {}: map open errors \
          with Error::io(dir.path(), name, e), which makes that Error::AlreadyExists",
         describe(&second)
@@ -380,7 +377,7 @@ fn a_symlink_planted_at_the_name_is_not_followed() {
     std::os::unix::fs::symlink(victim.path(), scratch.dir.join("trap")).unwrap();
     let result = create(&scratch.dir, "trap", 4096);
     assert!(
-        !open_error_mapped_by_hand(&result),
+        !result.as_ref().is_err_and(open_error_mapped_by_hand),
         "the open refused the symlink, but create gave {}: map open errors with \
          Error::io(dir.path(), name, e), which makes that Error::AlreadyExists or Error::NotAFile",
         describe(&result)
