@@ -56,6 +56,28 @@ fn created(dir: &SegmentDir, name: &str, len: usize) -> Segment {
     try_create(dir, name, len).unwrap_or_else(|message| panic!("{message}"))
 }
 
+/// Prints each panic of a test once: proptest runs a case that panics (a `todo!()` still
+/// in `create`, an `unwrap`) again at every shrinking step, and the learner should read
+/// the message once, not a hundred times. Repeats (same test, same place) stay silent;
+/// proptest's own report still quotes the message of the smallest failing case.
+fn print_each_panic_once() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let print = std::panic::take_hook();
+        let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+        std::panic::set_hook(Box::new(move |info| {
+            let test = std::thread::current().name().map(str::to_owned);
+            let place = info.location().map(ToString::to_string);
+            if seen
+                .lock()
+                .map_or(true, |mut seen| seen.insert((test, place)))
+            {
+                print(info);
+            }
+        }));
+    });
+}
+
 /// Inside `proptest!`: a failed case that says why, once (a panic would be printed again
 /// at every shrinking step).
 fn fail(message: String) -> TestCaseError {
@@ -129,6 +151,7 @@ proptest! {
     /// The file behind a new segment has exactly the requested length and reads as zeros.
     #[test]
     fn created_segment_has_the_requested_length_and_is_zeroed(len in 1usize..1 << 20) {
+        print_each_panic_once();
         let scratch = Scratch::new();
         let segment = try_create(&scratch.dir, "seg", len).map_err(fail)?;
         prop_assert_eq!(segment.len(), len, "Segment::len() should be the length you asked for");
@@ -144,6 +167,7 @@ proptest! {
     /// Whatever is written through the mapping is in the file: the segment *is* the file.
     #[test]
     fn writes_through_the_segment_land_in_the_file(bytes in prop::collection::vec(any::<u8>(), 1..4096)) {
+        print_each_panic_once();
         let scratch = Scratch::new();
         let segment = try_create(&scratch.dir, "seg", bytes.len()).map_err(fail)?;
         segment.write_bytes(0, &bytes).unwrap();
@@ -157,6 +181,7 @@ proptest! {
     /// Plain names (letters, digits, `.`, `_`, `-`, up to 255 bytes) are accepted as they are.
     #[test]
     fn plain_names_are_accepted(name in "[a-zA-Z0-9_-][a-zA-Z0-9._-]{0,254}") {
+        print_each_panic_once();
         let scratch = Scratch::new();
         let segment = try_create(&scratch.dir, &name, 8)
             .map_err(|e| fail(format!("{name:?} is a fine name. {e}")))?;
@@ -172,6 +197,7 @@ proptest! {
     /// a file at the root of the file system.)
     #[test]
     fn names_with_a_slash_or_nul_are_refused(head in "[a-z]{1,8}", bad in prop::sample::select(vec!['/', '\0']), tail in "[a-z]{0,8}") {
+        print_each_panic_once();
         let scratch = Scratch::new();
         let name = format!("{head}{bad}{tail}");
         let result = create(&scratch.dir, &name, 8);
@@ -190,6 +216,7 @@ proptest! {
         wide in prop::sample::select(vec!['é', '€', '🦀']),
         bytes in 200usize..320,
     ) {
+        print_each_panic_once();
         let scratch = Scratch::new();
         // `bytes` bytes: as many `wide` characters as fit, padded with `a`.
         let mut name = wide.to_string().repeat(bytes / wide.len_utf8());
