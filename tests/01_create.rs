@@ -90,13 +90,17 @@ fn should_have_succeeded(name: &str, len: usize, error: &Error) -> String {
     format!("create({name:?}, {len}) should succeed, but it failed: {error}{cause}")
 }
 
+/// The slip behind a `PermissionDenied` from a `create` in a directory of the test's own.
+const NO_READ_ACCESS: &str = "\nLikely cause: the file is not open for reading AND writing. \
+    mmap with MAP_SHARED and PROT_READ|PROT_WRITE needs both: .read(true).write(true) on the \
+    OpenOptions.";
+
 /// The slip that an `error` from `create(name, …)` betrays, if it betrays one, as a line
 /// to add to the message; else nothing.
 fn likely_cause(name: &str, error: &Error) -> &'static str {
     match error {
         Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
-            "\nLikely cause: the file is not open for reading AND writing. mmap with MAP_SHARED \
-             and PROT_READ|PROT_WRITE needs both: .read(true).write(true) on the OpenOptions."
+            NO_READ_ACCESS
         }
         Error::InvalidName { .. } if validate_name(name).is_ok() => {
             "\nvalidate_name accepts this name, yet create refused it: create must call \
@@ -107,6 +111,16 @@ fn likely_cause(name: &str, error: &Error) -> &'static str {
              Error::io(dir.path(), name, e), which makes EEXIST Error::AlreadyExists."
         }
         _ => "",
+    }
+}
+
+/// The likely slip behind a `create` that failed in a worker process, which printed its
+/// error (the Display) on standard error.
+fn likely_cause_in_worker(stderr: &str) -> &'static str {
+    if stderr.contains("Permission denied") {
+        NO_READ_ACCESS
+    } else {
+        ""
     }
 }
 
@@ -462,8 +476,9 @@ fn created_segment_is_private_even_under_a_permissive_umask() {
     let creator = run_bounded(job.command(), WORKER_LIMIT, "the creating worker");
     assert!(
         creator.status.success(),
-        "create failed in a worker process:\n{}",
-        creator.stderr
+        "create failed in a worker process:\n{}{}",
+        creator.stderr,
+        likely_cause_in_worker(&creator.stderr)
     );
     let mode = mode_of(scratch.dir.join("umask"));
     assert_eq!(
@@ -584,8 +599,9 @@ fn a_failing_create_never_removes_a_segment_another_process_made_meanwhile() {
     assert!(
         creator.status.success(),
         "before the race: create({name:?}, {RACER_LEN}) fails in a worker process, so the \
-         racing worker's creates would all fail too:\n{}",
-        creator.stderr
+         racing worker's creates would all fail too:\n{}{}",
+        creator.stderr,
+        likely_cause_in_worker(&creator.stderr)
     );
     let job = Job::CreateRepeatedly {
         dir: scratch.dir.path().to_owned(),
