@@ -4,6 +4,9 @@
 //! maps it sees the same bytes, so the *name* is all two processes need to agree on. That
 //! makes creating one a security question as much as a memory one:
 //!
+//! * **Open for reading and writing.** `OpenOptions::new().read(true).write(true)`: a
+//!   shared mapping you can read and write (`MAP_SHARED` with `PROT_READ|PROT_WRITE`)
+//!   needs a file open for both, or `mmap` fails with `EACCES` (`PermissionDenied`).
 //! * **Never reuse a name.** Open with `O_CREAT | O_EXCL` (`create_new(true)` in Rust):
 //!   the kernel fails with `EEXIST` if the name is taken, in one atomic step. "Check if it
 //!   exists, then create" is a race another process can win.
@@ -13,35 +16,43 @@
 //! * **Only you.** Mode `0600`: other users cannot attach to your memory.
 //! * **Names stay inside the directory.** A name is one file name: not empty, not `.` or
 //!   `..`, no `/`, no NUL byte, at most 255 *bytes* (`NAME_MAX`; `"é"` is two bytes, so
-//!   128 of them are too many). `"../../home/you/.bashrc"` must be an
-//!   `Error::InvalidName`, not a file you just clobbered.
+//!   128 of them are too many; `.hidden` is fine). `"../../home/you/.bashrc"` must be an
+//!   `Error::InvalidName { name, reason }`, not a file you just clobbered. Write those
+//!   rules in `validate_name`, and call it first thing in `create`.
 //! * **Set the length before you map.** A new file has 0 bytes, and `mmap` can only cover
 //!   bytes the file has: `file.set_len(len)` first (it reads back as zeros), then
-//!   `MmapMut::map_mut(&file)`. A zero length is `Error::ZeroLength`: nothing to map.
+//!   `MmapMut::map_mut(&file)`. A zero length is
+//!   `Error::ZeroLength { name: name.to_owned() }`: nothing to map.
 //! * **Reserve the memory up front.** On a tmpfs like `/dev/shm`, `set_len` reserves no
 //!   pages: if `/dev/shm` is full when a page is first touched (a Docker container gets
 //!   64 MiB by default), that touch is a SIGBUS that kills the process. `posix_fallocate`
-//!   claims the pages now, so "no room" is an `Error::NoSpace` (errno `ENOSPC` or `EFBIG`)
-//!   you can handle, instead of a crash later.
+//!   claims the pages now, so "no room" is an error you can handle, instead of a crash
+//!   later: `Error::NoSpace { name: name.to_owned(), len, dir: dir.path().to_owned() }`
+//!   when `posix_fallocate` fails with `ENOSPC` or `EFBIG`, and when `set_len` refuses a
+//!   length larger than the file system's largest file (`EFBIG`, which Rust calls
+//!   `io::ErrorKind::FileTooLarge`).
 //! * **Fail cleanly, and remove only your own file.** If anything after the open fails,
-//!   remove the file you just made: a failed create must leave nothing behind. But the
-//!   *name* is not yours to remove: between your open and your failure, another process
-//!   can remove your file and create its own segment under the same name, and
-//!   `remove_file(dir.join(name))` would then delete *its* live segment. Remove the name
-//!   only while `liveness::names_same_file(&file, &path)` says it still names the file
-//!   you opened. (Linux has no "unlink only if this inode": a gap of microseconds is left
-//!   between that check and the unlink, and only a process that removes your file *and*
-//!   creates its own inside that gap can hit it. Without the check, any racing `create`
-//!   can.)
+//!   remove the file you just made: a failed create must leave nothing behind. (If the
+//!   open itself fails, you made nothing: remove nothing. The file that made it fail is
+//!   someone else's.) But the *name* is not yours to remove: between your open and your
+//!   failure, another process can remove your file and create its own segment under the
+//!   same name, and `remove_file(dir.join(name))` would then delete *its* live segment.
+//!   Remove the name only while `liveness::names_same_file(&file, &path)` says it still
+//!   names the file you opened. (Linux has no "unlink only if this inode": a gap of
+//!   microseconds is left between that check and the unlink, and only a process that
+//!   removes your file *and* creates its own inside that gap can hit it. Without the
+//!   check, any racing `create` can.)
 //!
 //! `Error::io(dir.path(), name, e)` turns an `io::Error` from `open` into the right
-//! variant (`AlreadyExists`, `NotAFile`, …); a failed `set_len` or `map_mut` is an
-//! `Error::Io { name, source }`. Mapping is `unsafe`: write a `// SAFETY:`
-//! comment saying why it is sound here. Finish with
-//! `Segment::from_created(dir, name, file, map)` (not `from_parts`): it registers this
-//! process as a live holder and marks the file as the kata's, so exercise 06's `sweep`
-//! can tell it apart from anyone else's file. It takes the file, and closes it if it
-//! fails: keep a second descriptor (`file.try_clone()`) to recognise your file by.
+//! variant (`AlreadyExists`, `NotAFile`, …); any other failed step is an
+//! `Error::Io { name: name.to_owned(), source }`. (Every variant and its fields are in
+//! `src/error.rs`; each has named fields, so `Error::ZeroLength` alone does not compile.)
+//! Mapping is `unsafe`: write a `// SAFETY:` comment saying why it is sound here. Finish
+//! with `Segment::from_created(dir, name, file, map)`: like `from_parts` (which `attach`
+//! uses) it registers this process as a live holder, and it also marks the file as the
+//! kata's, so exercise 06's `sweep` can tell it apart from anyone else's file. It takes
+//! the file, and closes it if it fails: keep a second descriptor (`file.try_clone()`) to
+//! recognise your file by.
 //!
 //! Run: `cargo test --test 01_create`   Stuck? `cargo run -- hint 1`
 
@@ -75,8 +86,8 @@ pub fn validate_name(name: &str) -> Result<(), Error> {
 
 /// Creates a new segment `name` of `len` bytes in `dir`, mapped and zero-filled.
 pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error> {
-    // TODO: validate the name, refuse len == 0, open with create_new + mode 0o600 +
-    // O_NOFOLLOW, set_len, posix_fallocate, map, and wrap it all in a Segment
+    // TODO: validate the name, refuse len == 0, open for read and write with create_new +
+    // mode 0o600 + O_NOFOLLOW, set_len, posix_fallocate, map, and wrap it all in a Segment
     // (if any step after the open fails, remove the file again, but only while the
     // name still names the file you opened).
     todo!(

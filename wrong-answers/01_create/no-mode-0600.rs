@@ -63,23 +63,27 @@ pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error
         remove_if_ours(&file, &path);
         Err(error)
     };
+    let no_space = || Error::NoSpace {
+        name: name.to_owned(),
+        len,
+        dir: dir.path().to_owned(),
+    };
     // Grow the file *before* mapping it: the mapping may only cover bytes the file has.
     // A fresh file extended with set_len reads as zeros and costs no memory until touched.
-    if let Err(source) = file.set_len(len as u64) {
-        return give_up(io(source));
+    // A length past the file system's largest file is EFBIG: no room, like ENOSPC.
+    match file.set_len(len as u64) {
+        Ok(()) => {}
+        Err(source) if source.kind() == std::io::ErrorKind::FileTooLarge => {
+            return give_up(no_space());
+        }
+        Err(source) => return give_up(io(source)),
     }
     // Reserve the pages now. On a tmpfs, set_len reserves nothing: if /dev/shm fills up
     // later, the first touch of a missing page is a SIGBUS. posix_fallocate makes that
     // an error here instead, while it can still be handled.
     match posix_fallocate(&file, 0, len as i64) {
         Ok(()) => {}
-        Err(Errno::ENOSPC | Errno::EFBIG) => {
-            return give_up(Error::NoSpace {
-                name: name.to_owned(),
-                len,
-                dir: dir.path().to_owned(),
-            });
-        }
+        Err(Errno::ENOSPC | Errno::EFBIG) => return give_up(no_space()),
         Err(errno) => return give_up(io(errno.into())),
     }
     // SAFETY: the file is ours (created with O_EXCL a moment ago) and stays open for as
@@ -96,8 +100,9 @@ pub fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error
         Ok(ours) => ours,
         Err(source) => return give_up(io(source)),
     };
-    // `from_created`, not `from_parts`: it marks the file as the kata's, so a sweep may
-    // remove it once every holder is gone (exercise 06).
+    // `from_created`, not `from_parts`: both register this process as a live holder;
+    // `from_created` also marks the file as the kata's, so a sweep may remove it once
+    // every holder is gone (exercise 06).
     Segment::from_created(dir, name, file, map).inspect_err(|_| remove_if_ours(&ours, &path))
 }
 
