@@ -20,6 +20,11 @@ use shm_kata::{Error, Segment, SegmentDir, worker};
 /// How long any worker, lock or process may take before the test calls it a hang.
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// How long a call that must never wait (`try_lock`, an `open` with `O_NONBLOCK`) may take
+/// before the test calls it blocked. Such a call returns in microseconds; this only bounds
+/// the wait for one that blocks, so the mistake is reported in seconds, not minutes.
+const PATIENCE: Duration = Duration::from_secs(5);
+
 /// A one-page segment whose word 0 is the counter, starting at 0.
 fn counter(dir: &SegmentDir, name: &str) -> Segment {
     create(dir, name, 4096).expect("create (exercise 01) should succeed")
@@ -39,10 +44,11 @@ fn adders(dir: &SegmentDir, name: &str, with: Counting, processes: usize, times:
 }
 
 /// `try_lock(dir, name)`, bounded: `Ok(true)` if it got the lock (and let go at once),
-/// `Ok(false)` if someone holds it. A `try_lock` that waits fails the test.
+/// `Ok(false)` if someone holds it. A `try_lock` that waits fails the test after
+/// [`PATIENCE`]; the thread it waits on is freed when the test ends and the holder with it.
 fn got_the_lock(dir: &SegmentDir, name: &'static str) -> Result<bool, Error> {
     let dir = dir.clone();
-    within(LIMIT, "try_lock", move || {
+    within(PATIENCE, "try_lock", move || {
         try_lock(&dir, name).map(|guard| guard.is_some())
     })
 }
@@ -93,9 +99,10 @@ proptest! {
     }
 
     /// One counter word needs no lock at all: `fetch_add` on the segment's atomic view
-    /// counts exactly P·K too.
+    /// counts exactly P·K too. (Thousands of adds each, which cost microseconds: a load
+    /// and a store in their place lose updates as soon as two processes overlap.)
     #[test]
-    fn atomic_adds_need_no_lock(processes in 2usize..=6, times in 1u32..=500) {
+    fn atomic_adds_need_no_lock(processes in 2usize..=6, times in 1_000u32..=20_000) {
         let count = count_with_workers(Counting::Atomic, processes, times);
         prop_assert_eq!(count, processes as u32 * times,
             "{} processes × {} atomic increments should count {}, got {}: use \
@@ -363,13 +370,9 @@ fn only_a_plain_file_can_be_locked() {
     scratch.finish();
 }
 
-/// How long an `open` of a FIFO may take before the test calls it blocked. A non-blocking
-/// `open` returns in microseconds; this only bounds the wait for one that blocks.
-const OPEN_PATIENCE: Duration = Duration::from_secs(3);
-
 /// Runs `call` (which locks the FIFO at `fifo`) on a thread of its own. An `open` without
 /// `O_NONBLOCK` waits in the kernel until a writer opens the other end; if `call` has not
-/// returned after [`OPEN_PATIENCE`], the test opens that end itself, which lets the `open`
+/// returned after [`PATIENCE`], the test opens that end itself, which lets the `open`
 /// return, and fails naming the cause. Nothing is left waiting.
 fn lock_a_fifo<T: Send + 'static>(
     fifo: &Path,
@@ -380,7 +383,7 @@ fn lock_a_fifo<T: Send + 'static>(
     std::thread::spawn(move || {
         let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
     });
-    match result.recv_timeout(OPEN_PATIENCE) {
+    match result.recv_timeout(PATIENCE) {
         Ok(Ok(value)) => value,
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(_) => {
