@@ -77,13 +77,22 @@ pub struct Output {
 #[derive(Debug, Clone)]
 pub struct Cargo {
     root: PathBuf,
+    target_dir: Option<PathBuf>,
 }
 
 impl Cargo {
     pub fn new(root: &Path) -> Cargo {
         Cargo {
             root: root.to_owned(),
+            target_dir: None,
         }
+    }
+
+    /// Builds in `dir` instead of the usual target directory (a scratch copy of the crate
+    /// must never overwrite the learner's worker binary).
+    pub fn with_target_dir(mut self, dir: &Path) -> Cargo {
+        self.target_dir = Some(dir.to_owned());
+        self
     }
 
     /// Builds (without running) the given test targets and everything they need.
@@ -129,6 +138,11 @@ impl Cargo {
             .env("RUST_BACKTRACE", "0")
             .env("CARGO_TERM_COLOR", "never")
             .envs(absolute_target_dir())
+            .envs(
+                self.target_dir
+                    .as_ref()
+                    .map(|dir| ("CARGO_TARGET_DIR", dir)),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -25,3 +25,4 @@ pub mod root;
 pub mod style;
 pub mod verify;
 pub mod watch;
+pub mod wrong;

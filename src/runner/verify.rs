@@ -35,6 +35,9 @@ pub fn run(kata: &Kata, shm: &Path) -> ExitCode {
     for tree in [Tree::Exercises, Tree::Solutions] {
         run_tests(kata, &cargo, tree, &spinner, &mut report);
     }
+    for check in super::wrong::check(kata, &spinner) {
+        report.check(check.ok, check.message.clone(), check.message);
+    }
     drop(spinner);
     let left: Vec<String> = listing(shm).difference(&shm_before).cloned().collect();
     let shm = shm.display();
