@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use shm_kata::attach::attach;
 use shm_kata::create::create;
 use shm_kata::job::{Counting, Job};
-use shm_kata::lock::{add_atomic, add_locked, lock, try_lock};
+use shm_kata::lock::{LockGuard, add_atomic, add_locked, lock, try_lock};
 use shm_kata::{Error, Segment, SegmentDir, worker};
 
 /// How long any worker, lock or process may take before the test calls it a hang.
@@ -51,6 +51,26 @@ fn got_the_lock(dir: &SegmentDir, name: &'static str) -> Result<bool, Error> {
     within(PATIENCE, "try_lock", move || {
         try_lock(&dir, name).map(|guard| guard.is_some())
     })
+}
+
+/// `lock(dir, name)` of a segment nobody has locked, bounded: it returns at once, so after
+/// [`PATIENCE`] the test fails instead of hanging. (The segment is attached meanwhile,
+/// in this process, and attached segments must never hold the lock.)
+fn lock_a_free_segment(dir: &SegmentDir, name: &'static str) -> LockGuard {
+    let dir = dir.clone();
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(lock(&dir, name));
+    });
+    match result.recv_timeout(PATIENCE) {
+        Ok(guard) => guard.expect("locking a free segment should succeed"),
+        Err(_) => panic!(
+            "lock of a segment nobody has locked did not return within {PATIENCE:?}: it waits \
+             for something. An fcntl record lock over the whole file waits for the kit's \
+             liveness locks (every attached Segment holds one); lock with flock, which never \
+             sees them"
+        ),
+    }
 }
 
 /// A worker that holds the lock of `name` in the middle of its read-then-write.
@@ -216,9 +236,7 @@ fn a_second_lock_in_the_same_process_is_kept_out() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "twice");
-    let dir = scratch.dir.clone();
-    let guard = within(LIMIT, "lock", move || lock(&dir, "twice"))
-        .expect("locking a free segment should succeed");
+    let guard = lock_a_free_segment(&scratch.dir, "twice");
     assert_eq!(guard.name(), "twice", "the guard should know its segment");
     let second = got_the_lock(&scratch.dir, "twice");
     assert!(

@@ -73,14 +73,15 @@ pub fn check(kata: &Kata, spinner: &Spinner) -> Vec<Check> {
         return checks;
     }
     let started = Instant::now();
-    let scratch = match Scratch::take(&kata.root) {
+    let target = target_dir(&kata.root);
+    let scratch = match Scratch::take(&kata.root, &target) {
         Ok(scratch) => scratch,
         Err(problem) => {
             checks.push(Check::bad(format!("wrong answers: {problem}")));
             return checks;
         }
     };
-    let cargo = Cargo::new(&scratch.crate_dir).with_target_dir(&target_dir(&kata.root).join(DIR));
+    let cargo = Cargo::new(&scratch.crate_dir).with_target_dir(&target.join(DIR));
     let mut caught = 0;
     for exercise in kata.exercises.iter().map(|e| &e.test) {
         let mine: Vec<&WrongAnswer> = answers.iter().filter(|a| &a.exercise == exercise).collect();
@@ -250,9 +251,9 @@ struct Scratch {
 }
 
 impl Scratch {
-    /// Takes `target/tmp/shm-kata-wrong-answers` and copies the crate into it.
-    fn take(root: &Path) -> Result<Scratch, String> {
-        let dir = target_dir(root).join("tmp").join("shm-kata-wrong-answers");
+    /// Takes `target/tmp/shm-kata-wrong-answers` and copies the crate at `root` into it.
+    fn take(root: &Path, target: &Path) -> Result<Scratch, String> {
+        let dir = target.join("tmp").join("shm-kata-wrong-answers");
         // The lock is on the directory itself. A run that died held it until the kernel
         // closed its descriptors, so a directory nobody holds is stale: empty it and reuse
         // it. A run that removes the directory while we wait to lock it leaves us holding
@@ -469,6 +470,52 @@ mod tests {
             stderr: String::new(),
             timed_out: false,
         }
+    }
+
+    /// A crate small enough to copy: a manifest and a source file.
+    fn tiny_crate() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+        std::fs::create_dir(root.path().join("src")).unwrap();
+        std::fs::write(root.path().join("src/lib.rs"), "").unwrap();
+        root
+    }
+
+    #[test]
+    fn the_scratch_copy_is_held_by_one_run_and_removed_after_it() {
+        let root = tiny_crate();
+        let target = root.path().join("target");
+        let first = Scratch::take(root.path(), &target).expect("a free scratch dir");
+        assert!(
+            first.crate_dir.join("src/lib.rs").is_file(),
+            "the crate is copied"
+        );
+        let second = Scratch::take(root.path(), &target).map(|_| ());
+        assert!(
+            second.as_ref().is_err_and(|e| e.contains("another verify")),
+            "a second run must not share the copy: {second:?}"
+        );
+        let dir = first.dir.clone();
+        drop(first);
+        assert!(!dir.exists(), "the scratch dir is removed at the end");
+    }
+
+    #[test]
+    fn a_dead_runs_scratch_copy_is_emptied_and_reused() {
+        let root = tiny_crate();
+        let target = root.path().join("target");
+        let stale = target.join("tmp/shm-kata-wrong-answers/crate/src");
+        std::fs::create_dir_all(&stale).unwrap();
+        std::fs::write(stale.join("left-by-a-dead-run.rs"), "").unwrap();
+        let scratch = Scratch::take(root.path(), &target).expect("nobody holds a stale copy");
+        assert!(
+            !stale.join("left-by-a-dead-run.rs").exists(),
+            "the stale copy is emptied"
+        );
+        assert!(
+            scratch.crate_dir.join("src/lib.rs").is_file(),
+            "and the crate copied anew"
+        );
     }
 
     #[test]
