@@ -3,66 +3,161 @@
 
 mod common;
 
+use std::ops::Range;
+
 use common::cases;
-use proptest::prelude::*;
+use proptest::test_runner::{TestCaseError, TestRunner};
 use shm_kata::partition::partition;
 
-/// Buffer lengths, with small ones (fewer words than workers) as common as large ones.
-fn lengths() -> impl Strategy<Value = usize> {
-    prop_oneof![0usize..128, 0usize..100_000]
+/// Every `len` up to this is checked with every `parts`, smallest first.
+const SMALL_LEN: usize = 200;
+/// Worker counts checked: `1..=MAX_PARTS`.
+const MAX_PARTS: usize = 64;
+
+/// Checks `property` for every small input, in order of `len` and then `parts`, so the
+/// first failure is the smallest one (proptest's shrinking cannot find it: whether a wrong
+/// partition fails depends on `len % parts`, which is not smaller for smaller inputs);
+/// then for random large lengths.
+fn holds_for_all_inputs(property: fn(usize, usize) -> Result<(), String>) {
+    for len in 0..=SMALL_LEN {
+        for parts in 1..=MAX_PARTS {
+            if let Err(message) = property(len, parts) {
+                panic!("{message}\n(smallest failing input: len = {len}, parts = {parts})");
+            }
+        }
+    }
+    let mut runner = TestRunner::new(cases(500));
+    let large = (SMALL_LEN..100_000usize, 1..=MAX_PARTS);
+    if let Err(error) = runner.run(&large, |(len, parts)| {
+        property(len, parts).map_err(TestCaseError::fail)
+    }) {
+        panic!("{error}");
+    }
 }
 
-proptest! {
-    #![proptest_config(cases(2000))]
+fn sizes(ranges: &[Range<usize>]) -> Vec<usize> {
+    ranges
+        .iter()
+        .map(|r| r.end.saturating_sub(r.start))
+        .collect()
+}
 
-    /// Every word belongs to exactly one worker: ranges follow each other with no gap and
-    /// no overlap, from 0 to len.
-    #[test]
-    fn partitions_are_disjoint_and_cover_the_buffer(len in lengths(), parts in 1usize..64) {
+/// The mistake that `sizes` (of `len` words over `parts` workers) looks like, in words.
+fn diagnosis(len: usize, parts: usize, sizes: &[usize]) -> String {
+    let nonempty: Vec<usize> = sizes.iter().copied().filter(|&s| s > 0).collect();
+    let chunk = len.div_ceil(parts.max(1)).max(1);
+    let ceil_chunks: Vec<usize> = (0..len)
+        .step_by(chunk)
+        .map(|start| chunk.min(len - start))
+        .collect();
+    let (base, extra) = (len / parts.max(1), len % parts.max(1));
+    let mut remainder_last = vec![base; parts.saturating_sub(1)];
+    remainder_last.push(base + extra);
+    if nonempty != sizes {
+        "some ranges are empty: every worker you start must get at least one word, so \
+         make min(len, parts) ranges"
+            .to_owned()
+    } else if nonempty == ceil_chunks {
+        format!(
+            "these are chunks of ceil(len / parts) = {chunk} words: the last worker gets what \
+             is left, or nothing at all. Don't use ceil(len / parts): give every range len / parts \
+             words, and one more to the first len % parts ranges"
+        )
+    } else if sizes == remainder_last && extra > 1 {
+        format!(
+            "the whole remainder (len % parts = {extra} words) went to the last range: spread \
+             it one word each over the first {extra} ranges"
+        )
+    } else {
+        "every range should get len / parts words, and the first len % parts ranges one more"
+            .to_owned()
+    }
+}
+
+/// Every word belongs to exactly one worker: ranges follow each other with no gap and
+/// no overlap, from 0 to len.
+#[test]
+fn partitions_are_disjoint_and_cover_the_buffer() {
+    holds_for_all_inputs(|len, parts| {
         let ranges = partition(len, parts);
         let mut next = 0;
         for r in &ranges {
-            prop_assert_eq!(r.start, next,
-                "range {:?} should start where the previous one ended ({}): a gap or an \
-                 overlap means two workers share a word, or a word is never processed",
-                r, next);
-            next = r.end;
+            if r.start < next {
+                return Err(format!(
+                    "{len} words over {parts} workers: range {r:?} overlaps the previous one \
+                     (which ended at {next}): two workers would transform the same word. Each \
+                     range starts where the previous one ended: {ranges:?}"
+                ));
+            }
+            if r.start > next {
+                return Err(format!(
+                    "{len} words over {parts} workers: range {r:?} leaves a gap after the \
+                     previous one (which ended at {next}): words {next}..{} are never \
+                     processed: {ranges:?}",
+                    r.start
+                ));
+            }
+            next = next.max(r.end);
         }
-        prop_assert_eq!(next, len, "the last range must end at len ({}), got {:?}", len, ranges);
-    }
-
-    /// One non-empty range per worker that has work: `min(len, parts)` of them.
-    #[test]
-    fn partitions_give_every_worker_with_work_one_range(len in lengths(), parts in 1usize..64) {
-        let ranges = partition(len, parts);
-        prop_assert_eq!(ranges.len(), len.min(parts),
-            "{} words over {} workers should make {} ranges, got {:?}", len, parts, len.min(parts), ranges);
-        prop_assert!(ranges.iter().all(|r| r.start < r.end),
-            "no range may be empty (an idle worker is a wasted process): {:?}", ranges);
-    }
-
-    /// No worker gets more than one word more than any other.
-    #[test]
-    fn partitions_are_balanced(len in lengths(), parts in 1usize..64) {
-        let ranges = partition(len, parts);
-        let sizes: Vec<usize> = ranges.iter().map(|r| r.end.saturating_sub(r.start)).collect();
-        if let (Some(min), Some(max)) = (sizes.iter().min(), sizes.iter().max()) {
-            prop_assert!(max - min <= 1,
-                "{} words over {} workers: sizes {:?} differ by {}; spread the remainder one word \
-                 each, don't use ceil(len / parts)", len, parts, sizes, max - min);
+        if next != len {
+            return Err(format!(
+                "{len} words over {parts} workers: the last range must end at len ({len}), \
+                 the ranges end at {next}: {ranges:?}"
+            ));
         }
-    }
+        Ok(())
+    });
+}
+
+/// One non-empty range per worker that has work: `min(len, parts)` of them.
+#[test]
+fn partitions_give_every_worker_with_work_one_range() {
+    holds_for_all_inputs(|len, parts| {
+        let ranges = partition(len, parts);
+        let sizes = sizes(&ranges);
+        if ranges.len() != len.min(parts) || sizes.contains(&0) {
+            return Err(format!(
+                "{len} words over {parts} workers should make {} non-empty ranges, got \
+                 {ranges:?}: {}",
+                len.min(parts),
+                diagnosis(len, parts, &sizes)
+            ));
+        }
+        Ok(())
+    });
+}
+
+/// No worker gets more than one word more than any other.
+#[test]
+fn partitions_are_balanced() {
+    holds_for_all_inputs(|len, parts| {
+        let sizes = sizes(&partition(len, parts));
+        let (Some(min), Some(max)) = (sizes.iter().min(), sizes.iter().max()) else {
+            return Ok(());
+        };
+        if max - min > 1 {
+            return Err(format!(
+                "{len} words over {parts} workers: sizes {sizes:?} differ by {}: {}",
+                max - min,
+                diagnosis(len, parts, &sizes)
+            ));
+        }
+        Ok(())
+    });
 }
 
 /// The article's recipe, `ceil(9 / 4) = 3` words a chunk, leaves the 4th worker idle.
 #[test]
 fn nine_words_over_four_workers_keep_all_four_busy() {
-    let mut sizes: Vec<usize> = partition(9, 4).iter().map(|r| r.len()).collect();
-    sizes.sort_unstable();
+    let sizes = sizes(&partition(9, 4));
+    let mut sorted = sizes.clone();
+    sorted.sort_unstable();
     assert_eq!(
-        sizes,
+        sorted,
         [2, 2, 2, 3],
-        "9 words over 4 workers should be 3 + 2 + 2 + 2, not 3 + 3 + 3 + 0"
+        "9 words over 4 workers should be one range of 3 and three of 2 (3 + 2 + 2 + 2), \
+         got sizes {sizes:?}: {}",
+        diagnosis(9, 4, &sizes)
     );
 }
 

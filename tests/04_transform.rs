@@ -37,33 +37,69 @@ fn first_wrong_word(words: &[u32]) -> Option<(usize, u32)> {
         .find(|&(i, w)| w != expected_transform(i as u32))
 }
 
-proptest! {
-    #![proptest_config(cases(10_000))]
-
-    /// `transform(x)` is `2x + 1` for even `x` and `2x` for odd `x`, modulo 2^32.
-    #[test]
-    fn transform_matches_the_formula_for_every_word(x in any::<u32>()) {
-        prop_assert_eq!(transform(x), expected_transform(x),
-            "transform({}) should be {}", x, expected_transform(x));
+/// What a wrong `transform(x)` most likely got wrong, for the message.
+fn what_went_wrong(x: u32, got: u32) -> &'static str {
+    if got == expected_transform(x) ^ 1 {
+        "the + 1 belongs to even x (x % 2 == 0), odd x get no + 1"
+    } else {
+        "2x + 1 for even x, 2x for odd x"
     }
 }
 
-/// Words of 2^31 and more overflow `2x`: the result wraps instead of panicking.
+proptest! {
+    #![proptest_config(cases(10_000))]
+
+    /// `transform(x)` is `2x + 1` for even `x` and `2x` for odd `x`, for every `x` whose
+    /// `2x + 1` fits in a `u32` (the words above are the next test's).
+    #[test]
+    fn transform_matches_the_formula_for_every_word(x in 0..1u32 << 31) {
+        let got = transform(x);
+        prop_assert_eq!(got, expected_transform(x),
+            "transform({}) should be {}, got {}: {}", x, expected_transform(x), got,
+            what_went_wrong(x, got));
+    }
+}
+
+/// Words of 2^31 and more overflow `2x`: the result wraps instead of panicking. Checked
+/// on fixed values spread over the upper half, so an overflow panic is reported once
+/// (a property would repeat it at every shrinking step).
 #[test]
 fn transform_wraps_instead_of_overflowing() {
-    for (x, want) in [
-        (0, 1),
-        (1, 2),
-        (2, 5),
+    let edges = [
         (1 << 31, 1),
         ((1 << 31) + 1, 2),
         (u32::MAX - 1, u32::MAX - 2),
         (u32::MAX, u32::MAX - 1),
-    ] {
+    ];
+    let spread = (0..64u32).map(|i| {
+        let x = (1 << 31) + i * 0x0201_0407;
+        (x, expected_transform(x))
+    });
+    for (x, want) in edges.into_iter().chain(spread) {
+        let got = match std::panic::catch_unwind(|| transform(x)) {
+            Ok(got) => got,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap_or_default();
+                if !message.contains("overflow") {
+                    std::panic::resume_unwind(payload);
+                }
+                panic!(
+                    "transform({x}) panicked with \"{message}\": 2x does not fit in a u32 for \
+                     x ≥ 2^31, and debug builds check. The article's numpy wraps: use \
+                     wrapping_mul / wrapping_add"
+                );
+            }
+        };
         assert_eq!(
-            transform(x),
+            got,
             want,
-            "transform({x}) should be {want}: use wrapping_mul / wrapping_add"
+            "transform({x}) should be {want} (2x + 1 or 2x modulo 2^32): use wrapping_mul / \
+             wrapping_add; {}",
+            what_went_wrong(x, got)
         );
     }
 }
@@ -81,7 +117,12 @@ proptest! {
         transform_range(&scratch.dir, "ranged", range.clone()).expect("transform_range inside the segment should succeed");
         for (i, w) in segment.read_words().into_iter().enumerate() {
             let want = if range.contains(&i) { expected_transform(i as u32) } else { i as u32 };
-            prop_assert_eq!(w, want, "word {} after transform_range({:?}) should be {}", i, range, want);
+            let why = if range.contains(&i) {
+                "it is inside the range: transform it"
+            } else {
+                "it is outside the range and must stay as it was: another worker owns it"
+            };
+            prop_assert_eq!(w, want, "word {} after transform_range({:?}) should be {}: {}", i, range, want, why);
         }
         drop(segment);
         scratch.remove("ranged");
@@ -204,10 +245,15 @@ fn run_with_a_faulty_second_worker(fault: &str) -> String {
     let second = partition(words, workers)[1].start;
     let env = [(FAULT_ENV, format!("{fault}@{second}"))];
     let (finished, _) = run_in_its_own_process(words, workers, &env);
+    let what = match fault {
+        "kill" => "was killed with SIGKILL",
+        _ => "exited with code 3",
+    };
     assert!(
         !finished.status.success(),
-        "worker 1 was made to {fault}, yet run reported success: check every worker's exit \
-         status (worker::run_all does), and don't transform in the parent"
+        "worker 1 {what} before doing its range, yet run reported success: a failed worker \
+         must make run fail. Check every worker's exit status (worker::run_all does), and \
+         don't transform in the parent"
     );
     finished.stderr
 }

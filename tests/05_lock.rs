@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 use std::time::Duration;
 
 use common::{
@@ -12,11 +14,16 @@ use proptest::prelude::*;
 use shm_kata::attach::attach;
 use shm_kata::create::create;
 use shm_kata::job::{Counting, Job};
-use shm_kata::lock::{add_atomic, add_locked, lock, try_lock};
+use shm_kata::lock::{LockGuard, add_atomic, add_locked, lock, try_lock};
 use shm_kata::{Error, Segment, SegmentDir, worker};
 
 /// How long any worker, lock or process may take before the test calls it a hang.
 const LIMIT: Duration = Duration::from_secs(60);
+
+/// How long a call that must never wait (`try_lock`, an `open` with `O_NONBLOCK`) may take
+/// before the test calls it blocked. Such a call returns in microseconds; this only bounds
+/// the wait for one that blocks, so the mistake is reported in seconds, not minutes.
+const PATIENCE: Duration = Duration::from_secs(5);
 
 /// A one-page segment whose word 0 is the counter, starting at 0.
 fn counter(dir: &SegmentDir, name: &str) -> Segment {
@@ -37,12 +44,33 @@ fn adders(dir: &SegmentDir, name: &str, with: Counting, processes: usize, times:
 }
 
 /// `try_lock(dir, name)`, bounded: `Ok(true)` if it got the lock (and let go at once),
-/// `Ok(false)` if someone holds it. A `try_lock` that waits fails the test.
+/// `Ok(false)` if someone holds it. A `try_lock` that waits fails the test after
+/// [`PATIENCE`]; the thread it waits on is freed when the test ends and the holder with it.
 fn got_the_lock(dir: &SegmentDir, name: &'static str) -> Result<bool, Error> {
     let dir = dir.clone();
-    within(LIMIT, "try_lock", move || {
+    within(PATIENCE, "try_lock", move || {
         try_lock(&dir, name).map(|guard| guard.is_some())
     })
+}
+
+/// `lock(dir, name)` of a segment nobody has locked, bounded: it returns at once, so after
+/// [`PATIENCE`] the test fails instead of hanging. (The segment is attached meanwhile,
+/// in this process, and attached segments must never hold the lock.)
+fn lock_a_free_segment(dir: &SegmentDir, name: &'static str) -> LockGuard {
+    let dir = dir.clone();
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(lock(&dir, name));
+    });
+    match result.recv_timeout(PATIENCE) {
+        Ok(guard) => guard.expect("locking a free segment should succeed"),
+        Err(_) => panic!(
+            "lock of a segment nobody has locked did not return within {PATIENCE:?}: it waits \
+             for something. An fcntl record lock over the whole file waits for the kit's \
+             liveness locks (every attached Segment holds one); lock with flock, which never \
+             sees them"
+        ),
+    }
 }
 
 /// A worker that holds the lock of `name` in the middle of its read-then-write.
@@ -91,9 +119,10 @@ proptest! {
     }
 
     /// One counter word needs no lock at all: `fetch_add` on the segment's atomic view
-    /// counts exactly P·K too.
+    /// counts exactly P·K too. (Thousands of adds each, which cost microseconds: a load
+    /// and a store in their place lose updates as soon as two processes overlap.)
     #[test]
-    fn atomic_adds_need_no_lock(processes in 2usize..=6, times in 1u32..=500) {
+    fn atomic_adds_need_no_lock(processes in 2usize..=6, times in 1_000u32..=20_000) {
         let count = count_with_workers(Counting::Atomic, processes, times);
         prop_assert_eq!(count, processes as u32 * times,
             "{} processes × {} atomic increments should count {}, got {}: use \
@@ -207,9 +236,7 @@ fn a_second_lock_in_the_same_process_is_kept_out() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "twice");
-    let dir = scratch.dir.clone();
-    let guard = within(LIMIT, "lock", move || lock(&dir, "twice"))
-        .expect("locking a free segment should succeed");
+    let guard = lock_a_free_segment(&scratch.dir, "twice");
     assert_eq!(guard.name(), "twice", "the guard should know its segment");
     let second = got_the_lock(&scratch.dir, "twice");
     assert!(
@@ -329,8 +356,7 @@ fn adding_to_a_segment_without_a_whole_word_is_too_small() {
     scratch.finish();
 }
 
-/// Only a plain file can be locked: a directory, a symlink or a FIFO at the name is
-/// `NotAFile`, at once (a FIFO must not even block the `open`).
+/// Only a plain file can be locked: a directory or a symlink at the name is `NotAFile`.
 #[test]
 fn only_a_plain_file_can_be_locked() {
     let _serial = one_at_a_time();
@@ -338,16 +364,15 @@ fn only_a_plain_file_can_be_locked() {
     let target = common::scratch_file();
     std::fs::create_dir(scratch.dir.join("folder")).unwrap();
     std::os::unix::fs::symlink(target.path(), scratch.dir.join("link")).unwrap();
-    nix::unistd::mkfifo(&scratch.dir.join("pipe"), nix::sys::stat::Mode::S_IRWXU).unwrap();
-    for name in ["folder", "link", "pipe"] {
+    for name in ["folder", "link"] {
         let dir = scratch.dir.clone();
         let locked = within(LIMIT, &format!("try_lock on {name:?}"), move || {
             try_lock(&dir, name).map(|guard| guard.is_some())
         });
         assert!(
             matches!(locked, Err(Error::NotAFile { .. })),
-            "try_lock on a {name} must be Error::NotAFile (open with O_NOFOLLOW | O_NONBLOCK, \
-             then check metadata().is_file()), got {locked:?}"
+            "try_lock on a {name} must be Error::NotAFile (open with O_NOFOLLOW, then check \
+             metadata().is_file()), got {locked:?}"
         );
         let dir = scratch.dir.clone();
         let locked = within(LIMIT, &format!("lock on {name:?}"), move || {
@@ -360,6 +385,98 @@ fn only_a_plain_file_can_be_locked() {
     }
     std::fs::remove_dir(scratch.dir.join("folder")).unwrap();
     scratch.remove("link");
+    scratch.finish();
+}
+
+/// Runs `call` (which locks the FIFO at `fifo`) on a thread of its own. An `open` without
+/// `O_NONBLOCK` waits in the kernel until a writer opens the other end; if `call` has not
+/// returned after [`PATIENCE`], the test opens that end itself, which lets the `open`
+/// return, and fails naming the cause. Nothing is left waiting.
+fn lock_a_fifo<T: Send + 'static>(
+    fifo: &Path,
+    call: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match result.recv_timeout(PATIENCE) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => {
+            // The reader is waiting, so a non-blocking open of the writing end succeeds
+            // and wakes it.
+            let writer = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+                .open(fifo);
+            let _ = result.recv_timeout(LIMIT);
+            drop(writer);
+            panic!(
+                "{call} on a FIFO blocked in open(): opening a FIFO waits until another \
+                 process opens its other end (here it returned only after this test did). \
+                 Open with O_NONBLOCK too (custom_flags(O_NOFOLLOW | O_NONBLOCK)); it changes \
+                 nothing about flock, which waits or not by its own flag"
+            );
+        }
+    }
+}
+
+/// A FIFO planted at the name is `NotAFile`, at once: it must not even block the `open`
+/// (without `O_NONBLOCK`, opening a FIFO waits for a writer that never comes).
+#[test]
+fn a_fifo_at_the_name_is_not_a_file_and_never_blocks_the_open() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let fifo = scratch.dir.join("pipe");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let dir = scratch.dir.clone();
+    let trying = lock_a_fifo(&fifo, "try_lock", move || {
+        try_lock(&dir, "pipe").map(|guard| guard.is_some())
+    });
+    assert!(
+        matches!(trying, Err(Error::NotAFile { .. })),
+        "try_lock on a FIFO must be Error::NotAFile (check metadata().is_file()), got {trying:?}"
+    );
+    let dir = scratch.dir.clone();
+    let locking = lock_a_fifo(&fifo, "lock", move || {
+        lock(&dir, "pipe").map(|guard| guard.name().to_owned())
+    });
+    assert!(
+        matches!(locking, Err(Error::NotAFile { .. })),
+        "lock on a FIFO must be Error::NotAFile (check metadata().is_file()), got {locking:?}"
+    );
     scratch.remove("pipe");
+    scratch.finish();
+}
+
+/// A guard is an open of its own, not a clone of an attached segment's descriptor: while
+/// only a guard exists, nobody holds the segment (the kit's liveness says it is free to
+/// claim). A clone would share the attached `Segment`'s description, and with it the
+/// segment's liveness registration — and its unlock would release that description's lock.
+#[test]
+fn a_guard_is_an_open_of_its_own_not_a_clone_of_a_segments_descriptor() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    drop(counter(&scratch.dir, "alone"));
+    let dir = scratch.dir.clone();
+    let guard = within(LIMIT, "lock", move || lock(&dir, "alone"))
+        .expect("locking a free segment should succeed");
+    let probe = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(scratch.dir.join("alone"))
+        .expect("the test opens the segment's file");
+    let nobody_holds_it = shm_kata::liveness::claim(&probe);
+    assert!(
+        matches!(nobody_holds_it, Ok(true)),
+        "with no Segment alive and only a lock guard held, the segment should have no holder, \
+         but liveness::claim says {nobody_holds_it:?}: the guard's file shares its open file \
+         description with an attached Segment. Don't lock a clone of a segment's descriptor \
+         (segment.file().try_clone()): open the file yourself, a fresh open per lock"
+    );
+    drop((probe, guard));
+    scratch.remove("alone");
     scratch.finish();
 }

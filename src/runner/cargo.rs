@@ -94,9 +94,19 @@ impl Cargo {
         self
     }
 
-    /// The target directory the runs build in: `CARGO_TARGET_DIR`, else `target/` in the
-    /// root. (A `build.target-dir` in a cargo config is not looked at.)
+    /// Builds in `dir` instead of the usual target directory (a scratch copy of the crate
+    /// must never overwrite the learner's worker binary).
+    pub fn with_target_dir(self, dir: &Path) -> Cargo {
+        self.with_env("CARGO_TARGET_DIR", dir)
+    }
+
+    /// The target directory the runs build in: the one set with
+    /// [`with_target_dir`](Cargo::with_target_dir), else `CARGO_TARGET_DIR`, else `target/`
+    /// in the root. (A `build.target-dir` in a cargo config is not looked at.)
     pub fn target_dir(&self) -> PathBuf {
+        if let Some((_, dir)) = self.env.iter().rev().find(|(k, _)| k == "CARGO_TARGET_DIR") {
+            return PathBuf::from(dir);
+        }
         absolute_target_dir()
             .map(|(_, dir)| dir)
             .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))

@@ -23,6 +23,7 @@ use nix::unistd::Pid;
 
 static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 static FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static INSTALL: Once = Once::new();
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -44,6 +45,11 @@ pub fn install() {
             for file in lock(&FILES).drain(..) {
                 if std::fs::remove_file(&file).is_ok() {
                     eprintln!("\ninterrupted: removed {}", file.display());
+                }
+            }
+            for dir in lock(&DIRS).drain(..) {
+                if std::fs::remove_dir_all(&dir).is_ok() {
+                    eprintln!("\ninterrupted: removed {}", dir.display());
                 }
             }
             std::process::exit(130);
@@ -111,6 +117,17 @@ pub fn forget_group(group: u32) {
 pub fn watch_file(file: PathBuf) {
     install();
     lock(&FILES).push(file);
+}
+
+/// Remove this directory and everything in it on Ctrl-C until [`forget_dir`].
+pub fn watch_dir(dir: PathBuf) {
+    install();
+    lock(&DIRS).push(dir);
+}
+
+/// The directory has been removed by its owner.
+pub fn forget_dir(dir: &std::path::Path) {
+    lock(&DIRS).retain(|d| d != dir);
 }
 
 /// The file has been removed (or handed over) by its owner.

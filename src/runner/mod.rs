@@ -26,3 +26,4 @@ pub mod scratch;
 pub mod style;
 pub mod verify;
 pub mod watch;
+pub mod wrong;

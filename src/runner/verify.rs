@@ -52,6 +52,9 @@ pub fn run(kata: &Kata, shm: &Path) -> ExitCode {
     for tree in [Tree::Exercises, Tree::Solutions] {
         run_tests(kata, &cargo, tree, &spinner, &mut report);
     }
+    for check in super::wrong::check(kata, &spinner, own.path()) {
+        report.check(check.ok, check.message.clone(), check.message);
+    }
     drop(spinner);
     leftovers(&own, shm, &mut report);
     report.finish()
