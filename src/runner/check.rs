@@ -81,5 +81,77 @@ fn test(kata: &Kata, cargo: &Cargo, tree: Tree, exercise: &Exercise) -> Outcome 
         };
     };
     let order = |test: &str| source.find(&format!("fn {test}(")).unwrap_or(usize::MAX);
-    outcome::read(&cargo.test(tree, &exercise.test), &order)
+    let mut outcome = outcome::read(&cargo.test(tree, &exercise.test), &order);
+    if let Outcome::NotStarted { first, .. } | Outcome::Failing { first, .. } = &mut outcome {
+        let file = exercise.test_file().display().to_string();
+        point_at_the_test(first, &file, &source);
+    }
+    outcome
+}
+
+/// A property test panics at its `proptest! {` line, which may be far from the test: point
+/// at the test's own `fn` instead, so "first: … at" leads the learner to the right place.
+fn point_at_the_test(first: &mut Failure, file: &str, source: &str) {
+    let Some(location) = &first.location else {
+        return;
+    };
+    let Some(line) = location
+        .strip_prefix(file)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|line| line.parse::<usize>().ok())
+    else {
+        return;
+    };
+    let in_a_macro = source
+        .lines()
+        .nth(line.saturating_sub(1))
+        .is_some_and(|text| text.trim_start().starts_with("proptest!"));
+    let wanted = format!("fn {}(", first.test);
+    if let (true, Some((index, text))) = (
+        in_a_macro,
+        source
+            .lines()
+            .enumerate()
+            .find(|(_, text)| text.contains(&wanted)),
+    ) {
+        let column = text.find("fn ").unwrap_or(0) + 1;
+        first.location = Some(format!("{file}:{}:{column}", index + 1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(test: &str, location: &str) -> Failure {
+        Failure {
+            test: test.to_owned(),
+            location: Some(location.to_owned()),
+            message: String::new(),
+            reached_todo: true,
+        }
+    }
+
+    const SOURCE: &str = "use x;\nproptest! {\n    #[test]\n    fn grows(len in 1..9) {\n    }\n}\n#[test]\nfn plain() {}\n";
+
+    #[test]
+    fn a_property_test_points_at_its_fn_not_at_the_macro() {
+        let mut first = failure("grows", "tests/01_create.rs:2:1");
+        point_at_the_test(&mut first, "tests/01_create.rs", SOURCE);
+        assert_eq!(first.location.as_deref(), Some("tests/01_create.rs:4:5"));
+    }
+
+    #[test]
+    fn a_panic_elsewhere_keeps_its_location() {
+        let mut first = failure("plain", "tests/01_create.rs:8:1");
+        point_at_the_test(&mut first, "tests/01_create.rs", SOURCE);
+        assert_eq!(first.location.as_deref(), Some("tests/01_create.rs:8:1"));
+        let mut first = failure("grows", "exercises/01_create.rs:2:1");
+        point_at_the_test(&mut first, "tests/01_create.rs", SOURCE);
+        assert_eq!(
+            first.location.as_deref(),
+            Some("exercises/01_create.rs:2:1")
+        );
+    }
 }
