@@ -20,7 +20,7 @@ proptest! {
     fn attach_sees_what_create_wrote_from_another_process(len in 1usize..1 << 16, seed in any::<u64>()) {
         use_this_builds_worker();
         let scratch = Scratch::new();
-        let segment = create(&scratch.dir, "shared", len).expect("create (exercise 01) should succeed");
+        let segment = create_in_a_property(&scratch, "shared", len)?;
         segment.write_bytes(0, &pattern(seed, len)).unwrap();
         let job = Job::Read { dir: scratch.dir.path().to_owned(), name: "shared".into() };
         let reader = run_bounded(job.command(), WORKER_LIMIT, "the reading worker");
@@ -42,7 +42,7 @@ proptest! {
     fn writes_from_another_process_are_visible_to_the_creator(len in 1usize..1 << 16, seed in any::<u64>()) {
         use_this_builds_worker();
         let scratch = Scratch::new();
-        let segment = create(&scratch.dir, "shared", len).expect("create (exercise 01) should succeed");
+        let segment = create_in_a_property(&scratch, "shared", len)?;
         let job = Job::Fill { dir: scratch.dir.path().to_owned(), name: "shared".into(), seed };
         let writer = run_bounded(job.command(), WORKER_LIMIT, "the writing worker");
         prop_assert!(writer.status.success(),
@@ -60,16 +60,59 @@ proptest! {
     #[test]
     fn attach_takes_the_size_from_the_file(len in 1usize..1 << 20) {
         let scratch = Scratch::new();
-        let created = create(&scratch.dir, "sized", len).expect("create (exercise 01) should succeed");
-        // A failed attach is reported through proptest, not a panic: a panic would be
-        // printed again for every smaller length proptest tries while shrinking.
-        let attached = attach(&scratch.dir, "sized")
-            .map_err(|e| TestCaseError::fail(failed_attach(&e)))?;
+        let created = create_in_a_property(&scratch, "sized", len)?;
+        let attached = attach_in_a_property(&scratch, "sized")?;
         prop_assert_eq!(attached.len(), len, "attach must map the whole file, as long as the creator made it");
         drop((created, attached));
         scratch.remove("sized");
         scratch.finish();
     }
+}
+
+thread_local! {
+    /// What in the learner's code has panicked in this test, if anything (each test runs
+    /// on a thread of its own).
+    static PANICKED: std::cell::Cell<Option<&'static str>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f`, a call into the learner's code from inside a property, and turns a panic
+/// into a failed case. Every panic prints its message, and proptest tries a failed
+/// property again with ever smaller inputs: so after one panic, later cases of the same
+/// test fail at once instead of calling the learner's code again, and the message is
+/// printed once.
+fn once_if_it_panics<T>(what: &'static str, f: impl FnOnce() -> T) -> Result<T, TestCaseError> {
+    let panicked = |what| {
+        TestCaseError::fail(format!(
+            "{what} panicked (its message is above; not called again while proptest shrinks, \
+             so the input below is not the one that panicked)"
+        ))
+    };
+    if let Some(earlier) = PANICKED.get() {
+        return Err(panicked(earlier));
+    }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| {
+        PANICKED.set(Some(what));
+        panicked(what)
+    })
+}
+
+/// `create` (exercise 01) inside a property: any failure is a failed case, printed once.
+fn create_in_a_property(
+    scratch: &Scratch,
+    name: &str,
+    len: usize,
+) -> Result<shm_kata::Segment, TestCaseError> {
+    once_if_it_panics("create (exercise 01)", || create(&scratch.dir, name, len))?.map_err(|e| {
+        TestCaseError::fail(format!(
+            "create (exercise 01) should succeed, got {e:?}: {e}"
+        ))
+    })
+}
+
+/// `attach` inside a property: any failure is a failed case, printed once.
+fn attach_in_a_property(scratch: &Scratch, name: &str) -> Result<shm_kata::Segment, TestCaseError> {
+    once_if_it_panics("attach", || attach(&scratch.dir, name))?
+        .map_err(|e| TestCaseError::fail(failed_attach(&e)))
 }
 
 /// Two attachments in one process are two views of the same memory.
@@ -254,7 +297,7 @@ fn attach_never_marks_a_file_it_did_not_create() {
     let file = std::fs::File::create(&path).unwrap();
     file.set_len(4096).unwrap();
     // The mark is an extended attribute; where the file system has none, nothing can be
-    // marked, and there is nothing to check.
+    // marked, and only the attach itself is checked.
     let xattrs = rustix::fs::fsetxattr(
         &file,
         "user.shm-kata-probe",
@@ -262,21 +305,19 @@ fn attach_never_marks_a_file_it_did_not_create() {
         rustix::fs::XattrFlags::empty(),
     )
     .and_then(|()| rustix::fs::fremovexattr(&file, "user.shm-kata-probe"));
-    if let Err(e) = xattrs {
-        eprintln!("NOT CHECKED: this file system keeps no user extended attributes ({e})");
-        drop(file);
-        scratch.remove("python-made");
-        scratch.finish();
-        return;
-    }
     let result = attach(&scratch.dir, "python-made");
-    assert!(
-        !shm_kata::liveness::is_kata_segment(&path),
-        "attach marked a file it did not create as the kata's ({}): a later sweep may then \
-         delete another program's live segment. Build it with Segment::from_parts; \
-         from_created is for create only",
-        shm_kata::liveness::MARK
-    );
+    match xattrs {
+        Ok(()) => assert!(
+            !shm_kata::liveness::is_kata_segment(&path),
+            "attach marked a file it did not create as the kata's ({}): a later sweep may then \
+             delete another program's live segment. Build it with Segment::from_parts; \
+             from_created is for create only",
+            shm_kata::liveness::MARK
+        ),
+        Err(e) => {
+            eprintln!("NOT CHECKED: this file system keeps no user extended attributes ({e})")
+        }
+    }
     drop(result.unwrap_or_else(|e| panic!("{}", failed_attach(&e))));
     drop(file);
     scratch.remove("python-made");
