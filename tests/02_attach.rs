@@ -192,8 +192,13 @@ fn attach_does_not_follow_a_symlink() {
             "O_NOFOLLOW refused the link (ELOOP), but the error reached you as Error::Io: map open \
              errors with Error::io(dir.path(), name, e), which makes ELOOP Error::NotAFile"
         }
+        // Two mistakes end here: a link followed to its target (then `from_parts` finds
+        // that the name does not name the file that was opened), or every open error
+        // turned into NotFound.
         Err(Error::NotFound { .. }) => {
-            "the name exists (as a link), yet attach said NotFound: map open errors with \
+            "the name exists (as a link), yet attach said NotFound. Either attach followed \
+             the link (attach must open with O_NOFOLLOW; from_parts then sees that the name \
+             does not name the file opened), or it did not map open errors with \
              Error::io(dir.path(), name, e), which makes O_NOFOLLOW's ELOOP Error::NotAFile"
         }
         Err(Error::AlreadyExists { .. }) => {
@@ -215,9 +220,19 @@ fn attach_of_a_directory_is_not_a_file() {
     let scratch = Scratch::new();
     std::fs::create_dir(scratch.dir.join("folder")).unwrap();
     let result = attach(&scratch.dir, "folder");
+    let fix = match &result {
+        Err(Error::NotAFile { .. }) => "",
+        Err(Error::NotFound { .. } | Error::Io { .. }) => {
+            "map open errors with Error::io(dir.path(), name, e), which makes the EISDIR of \
+             opening a directory for writing Error::NotAFile"
+        }
+        _ => {
+            "open read + write (a directory then fails with EISDIR) and map open errors with Error::io"
+        }
+    };
     assert!(
-        matches!(result, Err(Error::NotAFile { .. })),
-        "a directory must be Error::NotAFile, got {result:?}"
+        fix.is_empty(),
+        "a directory must be Error::NotAFile, got {result:?}: {fix}"
     );
     std::fs::remove_dir(scratch.dir.join("folder")).unwrap();
     scratch.finish();
