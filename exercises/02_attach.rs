@@ -30,7 +30,7 @@
 //! * **Any other failure** of `file.metadata()`, `posix_fallocate` or the mapping is
 //!   `Error::Io { name: name.to_owned(), source }` (an `Errno` becomes the `io::Error`
 //!   with `.into()`). Mapping is `unsafe`: write the `// SAFETY:` comment that says why
-//!   this mapping stays valid (the crate refuses an `unsafe` block without one).
+//!   this mapping stays valid (`cargo clippy` refuses an `unsafe` block without one).
 //! * **The trap you cannot close: a peer that shrinks the file.** If another process with
 //!   write access (the owner, or root) *shrinks* the file after you mapped it, touching the
 //!   lost pages is a SIGBUS, and nothing an attacher checks can prevent it for a named file:
