@@ -107,7 +107,10 @@ pub enum Error {
 
 impl Error {
     /// Turns an `io::Error` from opening or creating `name` in `dir` into the variant that
-    /// says what happened, so callers can write `.map_err(|e| Error::io(dir, name, e))`.
+    /// says what happened. `dir` is the directory's path, so with a [`SegmentDir`] write
+    /// `.map_err(|e| Error::io(dir.path(), name, e))`.
+    ///
+    /// [`SegmentDir`]: crate::SegmentDir
     ///
     /// The Linux facts behind the mapping: `O_CREAT|O_EXCL` on an existing name is `EEXIST`
     /// (also when the name is a symlink: `O_EXCL` never follows it); `O_NOFOLLOW` on a

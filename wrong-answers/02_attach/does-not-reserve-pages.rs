@@ -26,6 +26,8 @@ pub fn attach(dir: &SegmentDir, name: &str) -> Result<Segment, Error> {
         name: name.to_owned(),
         source,
     })?;
+    // The type first: a FIFO or a device has length 0 too, and is no segment whatever its
+    // length. (Opening a FIFO read + write does not wait for a peer on Linux.)
     if !meta.is_file() {
         return Err(Error::NotAFile {
             name: name.to_owned(),
@@ -47,10 +49,12 @@ pub fn attach(dir: &SegmentDir, name: &str) -> Result<Segment, Error> {
     // It stays valid while nobody shrinks the file: a peer that truncates it (its owner, or
     // root) makes our next touch past the new end a SIGBUS, and no check here can prevent
     // that for a named file. The kata's segments are never shrunk while anyone has them
-    // attached; sealed memfds (exercise 08) make the size permanent.
+    // attached; a sealed memfd (a later exercise) makes the size permanent.
     let map = unsafe { MmapMut::map_mut(&file) }.map_err(|source| Error::Io {
         name: name.to_owned(),
         source,
     })?;
+    // `from_parts`, not `from_created`: the file may be another program's, and only a
+    // file the kata created may carry its mark (which lets a sweep remove it).
     Segment::from_parts(dir, name, file, map)
 }
