@@ -457,6 +457,15 @@ fn attach_on_a_full_tmpfs_is_no_space_not_sigbus() {
                 "NOT CHECKED: cannot mount a private tmpfs here ({e}); \
                  attach_reserves_every_page_of_a_sparse_file still checks the reservation"
             );
+            // Still attach once, to a sparse file with room to spare, so that an
+            // unfinished attach fails here as it does everywhere else.
+            let file = std::fs::File::create(scratch.dir.join("python-made")).unwrap();
+            file.set_len(4096).unwrap();
+            drop(
+                attach(&scratch.dir, "python-made")
+                    .unwrap_or_else(|e| panic!("{}", failed_attach(&e))),
+            );
+            scratch.remove("python-made");
             scratch.finish();
             return;
         }
