@@ -21,6 +21,10 @@ use shm_kata::{Error, Segment, SegmentDir};
 /// How long any worker or call may take before the test calls it a hang.
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// What to check when an owner's drop removed nothing from the test's directory.
+const OWNER_CHECKS: &str = "so the drop removed nothing there: does Drop unlink, and did \
+     OwnedSegment::create keep the directory it was given (dir.clone())?";
+
 /// `sweep(dir)`, bounded: a sweep that waits for a lock fails the test instead of hanging.
 /// A sweep that fails, or leaves a segment that is plainly dead, fails the test with what
 /// the likely mistake is.
@@ -269,8 +273,7 @@ fn an_owned_segment_is_unlinked_when_dropped() {
     assert!(
         scratch.names().is_empty(),
         "dropping the OwnedSegment should unlink its name, but {:?} is still in the test's \
-         directory, so the drop removed nothing there: does Drop unlink, and did \
-         OwnedSegment::create keep the directory it was given (dir.clone())?",
+         directory, {OWNER_CHECKS}",
         scratch.names()
     );
     scratch.finish();
@@ -337,7 +340,7 @@ fn an_owned_segment_is_unlinked_when_its_owner_panics() {
     assert!(
         scratch.names().is_empty(),
         "a panicking owner should still unlink its segment (Drop runs during unwinding), \
-         found {:?}",
+         but {:?} is still in the test's directory, {OWNER_CHECKS}",
         scratch.names()
     );
     scratch.finish();
@@ -362,7 +365,8 @@ fn a_worker_that_panics_while_owning_leaves_no_orphan() {
     );
     assert!(
         scratch.names().is_empty(),
-        "the panicking worker's OwnedSegment should have unlinked its segment, found {:?}",
+        "the panicking worker's OwnedSegment should have unlinked its segment, but {:?} is \
+         still in the test's directory, {OWNER_CHECKS}",
         scratch.names()
     );
     scratch.finish();
