@@ -632,7 +632,10 @@ fn a_segment_without_the_mark_is_never_swept() {
 /// The window a wrong sweep leaves open (its claim let go before the unlink) lasts a few
 /// microseconds, so this is a stress: attachers spin on the name, each checking that the
 /// name still names its file while it holds the segment, while this thread creates the
-/// segment, lets it go and sweeps, over and over, for a fixed number of sweeps.
+/// segment, lets it go and sweeps, over and over, for a fixed number of sweeps. One more
+/// thread registers by hand and, when it meets a claim, waits for it in the kernel: the
+/// close that ends the claim wakes it at once, so it lands in that window even when the
+/// machine is busy (a claim let go before the unlink was caught in 20 runs of 20 under load).
 #[test]
 fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
     use std::sync::Arc;
@@ -665,6 +668,7 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
                                 let same =
                                     shm_kata::liveness::names_same_file(segment.file(), &path);
                                 if !matches!(same, Ok(true)) {
+                                    stop.store(true, Ordering::Relaxed);
                                     return Err(format!(
                                         "after {held} attaches: an attached segment's name was \
                                          removed while it was held (names_same_file gave \
@@ -688,10 +692,57 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
             })
         })
         .collect();
-    let dir = scratch.dir.clone();
+    // One more would-be holder that *waits* in the kernel for a sweep's claim to end
+    // (F_OFD_SETLKW), instead of spinning: the close that ends the claim wakes it at once,
+    // even on a busy machine, and it checks the name while it holds its shared lock.
+    let waiter = {
+        let (dir, stop) = (scratch.dir.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || -> Result<usize, String> {
+            let path = dir.join("contested");
+            let mut waited = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(file) = std::fs::File::open(&path) else {
+                    std::thread::yield_now();
+                    continue;
+                };
+                if register_now(&file) {
+                    // No claim to wait for: let go at once, so sweeps can claim it.
+                    drop(file);
+                    std::thread::sleep(Duration::from_micros(200));
+                    continue;
+                }
+                register_waiting(&file); // a sweep holds its claim: wait for its end
+                waited += 1;
+                let same = || shm_kata::liveness::names_same_file(&file, &path);
+                if matches!(same(), Ok(true)) {
+                    // Registered while the name still names the file: it must stay so.
+                    for _ in 0..3 {
+                        std::thread::yield_now();
+                        let now = same();
+                        if !matches!(now, Ok(true)) {
+                            stop.store(true, Ordering::Relaxed); // the test has its answer
+                            return Err(format!(
+                                "after {waited} waits for a claim: a holder registered the \
+                                 moment a sweep let go of its claim, while the name still \
+                                 named the file, and then the sweep removed the name \
+                                 (names_same_file gave {now:?}): sweep must claim it \
+                                 (liveness::claim on its own open) and keep its claim (the \
+                                 open file it locked) until the unlink is done"
+                            ));
+                        }
+                    }
+                }
+            }
+            Ok(waited)
+        })
+    };
+    let (dir, found) = (scratch.dir.clone(), Arc::clone(&stop));
     let swept = within(LIMIT, "the create and sweep loop", move || {
         let mut swept = 0;
         for _ in 0..SWEEPS {
+            if found.load(Ordering::Relaxed) {
+                break; // a thread saw a removed name: its message says the rest
+            }
             match create(&dir, "contested", 8) {
                 Ok(segment) => drop(segment),
                 Err(Error::AlreadyExists { .. }) => {}
@@ -704,6 +755,9 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
         swept
     });
     drop(stopper);
+    if let Err(message) = waiter.join().expect("the waiting thread panicked") {
+        panic!("{message}");
+    }
     let mut attached = 0;
     for attacher in attachers {
         match attacher.join().expect("an attaching thread panicked") {
@@ -718,6 +772,27 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
     );
     let _ = unlink(&scratch.dir, "contested");
     scratch.finish();
+}
+
+/// The kit's registration by hand: a shared lock on the liveness byte through `file`'s own
+/// description, without waiting. Whether it was granted.
+fn register_now(file: &std::fs::File) -> bool {
+    nix::fcntl::fcntl(file, nix::fcntl::FcntlArg::F_OFD_SETLK(&liveness_byte())).is_ok()
+}
+
+/// The same, waiting in the kernel until no claim is in the way.
+fn register_waiting(file: &std::fs::File) {
+    let _ = nix::fcntl::fcntl(file, nix::fcntl::FcntlArg::F_OFD_SETLKW(&liveness_byte()));
+}
+
+fn liveness_byte() -> nix::libc::flock {
+    nix::libc::flock {
+        l_type: nix::libc::F_RDLCK as nix::libc::c_short,
+        l_whence: nix::libc::SEEK_SET as nix::libc::c_short,
+        l_start: shm_kata::liveness::LIVENESS_OFFSET,
+        l_len: 1,
+        l_pid: 0,
+    }
 }
 
 // ----- the state machine: random histories of segments, holders, crashes and sweeps -----
