@@ -4,12 +4,18 @@
 //! open). Its *name* lives until someone removes it, even when nobody uses it any more.
 //! Dropping a `Segment` *closes*: it unmaps, and the name stays. Only an *unlink* removes
 //! the name, and a name nobody removes is an orphan: in `/dev/shm` it holds RAM until the
-//! machine reboots. You write the three ways a name goes away:
+//! machine reboots. You write the three ways a name goes away.
+//!
+//! This exercise builds on 01 (`create`), 02 (`attach`) and 05 (`lock`): its tests use
+//! all three, so finish those first.
 //!
 //! * `unlink(dir, name)`: remove the name (`std::fs::remove_file`, errors through
 //!   `Error::io`, so a missing name is `Error::NotFound`). The Linux fact: the name goes
 //!   *at once*, but every mapping that is still open stays valid and readable; the memory
 //!   is freed when the last one goes. Attaching by that name is `NotFound` from now on.
+//!   `unlink(2)` removes the *name*, never what it points to: a symlink in the directory
+//!   is removed as a link, and its target (maybe outside the directory) stays. Never
+//!   resolve the name first (`canonicalize`): that would remove a file outside `dir`.
 //! * `OwnedSegment`: the creator's handle. `OwnedSegment::create` calls your `create`;
 //!   its `Drop` unlinks the name, so the creator cleans up on every way out, *including a
 //!   panic* (drops run while a panic unwinds; a build with `panic = "abort"` runs none).
@@ -49,12 +55,18 @@
 //!   on the machine. `create` marks its files (the `user.shm-kata` extended attribute);
 //!   `liveness::is_kata_segment(&path)` looks for that mark without opening anything, and
 //!   `liveness::is_kata_file(&file)` asks again once you have opened it (the name may have
-//!   changed hands in between). Unmarked files, links, directories: leave them alone.
+//!   changed hands in between). Unmarked files, links, directories: leave them alone, and
+//!   do not even open them: an `open` is not harmless (it wakes a FIFO's waiting writer, a
+//!   device may act on it), so look first, open only what carries the mark.
 //!
 //! The trap is the gap between looking and acting. Keep the claimed file open until the
 //! unlink is done (nobody can register as a holder meanwhile), and check with
 //! `liveness::names_same_file(&file, &path)` that the name still means the file you
-//! claimed. Anything you cannot open or check: skip it, don't fail.
+//! claimed. Anything you cannot open or check: skip it, don't fail (a name removed since
+//! the listing is `NotFound`; a running program cannot be opened for writing: `ETXTBSY`).
+//! The claim needs a *writable* open (read + write): on a read-only descriptor the
+//! exclusive lock fails with `EBADF`, and a sweep that skips on errors then skips
+//! everything.
 //!
 //! Run: `cargo test --test 06_cleanup`   Stuck? `cargo run -- hint 6`
 

@@ -21,10 +21,123 @@ use shm_kata::{Error, Segment, SegmentDir};
 /// How long any worker or call may take before the test calls it a hang.
 const LIMIT: Duration = Duration::from_secs(60);
 
+/// What to check when an owner's drop removed nothing from the test's directory.
+const OWNER_CHECKS: &str = "so the drop removed nothing there: does Drop unlink, and did \
+     OwnedSegment::create keep the directory it was given (dir.clone())?";
+
 /// `sweep(dir)`, bounded: a sweep that waits for a lock fails the test instead of hanging.
+/// A sweep that fails, or leaves a segment that is plainly dead, fails the test with what
+/// the likely mistake is.
 fn sweep_now(dir: &SegmentDir) -> Vec<String> {
-    let dir = dir.clone();
-    within(LIMIT, "sweep", move || sweep(&dir)).expect("sweep should succeed")
+    let swept = {
+        let dir = dir.clone();
+        within(LIMIT, "sweep", move || sweep(&dir))
+    };
+    let swept = swept.unwrap_or_else(|e| panic!("{}", sweep_failed(&e)));
+    let names = dir.names().expect("cannot list the scratch directory");
+    if let Some(dead) = names.iter().find(|name| plainly_dead(dir, name)) {
+        panic!(
+            "sweep left {dead:?}, a kata segment nobody holds (this test claimed it through \
+             its own read + write open, and no process uses it): your sweep skipped it, so \
+             one of its checks failed or gave an error. claim needs a writable open (read + \
+             write): on a read-only open it fails (EBADF). Swept: {swept:?}"
+        );
+    }
+    swept
+}
+
+/// What a failed sweep most likely did wrong.
+fn sweep_failed(e: &Error) -> String {
+    let text = e.to_string();
+    if text.contains("os error 9") || text.contains("Bad file descriptor") {
+        format!(
+            "sweep should succeed, but it failed with {e}: claim needs a writable open (read \
+             + write), a read-only open makes it fail with EBADF; and what you cannot open \
+             or check, skip it: never fail the whole sweep for one name"
+        )
+    } else {
+        format!(
+            "sweep should succeed, but it failed with {e}: a name you cannot open or check \
+             must be skipped, never fail the whole sweep"
+        )
+    }
+}
+
+/// Whether `name` is a kata segment that the reference sweep would remove right now: the
+/// test's own read + write open, marked, claimed, used by no other process, still named.
+fn plainly_dead(dir: &SegmentDir, name: &str) -> bool {
+    use shm_kata::liveness;
+    let path = dir.join(name);
+    if !liveness::is_kata_segment(&path) {
+        return false;
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+    else {
+        return false;
+    };
+    liveness::is_kata_file(&file)
+        && matches!(liveness::claim(&file), Ok(true))
+        && matches!(liveness::used_by_another_process(&file), Ok(false))
+        && matches!(liveness::names_same_file(&file, &path), Ok(true))
+}
+
+/// Runs `f` with the panics whose message contains `expected` kept quiet: a test that
+/// panics on purpose prints nothing for it, so the first panic a learner reads is a real
+/// failure. Any other panic is printed as usual. (The hook is the process's; the tests
+/// that use this run one at a time.)
+fn hiding_panics<T>(expected: &'static str, f: impl FnOnce() -> T) -> T {
+    use std::sync::Arc;
+    type Hook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
+    struct Restore(Arc<Hook>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = Arc::clone(&self.0);
+            std::panic::set_hook(Box::new(move |info| previous(info)));
+        }
+    }
+    let previous: Arc<Hook> = Arc::new(std::panic::take_hook());
+    let _restore = Restore(Arc::clone(&previous));
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("");
+        if !message.contains(expected) {
+            previous(info);
+        }
+    }));
+    f()
+}
+
+/// Takes exercise 05's lock on `name`, bounded; an unsolved 05 fails the test saying so,
+/// instead of with 05's `todo!()`.
+fn lock_of_05(dir: &SegmentDir, name: &str) -> shm_kata::lock::LockGuard {
+    let (dir, name) = (dir.clone(), name.to_owned());
+    let taken = hiding_panics("05 lock:", || {
+        std::panic::catch_unwind(|| within(LIMIT, "lock (exercise 05)", move || lock(&dir, &name)))
+    });
+    match taken {
+        Ok(result) => result.expect("lock (exercise 05) of a free segment should succeed"),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            if message.contains("05 lock:") {
+                panic!(
+                    "this test uses exercise 05's lock: finish 05 first \
+                     (`cargo test --test 05_lock`); it said: {message}"
+                );
+            }
+            std::panic::resume_unwind(panic)
+        }
+    }
 }
 
 fn worker(job: fn(PathBuf, String) -> Job, dir: &SegmentDir, name: &str) -> Ready {
@@ -118,6 +231,28 @@ fn unlink_refuses_bad_names() {
     scratch.finish();
 }
 
+/// Unlinking a symlink removes the link itself, never the file it points to: a name in
+/// the directory can never reach a file outside it.
+#[test]
+fn unlinking_a_link_removes_the_link_never_its_target() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let outside = common::scratch_file();
+    std::os::unix::fs::symlink(outside.path(), scratch.dir.join("link")).unwrap();
+    let result = unlink(&scratch.dir, "link");
+    assert!(
+        outside.path().exists(),
+        "unlink followed the link and removed the file it points to, outside the directory: \
+         remove the name itself (std::fs::remove_file never follows a link), never resolve it"
+    );
+    assert!(
+        result.is_ok() && scratch.names().is_empty(),
+        "unlink of a link should remove the link itself, got {result:?} and {:?} left",
+        scratch.names()
+    );
+    scratch.finish();
+}
+
 /// The owner's handle unlinks the name when it is dropped.
 #[test]
 fn an_owned_segment_is_unlinked_when_dropped() {
@@ -137,7 +272,8 @@ fn an_owned_segment_is_unlinked_when_dropped() {
     drop(owned);
     assert!(
         scratch.names().is_empty(),
-        "dropping the OwnedSegment should unlink its name, found {:?}: implement Drop",
+        "dropping the OwnedSegment should unlink its name, but {:?} is still in the test's \
+         directory, {OWNER_CHECKS}",
         scratch.names()
     );
     scratch.finish();
@@ -189,12 +325,14 @@ fn an_owned_segment_is_unlinked_when_its_owner_panics() {
     let scratch = Scratch::new();
     let dir = scratch.dir.clone();
     let created = std::sync::atomic::AtomicBool::new(false);
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let _owned =
-            OwnedSegment::create(&dir, "doomed", 8).expect("OwnedSegment::create should succeed");
-        created.store(true, std::sync::atomic::Ordering::Relaxed);
-        panic!("the owner panics while it owns the segment");
-    }));
+    let outcome = hiding_panics("the owner panics on purpose", || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _owned = OwnedSegment::create(&dir, "doomed", 8)
+                .expect("OwnedSegment::create should succeed");
+            created.store(true, std::sync::atomic::Ordering::Relaxed);
+            panic!("the owner panics on purpose while it owns the segment");
+        }))
+    });
     assert!(
         outcome.is_err() && created.into_inner(),
         "the owner should have created its segment, then panicked on purpose"
@@ -202,7 +340,7 @@ fn an_owned_segment_is_unlinked_when_its_owner_panics() {
     assert!(
         scratch.names().is_empty(),
         "a panicking owner should still unlink its segment (Drop runs during unwinding), \
-         found {:?}",
+         but {:?} is still in the test's directory, {OWNER_CHECKS}",
         scratch.names()
     );
     scratch.finish();
@@ -227,7 +365,8 @@ fn a_worker_that_panics_while_owning_leaves_no_orphan() {
     );
     assert!(
         scratch.names().is_empty(),
-        "the panicking worker's OwnedSegment should have unlinked its segment, found {:?}",
+        "the panicking worker's OwnedSegment should have unlinked its segment, but {:?} is \
+         still in the test's directory, {OWNER_CHECKS}",
         scratch.names()
     );
     scratch.finish();
@@ -291,10 +430,18 @@ fn sweep_never_removes_a_segment_this_process_holds() {
 
 /// Creates a dead segment `name`, starts a worker that holds it with `job`, and checks
 /// that sweep keeps it while the worker lives and removes it once the worker is killed.
-fn swept_only_after_its_worker_is_killed(job: fn(PathBuf, String) -> Job, what: &str) {
+/// `uses_05`: the worker takes exercise 05's lock, so check first that 05 is done.
+fn swept_only_after_its_worker_is_killed(
+    job: fn(PathBuf, String) -> Job,
+    what: &str,
+    uses_05: bool,
+) {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     drop(create(&scratch.dir, "held", 8).expect("create (exercise 01) should succeed"));
+    if uses_05 {
+        drop(lock_of_05(&scratch.dir, "held"));
+    }
     let holder = worker(job, &scratch.dir, "held");
     assert!(
         sweep_now(&scratch.dir).is_empty(),
@@ -313,7 +460,7 @@ fn swept_only_after_its_worker_is_killed(job: fn(PathBuf, String) -> Job, what: 
 /// it does.
 #[test]
 fn sweep_never_removes_a_segment_a_live_worker_holds() {
-    swept_only_after_its_worker_is_killed(holder, "holds");
+    swept_only_after_its_worker_is_killed(holder, "holds", false);
 }
 
 /// The lesson's lock (05, `flock`) and the kit's liveness (open-file-description locks)
@@ -321,7 +468,7 @@ fn sweep_never_removes_a_segment_a_live_worker_holds() {
 /// and sweep does not wait for that lock; once the worker is killed, the segment is swept.
 #[test]
 fn a_lock_holder_keeps_its_segment_and_sweep_does_not_wait_for_the_lock() {
-    swept_only_after_its_worker_is_killed(lock_holder, "holds and has locked");
+    swept_only_after_its_worker_is_killed(lock_holder, "holds and has locked", true);
 }
 
 /// Only a `Segment` is a holder. The lesson's lock is taken on an open of its own, which
@@ -332,9 +479,7 @@ fn a_lock_alone_does_not_keep_a_segment_alive() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     drop(create(&scratch.dir, "bare", 8).expect("create (exercise 01) should succeed"));
-    let dir = scratch.dir.clone();
-    let guard = within(LIMIT, "lock (exercise 05)", move || lock(&dir, "bare"))
-        .expect("lock (exercise 05) of a free segment should succeed");
+    let guard = lock_of_05(&scratch.dir, "bare");
     assert_eq!(
         sweep_now(&scratch.dir),
         ["bare"],
@@ -380,6 +525,87 @@ fn sweep_never_touches_files_the_kata_did_not_create() {
     scratch.finish();
 }
 
+/// Sweep does not even open a file the kata did not create: it looks at the name first
+/// (`is_kata_segment`, no open), because opening is not harmless (a FIFO's writer wakes
+/// up, a device may act). The kernel's inotify reports every open in the directory.
+#[test]
+fn sweep_opens_nothing_the_kata_did_not_create() {
+    use rustix::fs::inotify;
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    std::fs::write(scratch.dir.join("foreign"), b"someone else's").unwrap();
+    drop(create(&scratch.dir, "dead", 8).expect("create (exercise 01) should succeed"));
+    let watch = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
+        .expect("cannot start inotify");
+    inotify::add_watch(&watch, scratch.dir.path(), inotify::WatchFlags::OPEN)
+        .expect("cannot watch the test's directory");
+    let swept = sweep_now(&scratch.dir);
+    let mut opened = Vec::new();
+    let mut buffer = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    let mut events = inotify::Reader::new(&watch, &mut buffer);
+    while let Ok(event) = events.next() {
+        if let Some(name) = event.file_name() {
+            opened.push(name.to_string_lossy().into_owned());
+        }
+    }
+    assert!(
+        !opened.iter().any(|name| name == "foreign"),
+        "sweep opened \"foreign\", a file the kata did not create: look at the name with \
+         liveness::is_kata_segment(&path) before you open anything (opened: {opened:?})"
+    );
+    assert_eq!(swept, ["dead"], "sweep should remove the dead kata segment");
+    scratch.remove("foreign");
+    scratch.finish();
+}
+
+/// A name sweep cannot open is skipped, and the sweep goes on. Here a marked file is a
+/// running program, which Linux refuses to open for writing (`ETXTBSY`): sweep returns
+/// `Ok`, leaves it, and still removes the dead segment next to it.
+#[test]
+fn sweep_skips_what_it_cannot_open_and_goes_on() {
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let sleep = std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("sleep"))
+                .find(|candidate| candidate.is_file())
+        })
+        .expect("this test needs the sleep program on PATH");
+    let program = scratch.dir.join("program");
+    std::fs::copy(&sleep, &program).expect("cannot copy sleep into the test's directory");
+    rustix::fs::setxattr(
+        &program,
+        shm_kata::liveness::MARK,
+        b"1",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .expect("cannot mark the file");
+    let running = Peer(
+        std::process::Command::new(&program)
+            .arg("600")
+            .spawn()
+            .expect("cannot run the copy of sleep"),
+    );
+    drop(create(&scratch.dir, "dead", 8).expect("create (exercise 01) should succeed"));
+    let dir = scratch.dir.clone();
+    let result = within(LIMIT, "sweep", move || sweep(&dir));
+    drop(running);
+    let swept = result.unwrap_or_else(|e| {
+        panic!(
+            "sweep failed with {e}: a marked name it cannot open (here a running program: \
+             ETXTBSY) must be skipped, and the sweep go on"
+        )
+    });
+    assert_eq!(
+        swept,
+        ["dead"],
+        "sweep should skip the name it cannot open and still remove the dead segment"
+    );
+    scratch.remove("program");
+    scratch.finish();
+}
+
 /// A segment without the kata's mark is never swept, dead or not: this is what every
 /// segment looks like on a filesystem without user extended attributes (tmpfs before
 /// Linux 6.6), and there the safe answer is to leave it.
@@ -406,7 +632,10 @@ fn a_segment_without_the_mark_is_never_swept() {
 /// The window a wrong sweep leaves open (its claim let go before the unlink) lasts a few
 /// microseconds, so this is a stress: attachers spin on the name, each checking that the
 /// name still names its file while it holds the segment, while this thread creates the
-/// segment, lets it go and sweeps, over and over, for a fixed number of sweeps.
+/// segment, lets it go and sweeps, over and over, for a fixed number of sweeps. One more
+/// thread registers by hand and, when it meets a claim, waits for it in the kernel: the
+/// close that ends the claim wakes it at once, so it lands in that window even when the
+/// machine is busy (a claim let go before the unlink was caught in 20 runs of 20 under load).
 #[test]
 fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
     use std::sync::Arc;
@@ -439,11 +668,13 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
                                 let same =
                                     shm_kata::liveness::names_same_file(segment.file(), &path);
                                 if !matches!(same, Ok(true)) {
+                                    stop.store(true, Ordering::Relaxed);
                                     return Err(format!(
                                         "after {held} attaches: an attached segment's name was \
                                          removed while it was held (names_same_file gave \
-                                         {same:?}): sweep must keep its claim (the open file \
-                                         it locked) until the unlink is done"
+                                         {same:?}): sweep must claim it (liveness::claim on \
+                                         its own open) and keep its claim (the open file it \
+                                         locked) until the unlink is done"
                                     ));
                                 }
                                 std::thread::yield_now();
@@ -461,20 +692,72 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
             })
         })
         .collect();
-    let dir = scratch.dir.clone();
+    // One more would-be holder that *waits* in the kernel for a sweep's claim to end
+    // (F_OFD_SETLKW), instead of spinning: the close that ends the claim wakes it at once,
+    // even on a busy machine, and it checks the name while it holds its shared lock.
+    let waiter = {
+        let (dir, stop) = (scratch.dir.clone(), Arc::clone(&stop));
+        std::thread::spawn(move || -> Result<usize, String> {
+            let path = dir.join("contested");
+            let mut waited = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(file) = std::fs::File::open(&path) else {
+                    std::thread::yield_now();
+                    continue;
+                };
+                if register_now(&file) {
+                    // No claim to wait for: let go at once, so sweeps can claim it.
+                    drop(file);
+                    std::thread::sleep(Duration::from_micros(200));
+                    continue;
+                }
+                register_waiting(&file); // a sweep holds its claim: wait for its end
+                waited += 1;
+                let same = || shm_kata::liveness::names_same_file(&file, &path);
+                if matches!(same(), Ok(true)) {
+                    // Registered while the name still names the file: it must stay so.
+                    for _ in 0..3 {
+                        std::thread::yield_now();
+                        let now = same();
+                        if !matches!(now, Ok(true)) {
+                            stop.store(true, Ordering::Relaxed); // the test has its answer
+                            return Err(format!(
+                                "after {waited} waits for a claim: a holder registered the \
+                                 moment a sweep let go of its claim, while the name still \
+                                 named the file, and then the sweep removed the name \
+                                 (names_same_file gave {now:?}): sweep must claim it \
+                                 (liveness::claim on its own open) and keep its claim (the \
+                                 open file it locked) until the unlink is done"
+                            ));
+                        }
+                    }
+                }
+            }
+            Ok(waited)
+        })
+    };
+    let (dir, found) = (scratch.dir.clone(), Arc::clone(&stop));
     let swept = within(LIMIT, "the create and sweep loop", move || {
         let mut swept = 0;
         for _ in 0..SWEEPS {
+            if found.load(Ordering::Relaxed) {
+                break; // a thread saw a removed name: its message says the rest
+            }
             match create(&dir, "contested", 8) {
                 Ok(segment) => drop(segment),
                 Err(Error::AlreadyExists { .. }) => {}
                 Err(e) => panic!("create (exercise 01) failed: {e}"),
             }
-            swept += sweep(&dir).expect("sweep should succeed").len();
+            swept += sweep(&dir)
+                .unwrap_or_else(|e| panic!("{}", sweep_failed(&e)))
+                .len();
         }
         swept
     });
     drop(stopper);
+    if let Err(message) = waiter.join().expect("the waiting thread panicked") {
+        panic!("{message}");
+    }
     let mut attached = 0;
     for attacher in attachers {
         match attacher.join().expect("an attaching thread panicked") {
@@ -489,6 +772,27 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
     );
     let _ = unlink(&scratch.dir, "contested");
     scratch.finish();
+}
+
+/// The kit's registration by hand: a shared lock on the liveness byte through `file`'s own
+/// description, without waiting. Whether it was granted.
+fn register_now(file: &std::fs::File) -> bool {
+    nix::fcntl::fcntl(file, nix::fcntl::FcntlArg::F_OFD_SETLK(&liveness_byte())).is_ok()
+}
+
+/// The same, waiting in the kernel until no claim is in the way.
+fn register_waiting(file: &std::fs::File) {
+    let _ = nix::fcntl::fcntl(file, nix::fcntl::FcntlArg::F_OFD_SETLKW(&liveness_byte()));
+}
+
+fn liveness_byte() -> nix::libc::flock {
+    nix::libc::flock {
+        l_type: nix::libc::F_RDLCK as nix::libc::c_short,
+        l_whence: nix::libc::SEEK_SET as nix::libc::c_short,
+        l_start: shm_kata::liveness::LIVENESS_OFFSET,
+        l_len: 1,
+        l_pid: 0,
+    }
 }
 
 // ----- the state machine: random histories of segments, holders, crashes and sweeps -----
@@ -603,10 +907,12 @@ fn apply(step: &Step, dir: &SegmentDir, model: &mut Model, world: &mut World) {
         },
         Step::PanicInOwner(i) => {
             let (dir, name) = (dir.clone(), NAMES[i]);
-            let outcome = std::panic::catch_unwind(move || {
-                if let Ok(_owned) = OwnedSegment::create(&dir, name, 64) {
-                    panic!("the owner of {name:?} panics");
-                }
+            let outcome = hiding_panics("the owner panics on purpose", || {
+                std::panic::catch_unwind(move || {
+                    if let Ok(_owned) = OwnedSegment::create(&dir, name, 64) {
+                        panic!("the owner panics on purpose, owning {name:?}");
+                    }
+                })
             });
             assert_eq!(
                 outcome.is_err(),

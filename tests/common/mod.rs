@@ -273,15 +273,35 @@ pub fn start_until_ready(job: &shm_kata::job::Job, limit: Duration) -> Ready {
         what,
         stderr: Some(stderr),
     };
-    let line = heard.recv_timeout(limit).unwrap_or_default();
-    if line.trim() != "ready" {
-        let stderr = ready.kill_and_collect();
-        panic!(
-            "{} never said it was ready (waited up to {limit:?}); it printed:\n{stderr}",
-            ready.what
-        );
+    match heard.recv_timeout(limit) {
+        Ok(line) if line.trim() == "ready" => ready,
+        // Its standard output closed: it ended, or is about to. Say how it ended, not
+        // that it was slow.
+        Ok(line) if line.is_empty() => {
+            let status = wait_bounded(&mut ready.child, limit, &ready.what);
+            let stderr = ready.collect_stderr();
+            panic!(
+                "{} died before it said it was ready ({status}); it printed:\n{stderr}",
+                ready.what
+            );
+        }
+        Ok(line) => {
+            let stderr = ready.kill_and_collect();
+            panic!(
+                "{} said {:?} instead of ready; it printed:\n{stderr}",
+                ready.what,
+                line.trim()
+            );
+        }
+        Err(_) => {
+            let stderr = ready.kill_and_collect();
+            panic!(
+                "{} never said it was ready (waited up to {limit:?}; it was killed); it \
+                 printed:\n{stderr}",
+                ready.what
+            );
+        }
     }
-    ready
 }
 
 impl Ready {
@@ -307,6 +327,10 @@ impl Ready {
     fn kill_and_collect(&mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.collect_stderr()
+    }
+
+    fn collect_stderr(&mut self) -> String {
         self.stderr
             .take()
             .map(|t| t.join().unwrap_or_default())

@@ -1,5 +1,5 @@
 // WRONG: sweep lets go of its claim (closes the file it locked) before it unlinks the name
-// CAUGHT BY: sweep must keep its claim
+// CAUGHT BY: keep its claim (the open file it locked) until the unlink is done
 //! # 06 · cleanup — close is not unlink, and a crash is not an excuse
 //!
 //! Reference answer.
