@@ -2,7 +2,7 @@
 //! module that `tests/hints.rs` compiles, so a hint can never show code that does not
 //! build. (The format is described at the top of `exercises/info.toml`.)
 //!
-//! Each block becomes `$OUT_DIR/hints/hint_NN_topic_K.rs`: the exercise file's own `use`
+//! Each block becomes `$OUT_DIR/hints/hint_NN_topic_K.rs`: the reference answer's `use`
 //! lines (with `crate::` read as `shm_kata::`), the kit's main types, the exercise
 //! module's public items, and the function named by the block's `// in:` line, whose body
 //! is the block. A compile error
@@ -18,7 +18,7 @@ const INFO: &str = "exercises/info.toml";
 
 fn main() {
     println!("cargo::rerun-if-changed={INFO}");
-    println!("cargo::rerun-if-changed=exercises");
+    println!("cargo::rerun-if-changed=solutions");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let dir = out.join("hints");
     let _ = std::fs::remove_dir_all(&dir);
@@ -144,9 +144,11 @@ fn module(block: &Block) -> String {
     text
 }
 
-/// The `use` declarations of `exercises/<test>.rs`, as an outside crate writes them.
+/// The `use` declarations of `solutions/<test>.rs`, as an outside crate writes them: the
+/// reference answer's, which a learner never edits (the stub in `exercises/` has the same
+/// ones, but a learner may tidy them, and that must not break anyone's `cargo test`).
 fn exercise_uses(test: &str) -> String {
-    let path = Path::new("exercises").join(format!("{test}.rs"));
+    let path = Path::new("solutions").join(format!("{test}.rs"));
     let source = std::fs::read_to_string(path).unwrap_or_default();
     let mut uses = String::new();
     let mut inside = false;
