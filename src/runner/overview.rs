@@ -53,7 +53,7 @@ pub fn render(kata: &Kata, outcomes: &[Outcome], skipped: &[bool]) -> String {
             // Just passed the one before? Its reference answer is worth a look now.
             let before = i
                 .checked_sub(1)
-                .filter(|&b| outcomes[b].is_done() && !skipped[b]);
+                .filter(|&b| outcomes[b].is_done() && !skipped.get(b).copied().unwrap_or(false));
             if let Some(before) = before {
                 compare(kata, &kata.exercises[before], &mut line);
             }
@@ -92,8 +92,11 @@ pub fn table(kata: &Kata, outcomes: &[Outcome], skipped: &[bool]) -> Vec<String>
     // 01's `create`), so a failure after an unfinished exercise may not be its own.
     let first_open = open(outcomes, skipped).next();
     for (i, (exercise, outcome)) in kata.exercises.iter().zip(outcomes).enumerate() {
-        let (mark, look, label) = if is_skipped(i) {
+        let (mark, look, label) = if is_skipped(i) && outcome.is_done() {
             ("»", TODO, "skipped")
+        } else if is_skipped(i) {
+            // The reference answer fails only where it uses an earlier, unfinished one.
+            ("»", BAD, "skipped, failing")
         } else {
             let (mark, look) = style::mark(outcome);
             (mark, look, outcome.label())

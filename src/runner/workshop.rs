@@ -44,6 +44,7 @@ pub fn reset(kata: &Kata, which: &str) -> Result<String, String> {
         (None, true) => {
             "It held the reference answer (skipped): nothing of yours to keep.\n".into()
         }
+        (None, false) if current.is_none() => "It was missing: nothing to keep.\n".into(),
         (None, false) => "It was untouched: nothing to keep.\n".into(),
     };
     said += &format!(
