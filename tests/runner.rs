@@ -1003,3 +1003,16 @@ fn verify_names_a_stub_that_differs_from_its_untouched_copy() {
         "{out}"
     );
 }
+
+#[test]
+fn a_skipped_exercise_whose_tests_fail_says_so() {
+    let fixture = Fixture::new();
+    // As when its tests use an earlier exercise the learner has not finished.
+    fixture.write("solutions/02_two.rs", "pub fn two() -> u32 {\n    41\n}\n");
+    assert!(fixture.runner(&["skip", "2"]).status.success());
+    let out = stdout(&fixture.runner(&["list"]));
+    assert!(
+        state_of(&out, "02 two").contains("skipped, failing"),
+        "a skipped exercise that fails must not read as plainly skipped:\n{out}"
+    );
+}
