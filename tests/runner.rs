@@ -1,7 +1,7 @@
 //! The runner (`cargo run`) itself, on a small kata made for the purpose: a crate with
 //! no dependencies and three one-line exercises, in a temporary directory with its own
 //! target directory. Exercise 01 is solved, 02 has a wrong answer, 03 is an untouched
-//! `todo!()` stub without a hint.
+//! `todo!()` stub without a hint; `stubs/` holds the three untouched stubs.
 //!
 //! These tests run the runner binary as a learner would, and pass with and without
 //! `--features solutions` (the fixture's exercises do not depend on it).
@@ -85,6 +85,9 @@ impl Fixture {
         fixture.write("exercises/01_one.rs", SOLVED_ONE);
         fixture.write("exercises/02_two.rs", WRONG_TWO);
         fixture.write("exercises/03_three.rs", STUB_THREE);
+        fixture.write("stubs/01_one.rs", STUB_ONE);
+        fixture.write("stubs/02_two.rs", STUB_TWO);
+        fixture.write("stubs/03_three.rs", STUB_THREE);
         fixture.write("solutions/mod.rs", modules);
         fixture.write("solutions/01_one.rs", "pub fn one() -> u32 {\n    1\n}\n");
         fixture.write("solutions/02_two.rs", "pub fn two() -> u32 {\n    42\n}\n");
@@ -112,6 +115,27 @@ impl Fixture {
 
     fn root(&self) -> &Path {
         &self.root
+    }
+
+    fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.root().join(file))
+            .unwrap_or_else(|e| panic!("cannot read {file}: {e}"))
+    }
+
+    /// The files in `.kata/attempts/`, as (name, text).
+    fn attempts(&self) -> Vec<(String, String)> {
+        let Ok(entries) = std::fs::read_dir(self.root().join(".kata/attempts")) else {
+            return Vec::new();
+        };
+        let mut kept: Vec<(String, String)> = entries
+            .flatten()
+            .map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(entry.path()).unwrap())
+            })
+            .collect();
+        kept.sort();
+        kept
     }
 
     fn write(&self, file: &str, text: &str) {
@@ -185,7 +209,7 @@ fn the_overview_tells_done_failing_and_not_started_apart() {
         "a solved exercise is done:\n{out}"
     );
     assert!(
-        state_of(&out, "02 two").ends_with("failing"),
+        state_of(&out, "02 two").contains("failing"),
         "a wrong answer is failing:\n{out}"
     );
     assert!(
@@ -714,5 +738,281 @@ fn ctrl_c_stops_the_runner_and_everything_it_started() {
     assert!(
         left.is_empty(),
         "the runner's cargo and the tests it started must be gone when it exits: {left:?}"
+    );
+}
+
+const SOLUTION_TWO: &str = "pub fn two() -> u32 {\n    42\n}\n";
+
+/// 02's tests, plus one that passes whatever `two` returns: a wrong answer passes 1 of 3.
+fn with_a_test_that_passes(fixture: &Fixture) {
+    fixture.write(
+        "tests/02_two.rs",
+        "#[test]\nfn two_returns() {\n    let _ = kata_fixture::two::two();\n}\n\n\
+         #[test]\nfn the_answer_is_right() {\n    \
+         assert_eq!(kata_fixture::two::two(), 42, \"answer should be 42\");\n}\n\n\
+         #[test]\nfn the_answer_is_right_twice() {\n    \
+         assert_eq!(kata_fixture::two::two() * 2, 84);\n}\n",
+    );
+}
+
+#[test]
+fn the_overview_counts_the_passing_tests_and_names_the_next_one() {
+    let fixture = Fixture::new();
+    with_a_test_that_passes(&fixture);
+    let out = stdout(&fixture.runner(&[]));
+    let two = state_of(&out, "02 two");
+    assert!(
+        two.contains("1/3") && two.contains("failing"),
+        "a failing exercise says how many of its tests pass:\n{out}"
+    );
+    assert!(
+        two.contains("next: the_answer_is_right"),
+        "the current exercise names its next failing test:\n{out}"
+    );
+    assert!(state_of(&out, "01 one").contains("2/2"), "{out}");
+    assert!(state_of(&out, "03 three").contains("0/2"), "{out}");
+}
+
+#[test]
+fn after_a_pass_the_overview_points_to_the_reference_answer() {
+    let fixture = Fixture::new();
+    let out = stdout(&fixture.runner(&[]));
+    assert!(
+        out.contains("Passed 01 one: compare yours with solutions/01_one.rs"),
+        "{out}"
+    );
+}
+
+#[test]
+fn list_shows_every_exercise_with_its_state_and_counts() {
+    let fixture = Fixture::new();
+    with_a_test_that_passes(&fixture);
+    let run = fixture.runner(&["list"]);
+    let out = stdout(&run);
+    assert!(run.status.success(), "{out}\n{}", run.stderr);
+    let line = |title| state_of(&out, title).split_whitespace().collect::<Vec<_>>();
+    assert_eq!(line("01 one")[3..], ["2/2", "done"], "{out}");
+    assert_eq!(line("02 two")[3..5], ["1/3", "failing"], "{out}");
+    assert_eq!(line("03 three")[3..], ["0/2", "not", "started"], "{out}");
+    assert!(out.contains("1/3 done"), "the progress:\n{out}");
+    assert!(!out.contains("Next:"), "list shows no next step:\n{out}");
+}
+
+#[test]
+fn reset_puts_back_the_untouched_stub_and_keeps_the_attempt() {
+    let fixture = Fixture::new();
+    let run = fixture.runner(&["reset", "2"]);
+    let out = stdout(&run);
+    assert!(run.status.success(), "{out}\n{}", run.stderr);
+    assert_eq!(
+        fixture.read("exercises/02_two.rs"),
+        STUB_TWO,
+        "reset must put back the stub from stubs/"
+    );
+    let kept = fixture.attempts();
+    assert_eq!(kept.len(), 1, "one attempt kept: {kept:?}");
+    let (name, text) = &kept[0];
+    assert_eq!(text, WRONG_TWO, "the attempt is kept as it was");
+    assert!(
+        name.starts_with("02_two.") && name.ends_with(".rs"),
+        "named after its exercise: {name}"
+    );
+    assert!(
+        out.contains(&format!(".kata/attempts/{name}")),
+        "reset says where the attempt is:\n{out}"
+    );
+}
+
+#[test]
+fn reset_of_an_untouched_stub_keeps_nothing() {
+    let fixture = Fixture::new();
+    let run = fixture.runner(&["reset", "three"]);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(fixture.read("exercises/03_three.rs"), STUB_THREE);
+    assert!(fixture.attempts().is_empty(), "{:?}", fixture.attempts());
+    assert!(stdout(&run).contains("nothing to keep"), "{}", stdout(&run));
+}
+
+#[test]
+fn resetting_twice_keeps_both_attempts() {
+    let fixture = Fixture::new();
+    assert!(fixture.runner(&["reset", "2"]).status.success());
+    fixture.write(
+        "exercises/02_two.rs",
+        "// TODO\npub fn two() -> u32 {\n    40\n}\n",
+    );
+    assert!(fixture.runner(&["reset", "2"]).status.success());
+    let kept: Vec<String> = fixture.attempts().into_iter().map(|(_, t)| t).collect();
+    assert_eq!(kept.len(), 2, "no attempt overwrites another: {kept:?}");
+    assert!(kept.contains(&WRONG_TWO.to_owned()), "{kept:?}");
+}
+
+#[test]
+fn skip_puts_the_solution_in_keeps_the_attempt_and_reads_as_skipped() {
+    let fixture = Fixture::new();
+    let run = fixture.runner(&["skip", "2"]);
+    let said = stdout(&run);
+    assert!(run.status.success(), "{said}\n{}", run.stderr);
+    assert_eq!(fixture.read("exercises/02_two.rs"), SOLUTION_TWO);
+    let kept = fixture.attempts();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].1, WRONG_TWO, "the attempt is kept as it was");
+    assert!(
+        said.contains(&format!(".kata/attempts/{}", kept[0].0)),
+        "{said}"
+    );
+    let out = stdout(&fixture.runner(&[]));
+    assert!(
+        state_of(&out, "02 two").ends_with("skipped"),
+        "a skipped exercise whose tests pass reads as skipped, not done:\n{out}"
+    );
+    assert!(
+        out.contains("1/3 done, 1 skipped"),
+        "the progress counts it apart:\n{out}"
+    );
+    assert!(out.contains("Next: 03 three"), "{out}");
+}
+
+#[test]
+fn a_skipped_exercise_that_the_learner_rewrites_is_no_longer_skipped() {
+    let fixture = Fixture::new();
+    assert!(fixture.runner(&["skip", "2"]).status.success());
+    fixture.write(
+        "exercises/02_two.rs",
+        "// mine\npub fn two() -> u32 {\n    6 * 7\n}\n",
+    );
+    let out = stdout(&fixture.runner(&["list"]));
+    assert!(state_of(&out, "02 two").ends_with("done"), "{out}");
+    assert!(
+        out.contains("2/3 done") && !out.contains("skipped"),
+        "{out}"
+    );
+}
+
+#[test]
+fn reset_takes_the_skip_back() {
+    let fixture = Fixture::new();
+    assert!(fixture.runner(&["skip", "2"]).status.success());
+    let run = fixture.runner(&["reset", "2"]);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_eq!(fixture.read("exercises/02_two.rs"), STUB_TWO);
+    assert_eq!(
+        fixture.attempts().len(),
+        1,
+        "the reference answer is not kept as an attempt: {:?}",
+        fixture.attempts()
+    );
+    let out = stdout(&fixture.runner(&["list"]));
+    assert!(
+        state_of(&out, "02 two").contains("not started") && !out.contains("skipped"),
+        "a reset exercise is not skipped any more:\n{out}"
+    );
+}
+
+#[test]
+fn a_learner_file_is_never_lost_when_its_copy_cannot_be_made() {
+    let fixture = Fixture::new();
+    // A file where the attempts directory should be: no copy can be made there.
+    fixture.write(".kata/attempts", "in the way");
+    for command in ["reset", "skip"] {
+        let run = fixture.runner(&[command, "2"]);
+        assert!(
+            !run.status.success(),
+            "{command} must fail when it cannot keep the learner's file"
+        );
+        assert!(
+            run.stderr
+                .contains("cannot keep a copy of exercises/02_two.rs")
+                && run.stderr.contains("nothing was changed"),
+            "{command} says why and that nothing changed:\n{}",
+            run.stderr
+        );
+        assert_eq!(
+            fixture.read("exercises/02_two.rs"),
+            WRONG_TWO,
+            "{command} must leave the learner's file untouched"
+        );
+    }
+    let out = stdout(&fixture.runner(&["list"]));
+    assert!(
+        !out.contains("skipped"),
+        "a failed skip marks nothing:\n{out}"
+    );
+}
+
+#[test]
+fn reset_and_skip_find_the_kata_from_a_subdirectory() {
+    let fixture = Fixture::new();
+    // Named like the kata, so the runner recognizes it walking up from `src/`.
+    fixture.write(
+        "Cargo.toml",
+        "[package]\nname = \"shm-kata\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [lib]\nname = \"kata_fixture\"\n\n[features]\nsolutions = []\n\n[workspace]\n",
+    );
+    for (args, file, want) in [
+        (["reset", "2"], "exercises/02_two.rs", STUB_TWO),
+        (
+            ["skip", "3"],
+            "exercises/03_three.rs",
+            "pub fn three() -> u32 {\n    3\n}\n",
+        ),
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_shm-kata"));
+        command
+            .args(args)
+            .current_dir(fixture.root().join("src"))
+            .env_remove("CARGO_MANIFEST_DIR")
+            .env("NO_COLOR", "1");
+        let run = run_bounded(command, LIMIT, &format!("shm-kata {}", args.join(" ")));
+        assert!(run.status.success(), "{}", run.stderr);
+        assert_eq!(fixture.read(file), want, "{}", args.join(" "));
+    }
+}
+
+#[test]
+fn watch_n_starts_at_the_given_exercise() {
+    let fixture = Fixture::new();
+    let run = fixture.runner(&["watch", "--manual", "3"]);
+    let out = stdout(&run);
+    assert!(run.status.success(), "{out}\n{}", run.stderr);
+    assert!(out.contains("03 three"), "{out}");
+    assert!(
+        !out.contains("02 two"),
+        "watch 3 starts at 03, not at the first unfinished one:\n{out}"
+    );
+}
+
+#[test]
+fn watch_points_a_passed_exercise_to_its_reference_answer() {
+    let fixture = Fixture::new();
+    let out = stdout(&fixture.runner(&["watch", "--manual", "one"]));
+    assert!(
+        out.contains("01 one done") && out.contains("compare yours with solutions/01_one.rs"),
+        "{out}"
+    );
+}
+
+#[test]
+fn verify_names_a_stub_that_differs_from_its_untouched_copy() {
+    let fixture = Fixture::new();
+    fixture.make_sound();
+    fixture.write("stubs/03_three.rs", "// an older stub\n");
+    let out = stdout(&fixture.verify());
+    assert!(
+        out.contains("exercises/03_three.rs differs from its untouched copy stubs/03_three.rs"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_skipped_exercise_whose_tests_fail_says_so() {
+    let fixture = Fixture::new();
+    // As when its tests use an earlier exercise the learner has not finished.
+    fixture.write("solutions/02_two.rs", "pub fn two() -> u32 {\n    41\n}\n");
+    assert!(fixture.runner(&["skip", "2"]).status.success());
+    let out = stdout(&fixture.runner(&["list"]));
+    assert!(
+        state_of(&out, "02 two").contains("skipped, failing"),
+        "a skipped exercise that fails must not read as plainly skipped:\n{out}"
     );
 }

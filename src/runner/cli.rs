@@ -33,12 +33,22 @@ pub struct Cli {
 pub enum Command {
     /// Show the hint of an exercise, by number (`3`) or name (`partition`).
     Hint { exercise: String },
+    /// Every exercise with its state: done, skipped, failing (with how many tests pass),
+    /// not started.
+    List,
     /// Re-run the current exercise's tests every time you save; move on when they pass.
     Watch {
+        /// Start at this exercise (number or name) instead of the first unfinished one.
+        exercise: Option<String>,
         /// Re-run when you press Enter instead (for file systems without notifications).
         #[arg(long)]
         manual: bool,
     },
+    /// Put exercise N back to its untouched stub (your version is kept in .kata/attempts/).
+    Reset { exercise: String },
+    /// Put the reference answer in place of exercise N, so the later ones work; it reads
+    /// as skipped, not done (your attempt is kept in .kata/attempts/).
+    Skip { exercise: String },
     /// Check the kata itself: every test fails on the stubs and passes on the solutions,
     /// every exercise has a hint, a `// TODO` and a test file, nothing is left in /dev/shm.
     Verify {
@@ -87,7 +97,26 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             print!("{}", super::hint::render(&kata()?, exercise)?);
             ExitCode::SUCCESS
         }
-        Some(Command::Watch { manual }) => super::watch::run(&kata()?, tree, *manual)?,
+        Some(Command::List) => {
+            super::overview::list(&kata()?, tree);
+            ExitCode::SUCCESS
+        }
+        Some(Command::Watch { exercise, manual }) => {
+            let kata = kata()?;
+            let start = match exercise {
+                Some(which) => Some(kata.find(which).map_err(|e| e.to_string())?.clone()),
+                None => None,
+            };
+            super::watch::run(&kata, tree, start.as_ref(), *manual)?
+        }
+        Some(Command::Reset { exercise }) => {
+            print!("{}", super::workshop::reset(&kata()?, exercise)?);
+            ExitCode::SUCCESS
+        }
+        Some(Command::Skip { exercise }) => {
+            print!("{}", super::workshop::skip(&kata()?, exercise)?);
+            ExitCode::SUCCESS
+        }
         Some(Command::Verify { shm_dir }) => super::verify::run(&kata()?, shm_dir),
         // The demo needs no exercise list: it runs whatever code is compiled in.
         Some(Command::Demo { len, workers }) => super::demo::run(*len, *workers),

@@ -9,6 +9,16 @@ use serde::Deserialize;
 /// Where the list lives, relative to the project root.
 pub const INFO_FILE: &str = "exercises/info.toml";
 
+/// The reference answers, one file per exercise, named like the exercise's file.
+pub const SOLUTIONS_DIR: &str = "solutions";
+
+/// The untouched stubs, one file per exercise, byte for byte what `exercises/` holds in
+/// the repository: what `reset` puts back. A copy in the project, not a git command,
+/// because a learner who commits their work has no commit with the stub in it, and a
+/// learner without git (a zip download) has none at all. `verify` checks that each one
+/// is identical to its exercise, so the two cannot drift apart.
+pub const STUBS_DIR: &str = "stubs";
+
 /// One exercise, as `info.toml` describes it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +51,16 @@ impl Exercise {
     /// The test file, relative to the root: `tests/01_create.rs`.
     pub fn test_file(&self) -> PathBuf {
         Path::new("tests").join(format!("{}.rs", self.test))
+    }
+
+    /// The reference answer, relative to the root: `solutions/01_create.rs`.
+    pub fn solution_file(&self) -> PathBuf {
+        Path::new(SOLUTIONS_DIR).join(self.file.file_name().unwrap_or_default())
+    }
+
+    /// The untouched stub, relative to the root: `stubs/01_create.rs`.
+    pub fn stub_file(&self) -> PathBuf {
+        Path::new(STUBS_DIR).join(self.file.file_name().unwrap_or_default())
     }
 }
 

@@ -1,9 +1,15 @@
 //! The kata's runner, `cargo run`: where am I, what next, and the tools around it.
 //!
-//! * no argument — every exercise's state (done, failing, not started), the progress,
-//!   and for the next exercise its file, its test command and its first failure;
+//! * no argument — every exercise's state (done, skipped, failing, not started) with how
+//!   many of its tests pass, the progress, and for the next exercise its file, its test
+//!   command and its first failure;
 //! * `hint N` — the hint of an exercise, by number or name;
-//! * `watch` — re-run the current exercise's tests on every save, move on when green;
+//! * `list` — every exercise's state and how many of its tests pass;
+//! * `watch [N]` — re-run the current exercise's tests (or N's) on every save, move on
+//!   when green;
+//! * `reset N` — exercise N back to its untouched stub; `skip N` — the reference answer
+//!   in its place, so the later ones work, marked skipped (both keep what they replace
+//!   in `.kata/attempts/`);
 //! * `verify` — the kata is sound: every test fails on the stubs and passes on the
 //!   solutions, every exercise has a hint, a `// TODO` and a test file;
 //! * `demo` — the classic parallel transform, end to end, timed and verified.
@@ -18,6 +24,7 @@ pub mod demo;
 pub mod exercises;
 pub mod hint;
 pub mod interrupt;
+pub mod learner;
 pub mod outcome;
 pub mod overview;
 pub mod progress;
@@ -26,4 +33,5 @@ pub mod scratch;
 pub mod style;
 pub mod verify;
 pub mod watch;
+pub mod workshop;
 pub mod wrong;

@@ -41,6 +41,16 @@ impl Outcome {
         }
     }
 
+    /// How many of its tests pass, and how many it has; `None` if they did not run.
+    pub fn counts(&self) -> Option<(usize, usize)> {
+        match *self {
+            Outcome::Done { passed } => Some((passed, passed)),
+            Outcome::NotStarted { failed, .. } => Some((0, failed)),
+            Outcome::Failing { passed, failed, .. } => Some((passed, passed + failed)),
+            Outcome::DoesNotCompile { .. } => None,
+        }
+    }
+
     /// `done`, `failing`, `not started`, …
     pub fn label(&self) -> &'static str {
         match self {

@@ -10,11 +10,26 @@ use super::style::{self, BAD, CODE, DIM, GOOD, TITLE, TODO, paint};
 /// Checks every exercise and prints the overview.
 pub fn show(kata: &Kata, tree: Tree) {
     let outcomes = super::check::all(kata, tree);
-    print!("{}", render(kata, &outcomes));
+    let skipped = super::learner::skipped(kata);
+    print!("{}", render(kata, &outcomes, &skipped));
 }
 
-/// The overview, as text.
-pub fn render(kata: &Kata, outcomes: &[Outcome]) -> String {
+/// `cargo run -- list`: every exercise with its state and its test counts, and the
+/// progress; no next step.
+pub fn list(kata: &Kata, tree: Tree) {
+    let outcomes = super::check::all(kata, tree);
+    let skipped = super::learner::skipped(kata);
+    let mut out = String::new();
+    for line in table(kata, &outcomes, &skipped) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    print!("{out}");
+}
+
+/// The overview, as text. `skipped[i]` says whether exercise `i` was skipped (holds the
+/// reference answer that `skip` put in).
+pub fn render(kata: &Kata, outcomes: &[Outcome], skipped: &[bool]) -> String {
     let mut out = String::new();
     let mut line = |text: String| {
         out.push_str(&text);
@@ -22,19 +37,78 @@ pub fn render(kata: &Kata, outcomes: &[Outcome]) -> String {
     };
     line(paint(TITLE, "shm-kata · share memory between processes"));
     line(String::new());
+    for row in table(kata, outcomes, skipped) {
+        line(row);
+    }
+    line(String::new());
+
+    let next = open(outcomes, skipped).next();
+    match next {
+        None => all_done(kata, skipped, &mut line),
+        // Nothing can be tested until it compiles again: that is the next step.
+        Some(i) if matches!(outcomes[i], Outcome::DoesNotCompile { .. }) => {
+            line(detail(&outcomes[i]))
+        }
+        Some(i) => {
+            // Just passed the one before? Its reference answer is worth a look now.
+            let before = i
+                .checked_sub(1)
+                .filter(|&b| outcomes[b].is_done() && !skipped.get(b).copied().unwrap_or(false));
+            if let Some(before) = before {
+                compare(kata, &kata.exercises[before], &mut line);
+            }
+            next_steps(&kata.exercises[i], &outcomes[i], &mut line)
+        }
+    }
+    out
+}
+
+/// The exercises still to do: neither done nor skipped, in order.
+fn open<'a>(outcomes: &'a [Outcome], skipped: &'a [bool]) -> impl Iterator<Item = usize> + 'a {
+    (0..outcomes.len())
+        .filter(|&i| !outcomes[i].is_done() && !skipped.get(i).copied().unwrap_or(false))
+}
+
+/// One line per exercise (`✗ 01 create   5/14  failing · next: …`), then the progress.
+pub fn table(kata: &Kata, outcomes: &[Outcome], skipped: &[bool]) -> Vec<String> {
+    let mut lines = Vec::new();
     let width = kata
         .exercises
         .iter()
         .map(|e| e.name.len())
         .max()
         .unwrap_or(0);
+    let is_skipped = |i: usize| skipped.get(i).copied().unwrap_or(false);
+    let counts: Vec<String> = outcomes
+        .iter()
+        .map(|o| {
+            o.counts()
+                .map(|(passed, total)| format!("{passed}/{total}"))
+                .unwrap_or_default()
+        })
+        .collect();
+    let count_width = counts.iter().map(String::len).max().unwrap_or(0);
     // Each exercise's tests build on the ones before it (02's tests create segments with
     // 01's `create`), so a failure after an unfinished exercise may not be its own.
-    let first_open = outcomes.iter().position(|o| !o.is_done());
+    let first_open = open(outcomes, skipped).next();
     for (i, (exercise, outcome)) in kata.exercises.iter().zip(outcomes).enumerate() {
-        let (mark, look) = style::mark(outcome);
-        let after_open =
-            matches!(outcome, Outcome::Failing { .. }) && first_open.is_some_and(|open| open < i);
+        let (mark, look, label) = if is_skipped(i) && outcome.is_done() {
+            ("»", TODO, "skipped")
+        } else if is_skipped(i) {
+            // The reference answer fails only where it uses an earlier, unfinished one.
+            ("»", BAD, "skipped, failing")
+        } else {
+            let (mark, look) = style::mark(outcome);
+            (mark, look, outcome.label())
+        };
+        let failing = matches!(outcome, Outcome::Failing { .. }) && !is_skipped(i);
+        let after_open = failing && first_open.is_some_and(|open| open < i);
+        // The current exercise names the test to make pass next: a small win in reach.
+        let next_test = outcome
+            .failure()
+            .filter(|f| first_open == Some(i) && !f.test.is_empty())
+            .map(|f| format!(" · next: {}", f.test))
+            .unwrap_or_default();
         let because = if after_open {
             paint(
                 DIM,
@@ -43,35 +117,45 @@ pub fn render(kata: &Kata, outcomes: &[Outcome]) -> String {
         } else {
             String::new()
         };
-        line(format!(
-            "  {} {:02} {:width$}  {}{because}",
+        lines.push(format!(
+            "  {} {:02} {:width$}  {:>count_width$}  {}{next_test}{because}",
             paint(look, mark),
             exercise.number,
             exercise.name,
-            paint(look, outcome.label()),
+            counts[i],
+            paint(look, label),
         ));
     }
-    let done = outcomes.iter().filter(|o| o.is_done()).count();
     let total = outcomes.len();
-    line(String::new());
-    line(format!(
-        "  {} {done}/{total} done",
+    let skips = (0..total).filter(|&i| is_skipped(i)).count();
+    let done = (0..total)
+        .filter(|&i| outcomes[i].is_done() && !is_skipped(i))
+        .count();
+    let skips = if skips > 0 {
+        format!(", {skips} skipped")
+    } else {
+        String::new()
+    };
+    lines.push(String::new());
+    lines.push(format!(
+        "  {} {done}/{total} done{skips}",
         style::bar(done, total, 30)
     ));
-    line(String::new());
+    lines
+}
 
-    let next = kata
-        .exercises
-        .iter()
-        .zip(outcomes)
-        .find(|(_, o)| !o.is_done());
-    match next {
-        None => all_done(kata, &mut line),
-        // Nothing can be tested until it compiles again: that is the next step.
-        Some((_, outcome @ Outcome::DoesNotCompile { .. })) => line(detail(outcome)),
-        Some((exercise, outcome)) => next_steps(exercise, outcome, &mut line),
+/// `Passed 01 create: compare yours with solutions/01_create.rs`, if there is one.
+fn compare(kata: &Kata, exercise: &Exercise, line: &mut impl FnMut(String)) {
+    let solution = exercise.solution_file();
+    if kata.root.join(&solution).is_file() {
+        line(format!(
+            "{} {}: compare yours with {}",
+            paint(GOOD, "Passed"),
+            exercise.title(),
+            paint(CODE, solution.display())
+        ));
+        line(String::new());
     }
-    out
 }
 
 fn next_steps(exercise: &Exercise, outcome: &Outcome, line: &mut impl FnMut(String)) {
@@ -129,11 +213,33 @@ pub fn detail(outcome: &Outcome) -> String {
     }
 }
 
-fn all_done(kata: &Kata, line: &mut impl FnMut(String)) {
-    line(paint(
-        GOOD,
-        format!("All {} exercises done. Well shared!", kata.exercises.len()),
-    ));
+fn all_done(kata: &Kata, skipped: &[bool], line: &mut impl FnMut(String)) {
+    let skips: Vec<String> = kata
+        .exercises
+        .iter()
+        .zip(skipped)
+        .filter(|(_, s)| **s)
+        .map(|(e, _)| e.number.to_string())
+        .collect();
+    if skips.is_empty() {
+        line(paint(
+            GOOD,
+            format!("All {} exercises done. Well shared!", kata.exercises.len()),
+        ));
+        line(format!(
+            "  compare yours   {}",
+            paint(CODE, format!("{}/", super::exercises::SOLUTIONS_DIR))
+        ));
+    } else {
+        line(paint(
+            GOOD,
+            format!("Every exercise passes, {} of them skipped.", skips.len()),
+        ));
+        line(format!(
+            "  try one yourself  {}",
+            paint(CODE, format!("cargo run -- reset {}", skips[0]))
+        ));
+    }
     line(format!(
         "  see it run      {}",
         paint(CODE, "cargo run --release -- demo")

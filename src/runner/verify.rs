@@ -2,8 +2,9 @@
 //!
 //! A kata can be broken in ways no ordinary test sees: an exercise whose test passes on
 //! the untouched stub (it proves nothing; rustlings refuses these too), a solution that
-//! does not pass its own tests, a missing hint, a stub without its `// TODO`, a test file
-//! nobody runs, or a test that leaves a segment in `/dev/shm`. `verify` checks all of
+//! does not pass its own tests, a missing hint, a stub without its `// TODO`, a stub that
+//! differs from the copy in `stubs/` that `reset` puts back, a test file nobody runs, or a
+//! test that leaves a segment in `/dev/shm`. `verify` checks all of
 //! them and lists every problem it finds.
 //!
 //! Leftovers are judged on what *its own* runs made, never on a global listing: on a
@@ -135,10 +136,12 @@ fn static_checks(kata: &Kata, report: &mut Report) {
         if !kata.root.join(&test_file).is_file() {
             problems.push(format!("its test file {} is missing", test_file.display()));
         }
+        problems.extend(stub_drift(kata, exercise));
         report.check(
             problems.is_empty(),
             format!(
-                "{title}: a hint, a // TODO in {file}, and {}",
+                "{title}: a hint, a // TODO in {file}, {} identical to it, and {}",
+                exercise.stub_file().display(),
                 test_file.display()
             ),
             format!("{title}: {}", problems.join("; ")),
@@ -157,6 +160,28 @@ fn static_checks(kata: &Kata, report: &mut Report) {
             unclaimed.join(",")
         ),
     );
+}
+
+/// `reset` puts back `stubs/NN_topic.rs`: it must be the exercise's stub byte for byte,
+/// or a learner who resets gets an older (or newer) exercise than the kata's.
+fn stub_drift(kata: &Kata, exercise: &Exercise) -> Option<String> {
+    let stub = exercise.stub_file();
+    let file = exercise.file.display();
+    match std::fs::read(kata.root.join(&stub)) {
+        Err(e) => Some(format!(
+            "cannot read its untouched copy {} ({e}), which `reset` puts back: cp {file} {}",
+            stub.display(),
+            stub.display()
+        )),
+        Ok(text) if std::fs::read(kata.root.join(&exercise.file)).ok().as_ref() != Some(&text) => {
+            Some(format!(
+                "{file} differs from its untouched copy {}, which `reset` puts back (after changing the stub: cp {file} {})",
+                stub.display(),
+                stub.display()
+            ))
+        }
+        Ok(_) => None,
+    }
 }
 
 /// `tests/NN_*.rs`, as test target names.

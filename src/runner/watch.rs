@@ -1,5 +1,6 @@
-//! `cargo run -- watch`: re-run the current exercise's tests on every save, and move on
-//! to the next exercise when they pass.
+//! `cargo run -- watch [N]`: re-run the current exercise's tests on every save, and move
+//! on to the next exercise when they pass. With `N`, start at exercise N (a workshop that
+//! moves on together, a learner coming back to one exercise).
 //!
 //! Saving is not one event. Some editors write the file in place; others write a new file
 //! next to it and rename it over the old one (vim, JetBrains, many "safe write" modes),
@@ -24,7 +25,7 @@ use super::cargo::Tree;
 use super::exercises::{Exercise, Kata};
 use super::outcome::Outcome;
 use super::overview;
-use super::style::{CODE, DIM, GOOD, TITLE, paint};
+use super::style::{CODE, DIM, GOOD, TITLE, TODO, paint};
 
 /// How long one save's events take to settle.
 const SETTLE: Duration = Duration::from_millis(150);
@@ -38,8 +39,15 @@ enum Wake {
     Quit,
 }
 
-/// Watches until every exercise passes (exit 0) or the learner quits.
-pub fn run(kata: &Kata, tree: Tree, manual: bool) -> Result<ExitCode, String> {
+/// Watches until every exercise passes (exit 0) or the learner quits, from `start` (the
+/// first exercise if `None`). Exercises that pass are passed over, saying so; a skipped
+/// one reads as skipped.
+pub fn run(
+    kata: &Kata,
+    tree: Tree,
+    start: Option<&Exercise>,
+    manual: bool,
+) -> Result<ExitCode, String> {
     let (wake, wakes) = channel();
     // Kept alive for as long as we watch: dropping it stops the notifications.
     let _watcher = if manual {
@@ -48,7 +56,9 @@ pub fn run(kata: &Kata, tree: Tree, manual: bool) -> Result<ExitCode, String> {
         Some(watch_files(&kata.root.join("exercises"), wake.clone())?)
     };
     read_keys(wake, manual);
-    let mut current = 0;
+    let mut current = start
+        .and_then(|start| kata.exercises.iter().position(|e| e == start))
+        .unwrap_or(0);
     loop {
         let Some(exercise) = kata.exercises.get(current) else {
             println!("{}", paint(GOOD, "Every exercise passes. Well shared!"));
@@ -60,12 +70,25 @@ pub fn run(kata: &Kata, tree: Tree, manual: bool) -> Result<ExitCode, String> {
         };
         let outcome = super::check::one(kata, tree, exercise);
         if outcome.is_done() {
-            println!(
-                "{} {} {}",
-                paint(GOOD, "✓"),
-                paint(TITLE, exercise.title()),
-                paint(GOOD, "done")
-            );
+            if super::learner::skipped(kata)[current] {
+                println!(
+                    "{} {} {}",
+                    paint(TODO, "»"),
+                    paint(TITLE, exercise.title()),
+                    paint(TODO, "skipped")
+                );
+            } else {
+                println!(
+                    "{} {} {}  {}",
+                    paint(GOOD, "✓"),
+                    paint(TITLE, exercise.title()),
+                    paint(GOOD, "done"),
+                    paint(
+                        DIM,
+                        format!("compare yours with {}", exercise.solution_file().display())
+                    )
+                );
+            }
             current += 1;
             continue;
         }
