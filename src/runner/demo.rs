@@ -213,7 +213,7 @@ struct Remove {
 impl Remove {
     fn on_exit(segment: &Segment) -> Remove {
         let path = segment.path().to_owned();
-        super::interrupt::watch_file(path.clone());
+        super::interrupt::watch_file(path.clone(), segment.file());
         Remove {
             path,
             ours: segment.file().try_clone().ok(),
