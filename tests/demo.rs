@@ -277,6 +277,83 @@ fn the_demo_removes_only_marked_unheld_segments_of_its_own_user() {
     drop(held);
 }
 
+/// Maps the file named by its argument with plain `mmap` (through ctypes, so no
+/// descriptor stays open: only the mapping), says `ready`, and keeps it until stdin
+/// closes. A program without the kit: no liveness lock.
+const PYTHON_MAPPER: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+fd = os.open(sys.argv[1], os.O_RDWR)
+addr = libc.mmap(None, os.fstat(fd).st_size, 3, 1, fd, 0)  # PROT_READ|PROT_WRITE, MAP_SHARED
+if addr in (None, ctypes.c_void_p(-1).value):
+    sys.exit("mmap failed")
+os.close(fd)
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+/// A process killed when dropped.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A dead demo's segment that a program without the kit still maps (Python's `mmap`,
+/// its descriptor closed) takes no liveness lock, yet is in use: the kernel's record in
+/// `/proc` says so, and the demo must ask it before it removes anything.
+#[test]
+fn the_demo_keeps_a_dead_demos_segment_a_program_without_the_kit_still_maps() {
+    if std::env::var_os("SHM_KATA_SKIP_PYTHON").is_some_and(|v| v == "1") {
+        eprintln!("skipped: SHM_KATA_SKIP_PYTHON=1");
+        return;
+    }
+    let scratch = Scratch::new();
+    if !marks_work_in(&scratch) {
+        eprintln!(
+            "skipped: no user extended attributes in {}",
+            scratch.path().display()
+        );
+        return;
+    }
+    let mapped = scratch.dir.join(&name("mapped"));
+    drop(plant(&mapped, true));
+    let mut python = Command::new("python3");
+    python
+        .args(["-c", PYTHON_MAPPER])
+        .arg(&mapped)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut mapper = Peer(python.spawn().expect(
+        "python3 is needed to play a program without the kit (or set SHM_KATA_SKIP_PYTHON=1)",
+    ));
+    let mut line = String::new();
+    BufReader::new(mapper.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        line.trim(),
+        "ready",
+        "the Python mapper could not map the file"
+    );
+
+    let run = run_bounded(demo(&scratch.dir), LIMIT, "the demo");
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        mapped.exists(),
+        "the demo removed {}, which a live program without the kit still maps: the \
+         liveness lock sees only kata holders, so ask liveness::used_by_another_process \
+         (the kernel's /proc record) too\n{out}",
+        mapped.display()
+    );
+    drop(mapper);
+}
+
 /// Ctrl-C during a demo removes its segment.
 #[test]
 #[cfg_attr(

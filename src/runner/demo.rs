@@ -254,10 +254,13 @@ pub fn report_dead_demos(dir: &SegmentDir) {
 /// it begins with [`PREFIX`]; it is a plain file carrying the kata's mark (which only
 /// `create` sets, once it holds its liveness lock); it belongs to this user (run as
 /// root, the demo leaves other users' files alone); no live process holds it (the
-/// exclusive liveness claim is granted); and the name still names the file claimed. The
-/// claim is held until after the unlink, so nobody can attach in between. This is the
-/// kit's rule (`liveness`), the same as exercise 06's `sweep`, without depending on that
-/// exercise being finished.
+/// exclusive liveness claim is granted); no other process maps it or has it open, by
+/// the kernel's record in `/proc` (a program without the kit, Python's `mmap` say, takes
+/// no liveness lock, and may have closed its descriptor: only its mapping is left); and
+/// the name still names the file claimed. A `/proc` that cannot be read counts as "in
+/// use". The claim is held until after the unlink, so no kata process can attach in
+/// between. This is the kit's rule (`liveness`), the same as exercise 06's `sweep`,
+/// without depending on that exercise being finished.
 pub fn remove_dead_demos(dir: &SegmentDir) -> Vec<(PathBuf, u64)> {
     let Ok(names) = dir.names() else {
         return Vec::new();
@@ -283,6 +286,7 @@ pub fn remove_dead_demos(dir: &SegmentDir) -> Vec<(PathBuf, u64)> {
         let dead = liveness::is_kata_file(&file)
             && meta.uid() == me
             && liveness::claim(&file).unwrap_or(false)
+            && matches!(liveness::used_by_another_process(&file), Ok(false))
             && liveness::names_same_file(&file, &path).unwrap_or(false);
         if dead && std::fs::remove_file(&path).is_ok() {
             removed.push((path, meta.len()));
