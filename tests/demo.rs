@@ -1,10 +1,10 @@
-//! The demo (`cargo run -- demo`) cleans up what killed demos left in `/dev/shm`, and
-//! never removes anything else.
+//! The demo (`cargo run -- demo`) cleans up what killed demos left in its segment
+//! directory, and never removes anything else: not on its way in, not on Ctrl-C.
 //!
-//! These tests work where the demo does, in `/dev/shm`, under names that begin like the
-//! demo's. Each removes what it planted, also when it fails; a file a killed run of these
-//! tests leaves is marked and unheld, or a plain file named `…-test-…`, which the next
-//! demo removes, or leaves to its owner, by the same rule these tests check.
+//! Each test points the demo (with its hidden `--dir`) at a segment directory of its own,
+//! in a scratch directory under `target/tmp`: parallel runs never meet, and whatever a
+//! killed run of these tests leaves there, the next run's scratch sweep removes. Nothing
+//! here is made in `/dev/shm` or `/tmp`.
 
 mod common;
 
@@ -12,11 +12,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{run_bounded, wait_bounded};
+use common::{Scratch, run_bounded, wait_bounded};
 use memmap2::MmapMut;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -28,22 +27,13 @@ use shm_kata::{Segment, SegmentDir};
 /// How long a demo may take before the test calls it hung.
 const LIMIT: Duration = Duration::from_secs(120);
 
-/// One demo at a time: every demo removes what dead demos left, including what another
-/// test here has just planted for its own demo to find.
-static ONE_DEMO_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn one_demo_at_a_time() -> MutexGuard<'static, ()> {
-    ONE_DEMO_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A small demo with one worker, run as a learner would run it (not through cargo: it
-/// uses the worker binary this test build made, next to it).
-fn demo() -> Command {
+/// A small demo with one worker in `dir`, run as a learner would run it (not through
+/// cargo: it uses the worker binary this test build made, next to it).
+fn demo(dir: &SegmentDir) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_shm-kata"));
     command
-        .args(["demo", "--len", "1000", "--workers", "1"])
+        .args(["demo", "--len", "1000", "--workers", "1", "--dir"])
+        .arg(dir.path())
         .env_remove("CARGO")
         .env_remove(TRACE_ENV)
         .env_remove(BARRIER_ENV)
@@ -51,57 +41,100 @@ fn demo() -> Command {
     command
 }
 
-/// A name no other test run uses: the demo's prefix, `test-`, random hex, and `what`.
-fn unique_name(what: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    format!("{PREFIX}test-{random:016x}-{what}")
+/// A demo-like name: the demo's prefix, `test-`, and `what`.
+fn name(what: &str) -> String {
+    format!("{PREFIX}test-{what}")
 }
 
-/// Files this test put in place, removed when it ends, however it ends.
-#[derive(Default)]
-struct Planted(Vec<PathBuf>);
+/// A plain file of 4096 bytes at `path`, marked as the kata's if `marked`.
+fn plant(path: &Path, marked: bool) -> File {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("cannot plant {}: {e}", path.display()));
+    file.set_len(4096).unwrap();
+    if marked {
+        rustix::fs::fsetxattr(&file, MARK, b"1", rustix::fs::XattrFlags::empty())
+            .expect("user extended attributes on the segment directory");
+    }
+    file
+}
 
-impl Planted {
-    /// A plain file of 4096 bytes at `path`, marked as the kata's if `marked`.
-    fn file(&mut self, path: PathBuf, marked: bool) -> File {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .unwrap_or_else(|e| panic!("cannot plant {}: {e}", path.display()));
-        self.0.push(path);
-        file.set_len(4096).unwrap();
-        if marked {
-            rustix::fs::fsetxattr(&file, MARK, b"1", rustix::fs::XattrFlags::empty())
-                .expect("user extended attributes on the segment directory");
+/// Whether the scratch's file system takes user extended attributes: without them
+/// nothing there is ever marked, and the demo never removes anything.
+fn marks_work_in(scratch: &Scratch) -> bool {
+    let probe = scratch.path().join("probe");
+    let file = plant(&probe, false);
+    let works = rustix::fs::fsetxattr(&file, MARK, b"1", rustix::fs::XattrFlags::empty()).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    works
+}
+
+/// A demo caught in its middle: it made its segment, and its one worker waits (up to
+/// 10 s) for a second worker that never comes. The demo and its worker are a process
+/// group of their own; dropping this kills the group.
+struct Caught {
+    child: Child,
+    group: Pid,
+    segment: PathBuf,
+}
+
+impl Caught {
+    fn start(scratch: &Scratch) -> Caught {
+        let trace = scratch.path().join("trace");
+        std::fs::create_dir(&trace).unwrap();
+        let mut child = demo(&scratch.dir)
+            .env(TRACE_ENV, &trace)
+            .env(BARRIER_ENV, "2")
+            .process_group(0) // the demo and its worker, signalled together
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start the demo");
+        let group = Pid::from_raw(child.id() as i32);
+        let mut header = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut header)
+            .unwrap();
+        let prefix = format!("{}/{PREFIX}", scratch.dir.path().display());
+        let segment = header
+            .split_whitespace()
+            .find(|word| word.starts_with(&prefix))
+            .map(|word| PathBuf::from(word.trim_end_matches(',')));
+        let mut caught = Caught {
+            child,
+            group,
+            segment: PathBuf::new(),
+        };
+        caught.segment = segment.unwrap_or_else(|| {
+            panic!("the demo's first line should name its segment in {prefix}…: {header:?}")
+        });
+        let deadline = Instant::now() + LIMIT;
+        while std::fs::read_dir(&trace).unwrap().count() == 0 {
+            assert!(Instant::now() < deadline, "the demo's worker never started");
+            std::thread::sleep(Duration::from_millis(10));
         }
-        file
+        caught
     }
 
-    fn symlink(&mut self, target: &Path, path: PathBuf) {
-        std::os::unix::fs::symlink(target, &path).unwrap();
-        self.0.push(path);
+    /// Sends `signal` to the demo and its worker, and waits for the demo to end.
+    fn signal(mut self, signal: Signal) {
+        killpg(self.group, signal).unwrap();
+        wait_bounded(&mut self.child, LIMIT, "the signalled demo");
     }
 }
 
-impl Drop for Planted {
+impl Drop for Caught {
     fn drop(&mut self) {
-        for path in &self.0 {
-            let _ = std::fs::remove_file(path);
+        // Only while the demo is not reaped: its PID, the group's ID, is still its own.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = killpg(self.group, Signal::SIGKILL);
+            let _ = self.child.wait();
         }
     }
-}
-
-/// Whether `/dev/shm` takes user extended attributes (tmpfs does since Linux 6.6):
-/// without them nothing there is ever marked, and the demo never removes anything.
-fn marks_work_in(dir: &SegmentDir) -> bool {
-    let mut planted = Planted::default();
-    let probe = planted.file(dir.join(&unique_name("probe")), false);
-    rustix::fs::fsetxattr(&probe, MARK, b"1", rustix::fs::XattrFlags::empty()).is_ok()
 }
 
 /// Waits until no live process holds the segment at `path`, as the kernel says: a
@@ -134,64 +167,29 @@ fn wait_until_nobody_holds(path: &Path) {
     ignore = "only a finished kata gets a demo to its middle: run with --features solutions"
 )]
 fn a_killed_demos_segment_is_removed_by_the_next_demo_which_says_so() {
-    let _one = one_demo_at_a_time();
-    // The worker waits (up to 10 s) for a second worker that never comes: the demo is
-    // caught after it made its segment, while it waits for its worker.
-    let trace = tempfile::Builder::new()
-        .prefix("shm-kata-test-")
-        .tempdir()
-        .unwrap();
-    let mut killed = demo()
-        .env(TRACE_ENV, trace.path())
-        .env(BARRIER_ENV, "2")
-        .process_group(0) // the demo and its worker, killed together
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("cannot start the demo");
-    let group = Pid::from_raw(killed.id() as i32);
-    let mut header = String::new();
-    BufReader::new(killed.stdout.take().unwrap())
-        .read_line(&mut header)
-        .unwrap();
-    let segment = header
-        .split_whitespace()
-        .find(|word| word.starts_with(&format!("/dev/shm/{PREFIX}")))
-        .map(|word| PathBuf::from(word.trim_end_matches(',')))
-        .unwrap_or_else(|| {
-            let _ = killpg(group, Signal::SIGKILL);
-            panic!("the demo's first line should name its segment: {header:?}")
-        });
-    let deadline = Instant::now() + LIMIT;
-    while std::fs::read_dir(trace.path()).unwrap().count() == 0 {
-        if Instant::now() > deadline {
-            let _ = killpg(group, Signal::SIGKILL);
-            panic!("the demo's worker never started");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    killpg(group, Signal::SIGKILL).unwrap();
-    wait_bounded(&mut killed, LIMIT, "the killed demo");
+    let scratch = Scratch::new();
+    let caught = Caught::start(&scratch);
+    let segment = caught.segment.clone();
+    caught.signal(Signal::SIGKILL);
     assert!(
         segment.exists(),
         "a SIGKILLed demo cannot remove its segment, yet {} is gone",
         segment.display()
     );
-    if !marks_work_in(&SegmentDir::system()) {
-        let _ = std::fs::remove_file(&segment);
-        eprintln!("skipped: /dev/shm has no user extended attributes (Linux < 6.6)");
+    if !marks_work_in(&scratch) {
+        eprintln!(
+            "skipped: no user extended attributes in {}",
+            scratch.path().display()
+        );
         return;
     }
     wait_until_nobody_holds(&segment);
 
-    let next = run_bounded(demo(), LIMIT, "the next demo");
+    let next = run_bounded(demo(&scratch.dir), LIMIT, "the next demo");
     let out = String::from_utf8_lossy(&next.stdout);
-    let removed = !segment.exists();
-    let _ = std::fs::remove_file(&segment);
     assert!(next.status.success(), "{out}\n{}", next.stderr);
     assert!(
-        removed,
+        !segment.exists(),
         "the next demo must remove {}, which a killed demo left:\n{out}",
         segment.display()
     );
@@ -200,6 +198,7 @@ fn a_killed_demos_segment_is_removed_by_the_next_demo_which_says_so() {
         "the next demo must say it removed {}:\n{out}",
         segment.display()
     );
+    scratch.finish();
 }
 
 /// At a demo-like name, the demo removes only a plain file the kata marked, that
@@ -207,44 +206,42 @@ fn a_killed_demos_segment_is_removed_by_the_next_demo_which_says_so() {
 /// segment, a symlink, or (run as root) another user's file.
 #[test]
 fn the_demo_removes_only_marked_unheld_segments_of_its_own_user() {
-    let _one = one_demo_at_a_time();
-    let dir = SegmentDir::system();
-    if !marks_work_in(&dir) {
-        eprintln!("skipped: /dev/shm has no user extended attributes (Linux < 6.6)");
+    let scratch = Scratch::new();
+    if !marks_work_in(&scratch) {
+        eprintln!(
+            "skipped: no user extended attributes in {}",
+            scratch.path().display()
+        );
         return;
     }
-    let mut planted = Planted::default();
+    let dir = &scratch.dir;
 
-    let unmarked = dir.join(&unique_name("unmarked"));
-    planted.file(unmarked.clone(), false);
+    let unmarked = dir.join(&name("unmarked"));
+    plant(&unmarked, false);
 
-    let held_name = unique_name("held");
-    let file = planted.file(dir.join(&held_name), true);
-    // SAFETY: the file was made by this test a moment ago, and nobody else knows its
-    // name; it has 4096 bytes and nobody shrinks it while this mapping lives.
+    let held_name = name("held");
+    let file = plant(&dir.join(&held_name), true);
+    // SAFETY: the file was made by this test a moment ago, in its own directory; it has
+    // 4096 bytes and nobody shrinks it while this mapping lives.
     let map = unsafe { MmapMut::map_mut(&file) }.unwrap();
-    let held = Segment::from_parts(&dir, &held_name, file, map).expect("hold the segment");
+    let held = Segment::from_parts(dir, &held_name, file, map).expect("hold the segment");
 
-    let elsewhere = tempfile::Builder::new()
-        .prefix("shm-kata-test-")
-        .tempdir()
-        .unwrap();
-    let target = elsewhere.path().join("target");
-    planted.file(target.clone(), true);
-    let link = dir.join(&unique_name("link"));
-    planted.symlink(&target, link.clone());
+    let target = scratch.path().join("target");
+    plant(&target, true);
+    let link = dir.join(&name("link"));
+    std::os::unix::fs::symlink(&target, &link).unwrap();
 
     let running_as_root = nix::unistd::geteuid().is_root();
-    let others = dir.join(&unique_name("another-users"));
+    let others = dir.join(&name("another-users"));
     if running_as_root {
-        planted.file(others.clone(), true);
+        plant(&others, true);
         std::os::unix::fs::chown(&others, Some(65534), Some(65534)).unwrap();
     }
 
-    let dead = dir.join(&unique_name("dead"));
-    planted.file(dead.clone(), true);
+    let dead = dir.join(&name("dead"));
+    plant(&dead, true);
 
-    let run = run_bounded(demo(), LIMIT, "the demo");
+    let run = run_bounded(demo(dir), LIMIT, "the demo");
     let out = String::from_utf8_lossy(&run.stdout);
     let mut kept: Vec<(&Path, &str)> = vec![
         (unmarked.as_path(), "a file without the kata's mark"),
@@ -257,7 +254,7 @@ fn the_demo_removes_only_marked_unheld_segments_of_its_own_user() {
     }
     for (path, what) in kept {
         assert!(
-            path.exists(),
+            path.symlink_metadata().is_ok(),
             "the demo removed {} ({what}): it may remove only marked, unheld segments of its \
              own user\n{out}",
             path.display()
@@ -278,4 +275,124 @@ fn the_demo_removes_only_marked_unheld_segments_of_its_own_user() {
         dead.display()
     );
     drop(held);
+}
+
+/// Maps the file named by its argument with plain `mmap` (through ctypes, so no
+/// descriptor stays open: only the mapping), says `ready`, and keeps it until stdin
+/// closes. A program without the kit: no liveness lock.
+const PYTHON_MAPPER: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+fd = os.open(sys.argv[1], os.O_RDWR)
+addr = libc.mmap(None, os.fstat(fd).st_size, 3, 1, fd, 0)  # PROT_READ|PROT_WRITE, MAP_SHARED
+if addr in (None, ctypes.c_void_p(-1).value):
+    sys.exit("mmap failed")
+os.close(fd)
+print("ready", flush=True)
+sys.stdin.read()
+"#;
+
+/// A process killed when dropped.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A dead demo's segment that a program without the kit still maps (Python's `mmap`,
+/// its descriptor closed) takes no liveness lock, yet is in use: the kernel's record in
+/// `/proc` says so, and the demo must ask it before it removes anything.
+#[test]
+fn the_demo_keeps_a_dead_demos_segment_a_program_without_the_kit_still_maps() {
+    if std::env::var_os("SHM_KATA_SKIP_PYTHON").is_some_and(|v| v == "1") {
+        eprintln!("skipped: SHM_KATA_SKIP_PYTHON=1");
+        return;
+    }
+    let scratch = Scratch::new();
+    if !marks_work_in(&scratch) {
+        eprintln!(
+            "skipped: no user extended attributes in {}",
+            scratch.path().display()
+        );
+        return;
+    }
+    let mapped = scratch.dir.join(&name("mapped"));
+    drop(plant(&mapped, true));
+    let mut python = Command::new("python3");
+    python
+        .args(["-c", PYTHON_MAPPER])
+        .arg(&mapped)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut mapper = Peer(python.spawn().expect(
+        "python3 is needed to play a program without the kit (or set SHM_KATA_SKIP_PYTHON=1)",
+    ));
+    let mut line = String::new();
+    BufReader::new(mapper.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(
+        line.trim(),
+        "ready",
+        "the Python mapper could not map the file"
+    );
+
+    let run = run_bounded(demo(&scratch.dir), LIMIT, "the demo");
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        mapped.exists(),
+        "the demo removed {}, which a live program without the kit still maps: the \
+         liveness lock sees only kata holders, so ask liveness::used_by_another_process \
+         (the kernel's /proc record) too\n{out}",
+        mapped.display()
+    );
+    drop(mapper);
+}
+
+/// Ctrl-C during a demo removes its segment.
+#[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "only a finished kata gets a demo to its middle: run with --features solutions"
+)]
+fn ctrl_c_removes_the_demos_segment() {
+    let scratch = Scratch::new();
+    let caught = Caught::start(&scratch);
+    let segment = caught.segment.clone();
+    caught.signal(Signal::SIGINT);
+    assert!(
+        !segment.exists(),
+        "a demo stopped with Ctrl-C must remove its segment {}",
+        segment.display()
+    );
+    scratch.finish();
+}
+
+/// If the demo's segment was removed by hand during the run and another file took its
+/// name, Ctrl-C leaves that file alone: the handler removes a name only while it still
+/// names the file the demo made.
+#[test]
+#[cfg_attr(
+    not(feature = "solutions"),
+    ignore = "only a finished kata gets a demo to its middle: run with --features solutions"
+)]
+fn ctrl_c_leaves_a_file_that_took_the_demos_name() {
+    let scratch = Scratch::new();
+    let caught = Caught::start(&scratch);
+    let segment = caught.segment.clone();
+    std::fs::remove_file(&segment).unwrap();
+    std::fs::write(&segment, b"a newcomer's").unwrap();
+    caught.signal(Signal::SIGINT);
+    assert_eq!(
+        std::fs::read(&segment).ok().as_deref(),
+        Some(&b"a newcomer's"[..]),
+        "Ctrl-C removed {}, a file that took the demo's name after its segment was removed: \
+         remove it only while the name still names the demo's file",
+        segment.display()
+    );
 }

@@ -180,12 +180,12 @@ impl Cargo {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut timed_out = false;
         let status = loop {
-            match child.try_wait() {
+            match interrupt::try_wait(&mut child) {
                 Ok(Some(status)) => break Some(status),
                 Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => {
                     timed_out = true;
                     let _ = killpg(Pid::from_raw(group as i32), Signal::SIGKILL);
-                    break child.wait().ok();
+                    break interrupt::wait(&mut child).ok();
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
                 Err(_) => break None,

@@ -65,6 +65,9 @@ pub enum Command {
         /// Worker processes (default: the number of cores).
         #[arg(long)]
         workers: Option<usize>,
+        /// The segment directory (default: /dev/shm): the tests give their own.
+        #[arg(long, hide = true)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -119,6 +122,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Some(Command::Verify { shm_dir }) => super::verify::run(&kata()?, shm_dir),
         // The demo needs no exercise list: it runs whatever code is compiled in.
-        Some(Command::Demo { len, workers }) => super::demo::run(*len, *workers),
+        Some(Command::Demo { len, workers, dir }) => {
+            super::demo::run(*len, *workers, dir.as_deref())
+        }
     })
 }

@@ -22,7 +22,7 @@ use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::Ordering::Relaxed;
@@ -43,14 +43,16 @@ pub const MAX_BYTES: usize = 256 << 20;
 /// How every name the demo makes in `/dev/shm` begins.
 pub const PREFIX: &str = "shm-kata-demo-";
 
-/// Runs the demo; exit status 0 only if every word was right.
-pub fn run(len: usize, workers: Option<usize>) -> ExitCode {
+/// Runs the demo in `dir` (`/dev/shm` unless given: the tests give their own scratch
+/// directory); exit status 0 only if every word was right.
+pub fn run(len: usize, workers: Option<usize>, dir: Option<&Path>) -> ExitCode {
     let workers = workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(1)
     });
-    match demo(len, workers) {
+    let dir = dir.map_or_else(SegmentDir::system, SegmentDir::at);
+    match demo(&dir, len, workers) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("{} {message}", paint(BAD, "demo:"));
@@ -59,7 +61,7 @@ pub fn run(len: usize, workers: Option<usize>) -> ExitCode {
     }
 }
 
-fn demo(len: usize, workers: usize) -> Result<(), String> {
+fn demo(dir: &SegmentDir, len: usize, workers: usize) -> Result<(), String> {
     if len == 0 || len > MAX_BYTES / 4 {
         return Err(format!(
             "--len must be between 1 and {} words ({} MiB), not {len}",
@@ -71,8 +73,7 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
         return Err("--workers must be at least 1".into());
     }
     build_workers()?;
-    let dir = SegmentDir::system();
-    report_dead_demos(&dir);
+    report_dead_demos(dir);
     let name = unique_name();
     let code = match Tree::compiled_in() {
         Tree::Solutions => "the solutions (--features solutions)",
@@ -86,11 +87,11 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
         dir.join(&name).display(),
         if workers == 1 { "process" } else { "processes" },
     );
-    attempt(|| rehearse(&dir, &format!("{name}-check")))?;
+    attempt(|| rehearse(dir, &format!("{name}-check")))?;
 
     let total = Instant::now();
     let started = Instant::now();
-    let segment = attempt(|| create::create(&dir, &name, len * 4))?;
+    let segment = attempt(|| create::create(dir, &name, len * 4))?;
     // Armed only now: a create that failed (say, the name was taken) made nothing of ours.
     let remove = Remove::on_exit(&segment);
     // Atomic stores: safe even if another process attached to the name meanwhile, and
@@ -102,7 +103,7 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
     row("create + fill", filled, "");
 
     let started = Instant::now();
-    attempt(|| transform::run(&dir, &name, workers))?;
+    attempt(|| transform::run(dir, &name, workers))?;
     let transformed = started.elapsed();
     let rate = len as f64 / transformed.as_secs_f64();
     row(
@@ -128,7 +129,7 @@ fn demo(len: usize, workers: usize) -> Result<(), String> {
     row(
         "close + remove",
         started.elapsed(),
-        "nothing left in /dev/shm",
+        &format!("nothing left in {}", dir.path().display()),
     );
     row("total", total.elapsed(), "");
     if let Some((index, found)) = wrong {
@@ -213,7 +214,7 @@ struct Remove {
 impl Remove {
     fn on_exit(segment: &Segment) -> Remove {
         let path = segment.path().to_owned();
-        super::interrupt::watch_file(path.clone());
+        super::interrupt::watch_file(path.clone(), segment.file());
         Remove {
             path,
             ours: segment.file().try_clone().ok(),
@@ -253,10 +254,13 @@ pub fn report_dead_demos(dir: &SegmentDir) {
 /// it begins with [`PREFIX`]; it is a plain file carrying the kata's mark (which only
 /// `create` sets, once it holds its liveness lock); it belongs to this user (run as
 /// root, the demo leaves other users' files alone); no live process holds it (the
-/// exclusive liveness claim is granted); and the name still names the file claimed. The
-/// claim is held until after the unlink, so nobody can attach in between. This is the
-/// kit's rule (`liveness`), the same as exercise 06's `sweep`, without depending on that
-/// exercise being finished.
+/// exclusive liveness claim is granted); no other process maps it or has it open, by
+/// the kernel's record in `/proc` (a program without the kit, Python's `mmap` say, takes
+/// no liveness lock, and may have closed its descriptor: only its mapping is left); and
+/// the name still names the file claimed. A `/proc` that cannot be read counts as "in
+/// use". The claim is held until after the unlink, so no kata process can attach in
+/// between. This is the kit's rule (`liveness`), the same as exercise 06's `sweep`,
+/// without depending on that exercise being finished.
 pub fn remove_dead_demos(dir: &SegmentDir) -> Vec<(PathBuf, u64)> {
     let Ok(names) = dir.names() else {
         return Vec::new();
@@ -282,6 +286,7 @@ pub fn remove_dead_demos(dir: &SegmentDir) -> Vec<(PathBuf, u64)> {
         let dead = liveness::is_kata_file(&file)
             && meta.uid() == me
             && liveness::claim(&file).unwrap_or(false)
+            && matches!(liveness::used_by_another_process(&file), Ok(false))
             && liveness::names_same_file(&file, &path).unwrap_or(false);
         if dead && std::fs::remove_file(&path).is_ok() {
             removed.push((path, meta.len()));
@@ -380,13 +385,22 @@ mod tests {
         assert!(message.contains("divide by zero"), "{message}");
     }
 
-    /// A segment directory of the test's own.
+    /// A segment directory of the test's own, in a locked scratch directory under the
+    /// crate's `target/tmp` (unit tests get no `CARGO_TARGET_TMPDIR`), removed when
+    /// dropped; what an interrupted run left there, the next run's sweep removes.
     #[cfg(feature = "solutions")]
-    fn scratch() -> (tempfile::TempDir, SegmentDir) {
-        let tmp = tempfile::Builder::new()
-            .prefix("shm-kata-test-")
-            .tempdir()
-            .unwrap();
+    fn scratch() -> (super::super::scratch::ScratchDir, SegmentDir) {
+        use super::super::scratch;
+        use std::sync::Once;
+        static SWEEP: Once = Once::new();
+        let base = scratch::base(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/target/tmp"
+        )));
+        SWEEP.call_once(|| {
+            scratch::sweep(&base);
+        });
+        let tmp = scratch::ScratchDir::new(&base).unwrap();
         let dir = SegmentDir::at(tmp.path());
         (tmp, dir)
     }

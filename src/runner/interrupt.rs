@@ -8,22 +8,39 @@
 //! [`GRACE`] to end, kills what is left, removes the files still registered, and exits
 //! with the conventional status 130.
 //!
+//! The handler removes a file or directory only while its name still names the one that
+//! was registered: it keeps each one open, and compares device and inode before the
+//! removal. A learner who removed the demo's segment by hand and made a new file under
+//! its name keeps the new file.
+//!
+//! A group is signalled only while its leader, a child of this process, is not yet
+//! reaped: a zombie leader keeps its PID (and so the group's ID) from being given to
+//! anybody else, so the signal cannot reach a stranger's group that got the same number.
+//! Reaping goes through [`try_wait`], which waits while the handler is stopping groups.
+//!
 //! What a test process killed this way had in its scratch directory stays there; the
 //! next run removes it (its lock died with it: see [`super::scratch`]).
 
+use std::fs::File;
 use std::io;
-use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
+use crate::liveness::names_same_file;
+
 static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
-static FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-static DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static FILES: Mutex<Vec<Watched>> = Mutex::new(Vec::new());
+static DIRS: Mutex<Vec<Watched>> = Mutex::new(Vec::new());
+/// Held while a child is reaped ([`try_wait`]), and by the handler from the Ctrl-C to
+/// the exit: no leader is reaped while the handler signals its group.
+static REAPING: Mutex<()> = Mutex::new(());
 static INSTALL: Once = Once::new();
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -34,6 +51,8 @@ pub const GRACE: Duration = Duration::from_secs(2);
 pub fn install() {
     INSTALL.call_once(|| {
         let installed = ctrlc::set_handler(|| {
+            // Held until the exit: from here on no leader is reaped.
+            let _reaping = lock(&REAPING);
             let groups: Vec<Pid> = {
                 // Under the lock: no group is being started and not yet watched, and none
                 // is started after this.
@@ -43,13 +62,13 @@ pub fn install() {
             };
             stop_groups(&groups, GRACE);
             for file in lock(&FILES).drain(..) {
-                if std::fs::remove_file(&file).is_ok() {
-                    eprintln!("\ninterrupted: removed {}", file.display());
+                if file.remove(|path| std::fs::remove_file(path)) {
+                    eprintln!("\ninterrupted: removed {}", file.path.display());
                 }
             }
             for dir in lock(&DIRS).drain(..) {
-                if std::fs::remove_dir_all(&dir).is_ok() {
-                    eprintln!("\ninterrupted: removed {}", dir.display());
+                if dir.remove(|path| std::fs::remove_dir_all(path)) {
+                    eprintln!("\ninterrupted: removed {}", dir.path.display());
                 }
             }
             std::process::exit(130);
@@ -60,21 +79,78 @@ pub fn install() {
     });
 }
 
-/// Sends SIGINT to every group, waits until none has a process left or `grace` has
-/// passed, then sends SIGKILL to the groups still there.
-pub fn stop_groups(groups: &[Pid], grace: Duration) {
-    for &group in groups {
+/// Sends SIGINT to every group, waits until none has a running process left or `grace`
+/// has passed, then sends SIGKILL to the groups still running.
+///
+/// Only groups whose leader (a child of this process) is not yet reaped are signalled,
+/// and the caller must hold [`REAPING`], so that none is reaped meanwhile: an unreaped
+/// leader, running or a zombie, keeps its PID, which is the group's ID, from being reused.
+/// A group whose leader was reaped already is left alone: its ID may name a stranger's
+/// group by now (its own reaper stops what is left of it).
+fn stop_groups(groups: &[Pid], grace: Duration) {
+    let groups: Vec<Pid> = groups
+        .iter()
+        .copied()
+        .filter(|&leader| not_yet_reaped(leader))
+        .collect();
+    for &group in &groups {
         let _ = killpg(group, Signal::SIGINT);
     }
     let deadline = Instant::now() + grace;
-    // Signal "none" only asks whether the group still has a member.
-    let alive = |group: &&Pid| killpg(**group, None).is_ok();
-    while groups.iter().any(|g| alive(&g)) && Instant::now() < deadline {
+    while groups.iter().any(|&g| has_running_member(g)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    for group in groups.iter().filter(alive) {
-        let _ = killpg(*group, Signal::SIGKILL);
+    for &group in groups.iter().filter(|&&g| has_running_member(g)) {
+        let _ = killpg(group, Signal::SIGKILL);
     }
+}
+
+/// Whether `leader` is a child of this process that has not been reaped: still running,
+/// or ended and waiting to be reaped (`WNOWAIT` leaves it so).
+fn not_yet_reaped(leader: Pid) -> bool {
+    let flags = WaitPidFlag::WEXITED
+        | WaitPidFlag::WSTOPPED
+        | WaitPidFlag::WCONTINUED
+        | WaitPidFlag::WNOHANG
+        | WaitPidFlag::WNOWAIT;
+    waitid(Id::Pid(leader), flags).is_ok()
+}
+
+/// Whether group `group` has a member that is not a zombie, as `/proc/PID/stat` says
+/// (`killpg(group, 0)` would count the unreaped leader, which is kept a zombie on
+/// purpose). If `/proc` cannot be read, the answer is yes: the group is then killed
+/// after the grace, which is safe while its leader is unreaped.
+fn has_running_member(group: Pid) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    entries.flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false; // not a process, or gone
+        };
+        // `PID (COMM) STATE PPID PGRP …`; COMM may hold spaces and parentheses.
+        let mut fields = stat
+            .rsplit_once(") ")
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
+        pgrp == Some(group.as_raw()) && !matches!(state, Some("Z" | "X" | "x"))
+    })
+}
+
+/// `child.try_wait()`, but never while the Ctrl-C handler is stopping groups (it then
+/// waits for the handler, which ends the process): a group's leader is reaped only
+/// through here, so the handler never signals a group ID that was given away.
+pub fn try_wait(child: &mut Child) -> io::Result<Option<ExitStatus>> {
+    let _reaping = lock(&REAPING);
+    child.try_wait()
+}
+
+/// `child.wait()` under the same rule as [`try_wait`].
+pub fn wait(child: &mut Child) -> io::Result<ExitStatus> {
+    let _reaping = lock(&REAPING);
+    child.wait()
 }
 
 /// Starts `command` as the leader of a new process group, stopped on Ctrl-C until
@@ -102,7 +178,8 @@ pub fn hold_if_interrupted() {
     }
 }
 
-/// Stop this process group on Ctrl-C until [`forget_group`].
+/// Stop this process group on Ctrl-C until [`forget_group`]. Its leader must be a child
+/// of this process, reaped only through [`try_wait`] or [`wait`] (see [`stop_groups`]).
 pub fn watch_group(group: u32) {
     install();
     lock(&GROUPS).push(group as i32);
@@ -113,30 +190,126 @@ pub fn forget_group(group: u32) {
     lock(&GROUPS).retain(|&g| g != group as i32);
 }
 
-/// Remove this file on Ctrl-C until [`forget_file`].
-pub fn watch_file(file: PathBuf) {
-    install();
-    lock(&FILES).push(file);
+/// A name to remove on Ctrl-C, and the file (or directory) it named when it was
+/// registered, kept open: an open file keeps its inode, so no newcomer gets its number.
+struct Watched {
+    path: PathBuf,
+    ours: File,
 }
 
-/// Remove this directory and everything in it on Ctrl-C until [`forget_dir`].
+impl Watched {
+    /// Removes `path` with `remove` if it still names the file registered; says whether
+    /// it did. (Linux has no "unlink only if this inode": between the check and the
+    /// removal, microseconds, another process could still swap the name.)
+    fn remove(&self, remove: impl FnOnce(&Path) -> io::Result<()>) -> bool {
+        names_same_file(&self.ours, &self.path).unwrap_or(false) && remove(&self.path).is_ok()
+    }
+}
+
+/// Remove the file at `path`, which `file` has open, on Ctrl-C until [`forget_file`]; only
+/// while `path` still names that file.
+pub fn watch_file(path: PathBuf, file: &File) {
+    install();
+    match file.try_clone() {
+        Ok(ours) => lock(&FILES).push(Watched { path, ours }),
+        Err(e) => warn_unwatched(&path, &e),
+    }
+}
+
+/// Remove this directory and everything in it on Ctrl-C until [`forget_dir`]; only while
+/// the name still names the directory it names now.
 pub fn watch_dir(dir: PathBuf) {
     install();
-    lock(&DIRS).push(dir);
+    match File::open(&dir) {
+        Ok(ours) => lock(&DIRS).push(Watched { path: dir, ours }),
+        Err(e) => warn_unwatched(&dir, &e),
+    }
+}
+
+fn warn_unwatched(path: &Path, error: &io::Error) {
+    eprintln!(
+        "warning: cannot keep {} open ({error}); a Ctrl-C will leave it behind",
+        path.display()
+    );
 }
 
 /// The directory has been removed by its owner.
-pub fn forget_dir(dir: &std::path::Path) {
-    lock(&DIRS).retain(|d| d != dir);
+pub fn forget_dir(dir: &Path) {
+    lock(&DIRS).retain(|d| d.path != dir);
 }
 
 /// The file has been removed (or handed over) by its owner.
-pub fn forget_file(file: &std::path::Path) {
-    lock(&FILES).retain(|f| f != file);
+pub fn forget_file(file: &Path) {
+    lock(&FILES).retain(|f| f.path != file);
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::scratch::{self, ScratchDir};
+
+    /// A scratch directory under the crate's `target/tmp` (unit tests get no
+    /// `CARGO_TARGET_TMPDIR`), removed when dropped, swept by the next run if not.
+    fn scratch() -> ScratchDir {
+        static SWEEP: Once = Once::new();
+        let base = scratch::base(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/target/tmp"
+        )));
+        SWEEP.call_once(|| {
+            scratch::sweep(&base);
+        });
+        ScratchDir::new(&base).unwrap()
+    }
+
+    fn watched_dir(path: &Path) -> Watched {
+        std::fs::create_dir(path).unwrap();
+        Watched {
+            path: path.to_owned(),
+            ours: File::open(path).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_watched_directory_is_removed_while_its_name_names_it() {
+        let scratch = scratch();
+        let dir = scratch.path().join("copy");
+        let watched = watched_dir(&dir);
+        std::fs::write(dir.join("inside"), b"").unwrap();
+        assert!(watched.remove(|path| std::fs::remove_dir_all(path)));
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_directory_that_took_a_watched_name_is_left_alone() {
+        let scratch = scratch();
+        let dir = scratch.path().join("copy");
+        let watched = watched_dir(&dir);
+        std::fs::remove_dir(&dir).unwrap();
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("a newcomer's"), b"").unwrap();
+        assert!(
+            !watched.remove(|path| std::fs::remove_dir_all(path)),
+            "the name names another directory now: not ours to remove"
+        );
+        assert!(dir.join("a newcomer's").exists());
+    }
+
+    #[test]
+    fn a_leader_counts_as_unreaped_until_it_is_waited_for() {
+        let mut child = Command::new("true").spawn().unwrap();
+        let leader = Pid::from_raw(child.id() as i32);
+        assert!(not_yet_reaped(leader), "running, or a zombie nobody reaped");
+        wait(&mut child).unwrap();
+        assert!(
+            !not_yet_reaped(leader),
+            "reaped: its PID may be anybody's now"
+        );
+    }
 }
