@@ -589,6 +589,129 @@ fn a_recorded_name_that_now_names_another_file_is_left_alone() {
     );
 }
 
+/// `verify`'s root is a scratch directory, and its tests make theirs inside it. A runner
+/// killed by a signal it does not pass on leaves its `cargo` (and the tests) running: the
+/// root is dead, the tests' scratch directories inside it are not.
+#[test]
+fn a_live_scratch_inside_a_dead_one_is_never_removed() {
+    let base = Scratch::new();
+    let (mut outer_holder, outer, _) = start_scratch_holder(base.path());
+    let (mut inner_holder, inner, inner_name) = start_scratch_holder(&outer);
+    outer_holder.kill().unwrap();
+    outer_holder.wait().unwrap();
+    scratch::sweep(base.path());
+    let kept = inner.exists() && SegmentDir::system().join(&inner_name).exists();
+    inner_holder.kill().unwrap();
+    inner_holder.wait().unwrap();
+    scratch::sweep(base.path());
+    assert!(
+        kept,
+        "a sweep removed a live scratch (or its /dev/shm name) nested in a dead one"
+    );
+    assert!(
+        !outer.exists() && !SegmentDir::system().join(&inner_name).exists(),
+        "once the nested scratch is dead too, the next sweep removes all of it"
+    );
+}
+
+/// Beside a live nested scratch, what is dead in a dead scratch still goes: the dead
+/// nested scratch directories, the names they recorded, and loose files.
+#[test]
+fn the_dead_parts_around_a_live_nested_scratch_are_removed() {
+    let base = Scratch::new();
+    let (mut outer_holder, outer, _) = start_scratch_holder(base.path());
+    let (mut live_holder, live, _) = start_scratch_holder(&outer);
+    let (mut dead_holder, dead, dead_name) = start_scratch_holder(&outer);
+    std::fs::write(outer.join("loose"), b"left").unwrap();
+    for holder in [&mut outer_holder, &mut dead_holder] {
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+    }
+    scratch::sweep(base.path());
+    let (live_kept, dead_gone) = (live.exists(), !dead.exists());
+    let (name_gone, loose_gone) = (
+        !SegmentDir::system().join(&dead_name).exists(),
+        !outer.join("loose").exists(),
+    );
+    live_holder.kill().unwrap();
+    live_holder.wait().unwrap();
+    scratch::sweep(base.path());
+    assert!(live_kept, "a sweep removed a live nested scratch");
+    assert!(
+        dead_gone,
+        "a dead scratch nested in a dead one must be removed"
+    );
+    assert!(
+        name_gone,
+        "a dead nested scratch's /dev/shm/{dead_name} must be removed"
+    );
+    assert!(loose_gone, "a loose file in a dead scratch must be removed");
+}
+
+/// A dead scratch whose record of a system name is a FIFO: reading it would wait for a
+/// writer forever, and every later run's sweep with it.
+#[test]
+fn a_sweep_passes_over_a_record_that_is_a_fifo() {
+    let base = Scratch::new();
+    let records = base
+        .path()
+        .join(format!("{}dead", scratch::PREFIX))
+        .join("system-names");
+    std::fs::create_dir_all(&records).unwrap();
+    nix::unistd::mkfifo(&records.join("name"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let at = base.path().to_owned();
+    let swept = common::within(
+        Duration::from_secs(20),
+        "a sweep past a FIFO record",
+        move || scratch::sweep(&at),
+    );
+    assert_eq!(
+        swept, 1,
+        "the dead scratch with a FIFO record must still be removed"
+    );
+}
+
+/// A record that is a symlink (here to `/dev/zero`, which never ends) is not followed.
+#[test]
+fn a_sweep_never_follows_a_record_that_is_a_symlink() {
+    let base = Scratch::new();
+    let records = base
+        .path()
+        .join(format!("{}dead", scratch::PREFIX))
+        .join("system-names");
+    std::fs::create_dir_all(&records).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", records.join("name")).unwrap();
+    let at = base.path().to_owned();
+    let swept = common::within(
+        Duration::from_secs(20),
+        "a sweep past a symlink record",
+        move || scratch::sweep(&at),
+    );
+    assert_eq!(
+        swept, 1,
+        "the dead scratch with a symlink record must still be removed"
+    );
+}
+
+/// A dead scratch holding a symlink to a directory elsewhere: the sweep removes the
+/// link, never what it points to.
+#[test]
+fn a_sweep_never_follows_a_symlink_out_of_a_dead_scratch() {
+    let base = Scratch::new();
+    let elsewhere = base.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("precious"), b"keep").unwrap();
+    let dead = base.path().join(format!("{}dead", scratch::PREFIX));
+    std::fs::create_dir(&dead).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dead.join("link")).unwrap();
+    assert_eq!(scratch::sweep(base.path()), 1, "one dead scratch to remove");
+    assert!(!dead.exists(), "the dead scratch must be removed");
+    assert!(
+        elsewhere.join("precious").exists(),
+        "a sweep followed a symlink and removed what it points to"
+    );
+}
+
 #[test]
 fn a_fifo_named_cargo_toml_above_the_current_directory_is_passed_over() {
     let scratch = Scratch::new();
