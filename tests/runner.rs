@@ -839,3 +839,57 @@ fn ctrl_c_stops_the_runner_and_everything_it_started() {
         "the runner's cargo and the tests it started must be gone when it exits: {left:?}"
     );
 }
+
+/// `kill`, a closed terminal, a logout: SIGTERM and SIGHUP get what Ctrl-C gets. The
+/// runner's `cargo` runs in a process group of its own, which no signal to the runner
+/// reaches unless the runner passes it on.
+#[test]
+fn sigterm_and_sighup_stop_the_runner_and_everything_it_started() {
+    use nix::sys::signal::Signal;
+    let fixture = Fixture::new();
+    fixture.write(
+        "exercises/02_two.rs",
+        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::hint::spin_loop();\n    }\n}\n",
+    );
+    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
+        let mut runner = fixture
+            .command(&[])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start the runner");
+        let mut stderr = BufReader::new(runner.stderr.take().unwrap()).lines();
+        let started = stderr
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|line| line.contains("running the tests of 02 two"));
+        let rest = std::thread::spawn(move || stderr.map_while(Result::ok).count());
+        // Built and started: 02's endless test is running, in the group of the runner's cargo.
+        let deadline = std::time::Instant::now() + LIMIT;
+        while !processes_working_in(fixture.root())
+            .iter()
+            .any(|process| process.contains("(02_two"))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pid = nix::unistd::Pid::from_raw(runner.id() as i32);
+        nix::sys::signal::kill(pid, signal).unwrap();
+        let status = common::wait_bounded(&mut runner, LIMIT, "the terminated runner");
+        let left = processes_working_in(fixture.root());
+        // A runner that did not pass the signal on left an endless test spinning: stop it.
+        for process in &left {
+            if let Some(Ok(pid)) = process.split(' ').next().map(str::parse) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        let _ = rest.join();
+        assert!(started, "the runner should say it runs 02's tests");
+        assert!(
+            left.is_empty(),
+            "after {signal}, the runner's cargo and the tests it started must be gone when it \
+             exits ({status:?}): {left:?}"
+        );
+    }
+}
