@@ -440,7 +440,7 @@ mod tests {
     /// compiler may treat as read-only.
     #[test]
     fn a_store_through_one_handles_atomics_is_read_through_the_other() {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::runner::scratch::for_unit_test();
         let dir = SegmentDir::at(tmp.path());
         let (a, mut b) = two_handles(&dir, 4096);
         for (i, word) in a.atomics().iter().enumerate() {

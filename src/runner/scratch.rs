@@ -368,6 +368,24 @@ pub fn base(default: &Path) -> PathBuf {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// A scratch directory for the crate's own unit tests, which have no `CARGO_TARGET_TMPDIR`:
+/// in the crate's `target/tmp` (or `verify`'s root), where the next run's sweep finds it
+/// if this run is interrupted; never in `/tmp`, where nothing would. The first call in a
+/// test process sweeps first.
+#[cfg(test)]
+pub(crate) fn for_unit_test() -> ScratchDir {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    let base = base(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/tmp"
+    )));
+    SWEEP.call_once(|| {
+        sweep(&base);
+    });
+    ScratchDir::new(&base)
+        .unwrap_or_else(|e| panic!("cannot make a scratch directory in {}: {e}", base.display()))
+}
+
 /// What the names a run makes in `/dev/shm` start with: under `verify`, its own root's
 /// name (so it can tell its runs' names from anybody else's), else [`PREFIX`].
 pub fn system_prefix() -> String {
@@ -375,4 +393,22 @@ pub fn system_prefix() -> String {
         .map(PathBuf::from)
         .and_then(|dir| Some(format!("{}-", dir.file_name()?.to_str()?)))
         .unwrap_or_else(|| PREFIX.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_tests_scratch_is_where_the_next_sweep_looks() {
+        let scratch = for_unit_test();
+        let base = base(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/target/tmp"
+        )));
+        assert_eq!(scratch.path().parent(), Some(base.as_path()));
+        let path = scratch.path().to_owned();
+        drop(scratch);
+        assert!(!path.exists(), "dropped, it is removed");
+    }
 }
