@@ -648,6 +648,17 @@ fn the_dead_parts_around_a_live_nested_scratch_are_removed() {
     assert!(loose_gone, "a loose file in a dead scratch must be removed");
 }
 
+/// Sweeps `base` on a thread of its own; fails the test if the sweep has not returned
+/// within seconds, which means it waits (or reads) without end because of `what`.
+fn sweep_bounded(base: &Path, what: &str) -> usize {
+    let (done, swept) = std::sync::mpsc::channel();
+    let base = base.to_owned();
+    std::thread::spawn(move || done.send(scratch::sweep(&base)));
+    swept
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("a sweep did not return within 20s, stuck on {what}"))
+}
+
 /// A dead scratch whose record of a system name is a FIFO: reading it would wait for a
 /// writer forever, and every later run's sweep with it.
 #[test]
@@ -659,11 +670,9 @@ fn a_sweep_passes_over_a_record_that_is_a_fifo() {
         .join("system-names");
     std::fs::create_dir_all(&records).unwrap();
     nix::unistd::mkfifo(&records.join("name"), nix::sys::stat::Mode::S_IRWXU).unwrap();
-    let at = base.path().to_owned();
-    let swept = common::within(
-        Duration::from_secs(20),
-        "a sweep past a FIFO record",
-        move || scratch::sweep(&at),
+    let swept = sweep_bounded(
+        base.path(),
+        "a record that is a FIFO (opened to read, it waits for a writer)",
     );
     assert_eq!(
         swept, 1,
@@ -681,11 +690,9 @@ fn a_sweep_never_follows_a_record_that_is_a_symlink() {
         .join("system-names");
     std::fs::create_dir_all(&records).unwrap();
     std::os::unix::fs::symlink("/dev/zero", records.join("name")).unwrap();
-    let at = base.path().to_owned();
-    let swept = common::within(
-        Duration::from_secs(20),
-        "a sweep past a symlink record",
-        move || scratch::sweep(&at),
+    let swept = sweep_bounded(
+        base.path(),
+        "a record that links to /dev/zero (read, it never ends)",
     );
     assert_eq!(
         swept, 1,
