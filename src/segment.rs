@@ -196,6 +196,11 @@ impl Segment {
     }
 
     /// The open file behind the mapping (for locks and metadata).
+    ///
+    /// Never call `set_len` on it to shrink the file: the mapping keeps its length, and
+    /// every safe view of the pages past the new end (`read_*`, `atomics()`, `write_*`)
+    /// then dies of SIGBUS. This is the one fault the kit cannot guard against, since a
+    /// peer process holding the same file can do it too.
     pub fn file(&self) -> &File {
         &self.file
     }
@@ -247,8 +252,10 @@ impl Segment {
     /// All its bytes, as a plain slice.
     ///
     /// # Safety
-    /// While the slice lives, nothing may write these bytes: no other process, and no
-    /// other `Segment` of the same file in this process.
+    /// While the slice lives, nothing may write these bytes: no other process, no other
+    /// `Segment` of the same file in this process, nor this segment's own
+    /// [`atomics()`](Segment::atomics)/`write_*` views (they take `&self` too, so the
+    /// borrow checker lets them through: the promise is yours to keep).
     pub unsafe fn as_bytes(&self) -> &[u8] {
         // SAFETY: the whole mapping; the caller's promise is ours.
         unsafe { views::plain(&self.map, 0..self.map.len()) }
@@ -268,7 +275,8 @@ impl Segment {
     /// Every whole word, as a plain slice.
     ///
     /// # Safety
-    /// As for [`as_bytes`](Segment::as_bytes): nothing may write these words meanwhile.
+    /// As for [`as_bytes`](Segment::as_bytes): nothing may write these words meanwhile,
+    /// nor this segment's own [`atomics()`](Segment::atomics)/`write_*` views.
     pub unsafe fn words(&self) -> &[u32] {
         // A mapping starts on a page boundary and the length is cut to whole words, so
         // this cast cannot fail.
@@ -440,7 +448,7 @@ mod tests {
     /// compiler may treat as read-only.
     #[test]
     fn a_store_through_one_handles_atomics_is_read_through_the_other() {
-        let tmp = tempfile::tempdir().unwrap();
+        let tmp = crate::runner::scratch::for_unit_test();
         let dir = SegmentDir::at(tmp.path());
         let (a, mut b) = two_handles(&dir, 4096);
         for (i, word) in a.atomics().iter().enumerate() {

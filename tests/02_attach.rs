@@ -543,8 +543,7 @@ fn in_a_private_tmpfs(
     let dir_c = c(dir.as_os_str().as_bytes());
     let file_c = c(dir.join(name).as_os_str().as_bytes());
     let options_c = c(options.as_bytes());
-    // SAFETY: getuid and getgid cannot fail and touch no memory of ours.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = (nix::unistd::getuid(), nix::unistd::getgid());
     let uid_map = format!("0 {uid} 1");
     let gid_map = format!("0 {gid} 1");
     let len = len as libc::off_t;

@@ -613,6 +613,136 @@ fn a_recorded_name_that_now_names_another_file_is_left_alone() {
     );
 }
 
+/// `verify`'s root is a scratch directory, and its tests make theirs inside it. A runner
+/// killed by a signal it does not pass on leaves its `cargo` (and the tests) running: the
+/// root is dead, the tests' scratch directories inside it are not.
+#[test]
+fn a_live_scratch_inside_a_dead_one_is_never_removed() {
+    let base = Scratch::new();
+    let (mut outer_holder, outer, _) = start_scratch_holder(base.path());
+    let (mut inner_holder, inner, inner_name) = start_scratch_holder(&outer);
+    outer_holder.kill().unwrap();
+    outer_holder.wait().unwrap();
+    scratch::sweep(base.path());
+    let kept = inner.exists() && SegmentDir::system().join(&inner_name).exists();
+    inner_holder.kill().unwrap();
+    inner_holder.wait().unwrap();
+    scratch::sweep(base.path());
+    assert!(
+        kept,
+        "a sweep removed a live scratch (or its /dev/shm name) nested in a dead one"
+    );
+    assert!(
+        !outer.exists() && !SegmentDir::system().join(&inner_name).exists(),
+        "once the nested scratch is dead too, the next sweep removes all of it"
+    );
+}
+
+/// Beside a live nested scratch, what is dead in a dead scratch still goes: the dead
+/// nested scratch directories, the names they recorded, and loose files.
+#[test]
+fn the_dead_parts_around_a_live_nested_scratch_are_removed() {
+    let base = Scratch::new();
+    let (mut outer_holder, outer, _) = start_scratch_holder(base.path());
+    let (mut live_holder, live, _) = start_scratch_holder(&outer);
+    let (mut dead_holder, dead, dead_name) = start_scratch_holder(&outer);
+    std::fs::write(outer.join("loose"), b"left").unwrap();
+    for holder in [&mut outer_holder, &mut dead_holder] {
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+    }
+    scratch::sweep(base.path());
+    let (live_kept, dead_gone) = (live.exists(), !dead.exists());
+    let (name_gone, loose_gone) = (
+        !SegmentDir::system().join(&dead_name).exists(),
+        !outer.join("loose").exists(),
+    );
+    live_holder.kill().unwrap();
+    live_holder.wait().unwrap();
+    scratch::sweep(base.path());
+    assert!(live_kept, "a sweep removed a live nested scratch");
+    assert!(
+        dead_gone,
+        "a dead scratch nested in a dead one must be removed"
+    );
+    assert!(
+        name_gone,
+        "a dead nested scratch's /dev/shm/{dead_name} must be removed"
+    );
+    assert!(loose_gone, "a loose file in a dead scratch must be removed");
+}
+
+/// Sweeps `base` on a thread of its own; fails the test if the sweep has not returned
+/// within seconds, which means it waits (or reads) without end because of `what`.
+fn sweep_bounded(base: &Path, what: &str) -> usize {
+    let (done, swept) = std::sync::mpsc::channel();
+    let base = base.to_owned();
+    std::thread::spawn(move || done.send(scratch::sweep(&base)));
+    swept
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("a sweep did not return within 20s, stuck on {what}"))
+}
+
+/// A dead scratch whose record of a system name is a FIFO: reading it would wait for a
+/// writer forever, and every later run's sweep with it.
+#[test]
+fn a_sweep_passes_over_a_record_that_is_a_fifo() {
+    let base = Scratch::new();
+    let records = base
+        .path()
+        .join(format!("{}dead", scratch::PREFIX))
+        .join("system-names");
+    std::fs::create_dir_all(&records).unwrap();
+    nix::unistd::mkfifo(&records.join("name"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let swept = sweep_bounded(
+        base.path(),
+        "a record that is a FIFO (opened to read, it waits for a writer)",
+    );
+    assert_eq!(
+        swept, 1,
+        "the dead scratch with a FIFO record must still be removed"
+    );
+}
+
+/// A record that is a symlink (here to `/dev/zero`, which never ends) is not followed.
+#[test]
+fn a_sweep_never_follows_a_record_that_is_a_symlink() {
+    let base = Scratch::new();
+    let records = base
+        .path()
+        .join(format!("{}dead", scratch::PREFIX))
+        .join("system-names");
+    std::fs::create_dir_all(&records).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", records.join("name")).unwrap();
+    let swept = sweep_bounded(
+        base.path(),
+        "a record that links to /dev/zero (read, it never ends)",
+    );
+    assert_eq!(
+        swept, 1,
+        "the dead scratch with a symlink record must still be removed"
+    );
+}
+
+/// A dead scratch holding a symlink to a directory elsewhere: the sweep removes the
+/// link, never what it points to.
+#[test]
+fn a_sweep_never_follows_a_symlink_out_of_a_dead_scratch() {
+    let base = Scratch::new();
+    let elsewhere = base.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("precious"), b"keep").unwrap();
+    let dead = base.path().join(format!("{}dead", scratch::PREFIX));
+    std::fs::create_dir(&dead).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dead.join("link")).unwrap();
+    assert_eq!(scratch::sweep(base.path()), 1, "one dead scratch to remove");
+    assert!(!dead.exists(), "the dead scratch must be removed");
+    assert!(
+        elsewhere.join("precious").exists(),
+        "a sweep followed a symlink and removed what it points to"
+    );
+}
+
 #[test]
 fn a_fifo_named_cargo_toml_above_the_current_directory_is_passed_over() {
     let scratch = Scratch::new();
@@ -1015,4 +1145,58 @@ fn a_skipped_exercise_whose_tests_fail_says_so() {
         state_of(&out, "02 two").contains("skipped, failing"),
         "a skipped exercise that fails must not read as plainly skipped:\n{out}"
     );
+}
+
+/// `kill`, a closed terminal, a logout: SIGTERM and SIGHUP get what Ctrl-C gets. The
+/// runner's `cargo` runs in a process group of its own, which no signal to the runner
+/// reaches unless the runner passes it on.
+#[test]
+fn sigterm_and_sighup_stop_the_runner_and_everything_it_started() {
+    use nix::sys::signal::Signal;
+    let fixture = Fixture::new();
+    fixture.write(
+        "exercises/02_two.rs",
+        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::hint::spin_loop();\n    }\n}\n",
+    );
+    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
+        let mut runner = fixture
+            .command(&[])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start the runner");
+        let mut stderr = BufReader::new(runner.stderr.take().unwrap()).lines();
+        let started = stderr
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|line| line.contains("running the tests of 02 two"));
+        let rest = std::thread::spawn(move || stderr.map_while(Result::ok).count());
+        // Built and started: 02's endless test is running, in the group of the runner's cargo.
+        let deadline = std::time::Instant::now() + LIMIT;
+        while !processes_working_in(fixture.root())
+            .iter()
+            .any(|process| process.contains("(02_two"))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pid = nix::unistd::Pid::from_raw(runner.id() as i32);
+        nix::sys::signal::kill(pid, signal).unwrap();
+        let status = common::wait_bounded(&mut runner, LIMIT, "the terminated runner");
+        let left = processes_working_in(fixture.root());
+        // A runner that did not pass the signal on left an endless test spinning: stop it.
+        for process in &left {
+            if let Some(Ok(pid)) = process.split(' ').next().map(str::parse) {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        let _ = rest.join();
+        assert!(started, "the runner should say it runs 02's tests");
+        assert!(
+            left.is_empty(),
+            "after {signal}, the runner's cargo and the tests it started must be gone when it \
+             exits ({status:?}): {left:?}"
+        );
+    }
 }

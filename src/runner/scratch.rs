@@ -20,19 +20,31 @@
 //! way, removes a directory only while it holds its lock and only if the name still names
 //! what it locked. Exercise 06 teaches this pattern for segments (`src/liveness.rs`).
 //!
+//! # Scratch inside scratch
+//! `verify`'s root is itself a scratch directory, and the tests it runs make theirs inside
+//! it. A runner killed by a signal leaves its `cargo` and the tests running: the root is
+//! dead, the directories inside it are not. So removal never deletes a tree blindly: it
+//! walks it (through directory descriptors, never through a symlink), takes the lock of
+//! every nested scratch directory it meets, removes what is dead, and keeps a live one
+//! with the directories that lead to it. The next sweep after that one ends removes the
+//! rest.
+//!
 //! # Names in `/dev/shm`
 //! Some tests must use the system directory (Python's `SharedMemory` knows no other). A
 //! scratch records each such name, with the device and inode of the file, under
 //! `system-names/`; a sweep that finds the scratch dead removes the name only if it still
 //! names that same file and no live process holds it as a kata segment.
 
+use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
-use std::io;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rustix::fs::{FlockOperation, flock};
+use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags, flock, openat, unlinkat};
 
 /// What every scratch directory's name starts with.
 pub const PREFIX: &str = "shm-kata-test-";
@@ -42,7 +54,15 @@ pub const PREFIX: &str = "shm-kata-test-";
 pub const ROOT_ENV: &str = "SHM_KATA_SCRATCH";
 
 /// The sub-directory where a scratch records the names it made in the system directory.
-const SYSTEM_NAMES: &str = "system-names";
+const SYSTEM_NAMES: &CStr = c"system-names";
+
+/// The longest record a sweep reads: a record is two short lines. Anything longer was not
+/// written by [`ScratchDir::record_system_name`].
+const RECORD_LIMIT: u64 = 4096;
+
+/// How deep a removal walks. A scratch is a few levels deep (a fixture's `target/` is the
+/// deepest); deeper than this, the rest is kept rather than risk the stack.
+const DEPTH_LIMIT: usize = 64;
 
 /// A directory named `shm-kata-test-*`, locked for as long as this value lives, and
 /// removed with everything in it when dropped.
@@ -62,6 +82,11 @@ impl ScratchDir {
             match std::fs::create_dir(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                // `base` is itself a dead scratch that a sweep just emptied and removed.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    std::fs::create_dir_all(base)?;
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
             let lock = match open_dir(&path) {
@@ -98,7 +123,7 @@ impl ScratchDir {
     /// exists: the record holds its device and inode.
     pub fn record_system_name(&self, system: &Path, name: &str) -> io::Result<()> {
         let meta = std::fs::symlink_metadata(system.join(name))?;
-        let records = self.path.join(SYSTEM_NAMES);
+        let records = self.path.join(OsStr::from_bytes(SYSTEM_NAMES.to_bytes()));
         std::fs::create_dir_all(&records)?;
         let record = format!("{} {}\n{}\n", meta.dev(), meta.ino(), system.display());
         std::fs::write(records.join(name), record)
@@ -106,7 +131,11 @@ impl ScratchDir {
 
     /// Removes `name` from `system` if it is still the file recorded for it.
     pub fn remove_system_name(&self, name: &str) {
-        remove_recorded(&self.path.join(SYSTEM_NAMES).join(name), name, false);
+        if let Ok(records) = open_dir_at(self.lock.as_fd(), SYSTEM_NAMES) {
+            if let Ok(c_name) = CString::new(name) {
+                remove_recorded(records.as_fd(), &c_name, false);
+            }
+        }
     }
 }
 
@@ -117,7 +146,8 @@ impl Drop for ScratchDir {
 }
 
 /// Removes every dead `shm-kata-test-*` directory in `base`, and the system names they
-/// recorded; returns how many directories it removed. Live ones are never touched.
+/// recorded; returns how many directories it removed. Live ones are never touched, nor
+/// are live ones nested in a dead one: of that one, only the dead parts go.
 pub fn sweep(base: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(base) else {
         return 0;
@@ -134,37 +164,127 @@ pub fn sweep(base: &Path) -> usize {
         }
         let path = entry.path();
         let Ok(dir) = open_dir(&path) else { continue };
-        if try_lock(&dir).unwrap_or(false) && names_same(&dir, &path).unwrap_or(false) {
-            remove_locked(&dir, &path, true);
+        if try_lock(&dir).unwrap_or(false) && remove_locked(&dir, &path, true) {
             removed += 1;
         }
     }
     removed
 }
 
-/// With `dir`'s lock held: removes the system names it recorded, then the directory.
-/// `dead` says the owner is gone, so a recorded kata segment may be removed only if no
-/// live process holds it.
-fn remove_locked(dir: &File, path: &Path, dead: bool) {
+/// With `dir`'s lock held: removes the system names it recorded, then what is dead in
+/// the directory, then the directory if nothing live was left in it; returns whether it
+/// is gone. `dead` says the owner is gone, so a recorded kata segment may be removed only
+/// if no live process holds it.
+fn remove_locked(dir: &File, path: &Path, dead: bool) -> bool {
     if !names_same(dir, path).unwrap_or(false) {
-        return; // not ours any more: never remove a file we did not make
+        return false; // not ours any more: never remove a file we did not make
     }
-    if let Ok(records) = std::fs::read_dir(path.join(SYSTEM_NAMES)) {
-        for record in records.flatten() {
-            if let Some(name) = record.file_name().to_str() {
-                remove_recorded(&record.path(), name, dead);
-            }
-        }
-    }
-    let _ = std::fs::remove_dir_all(path);
+    remove_records(dir.as_fd(), dead);
+    remove_dead_contents(dir.as_fd(), 0) && std::fs::remove_dir(path).is_ok()
 }
 
-/// Removes the system name a record describes, if it still names the recorded file and,
-/// when `dead` (a sweep), no live process holds it as a kata segment.
-fn remove_recorded(record: &Path, name: &str, dead: bool) {
-    let Ok(text) = std::fs::read_to_string(record) else {
+/// Removes everything in the directory `dir` except live scratch directories (their lock
+/// is held) and the directories that lead to one; returns whether `dir` is now empty.
+///
+/// Works through descriptors (`openat`, `unlinkat`, `O_NOFOLLOW`): a symlink is removed,
+/// never followed, and a directory renamed or swapped during the walk cannot lead it
+/// elsewhere. A nested scratch directory is removed while this walk holds its lock, so
+/// its owner, were it just starting, sees the name gone and starts again elsewhere.
+fn remove_dead_contents(dir: BorrowedFd<'_>, depth: usize) -> bool {
+    if depth > DEPTH_LIMIT {
+        return false;
+    }
+    let mut empty = true;
+    for (name, file_type) in list(dir) {
+        if file_type != FileType::Directory {
+            // A file, a symlink, a FIFO...: unlinked, never opened. `Unknown` (a file system
+            // without types in its listing) is tried as a file first.
+            match unlinkat(dir, &name, AtFlags::empty()) {
+                Ok(()) => continue,
+                Err(rustix::io::Errno::NOENT) => continue,
+                Err(rustix::io::Errno::ISDIR) if file_type == FileType::Unknown => {}
+                Err(_) => {
+                    empty = false;
+                    continue;
+                }
+            }
+        }
+        let Ok(sub) = open_dir_at(dir, &name) else {
+            empty = false;
+            continue;
+        };
+        let nested_scratch = name.to_bytes().starts_with(PREFIX.as_bytes());
+        if nested_scratch {
+            if !try_lock(&sub).unwrap_or(false) {
+                empty = false; // alive: its owner still works in it
+                continue;
+            }
+            remove_records(sub.as_fd(), true);
+        }
+        if !remove_dead_contents(sub.as_fd(), depth + 1)
+            || unlinkat(dir, &name, AtFlags::REMOVEDIR).is_err()
+        {
+            empty = false;
+        }
+        drop(sub); // the nested scratch's lock, released once its name is gone
+    }
+    empty
+}
+
+/// The entries of the directory `dir` (without `.` and `..`), with their type as the
+/// listing gives it (from the directory itself: a symlink is a symlink).
+fn list(dir: BorrowedFd<'_>) -> Vec<(CString, FileType)> {
+    let Ok(mut entries) = Dir::read_from(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    while let Some(Ok(entry)) = entries.read() {
+        let name = entry.file_name();
+        if name != c"." && name != c".." {
+            found.push((name.to_owned(), entry.file_type()));
+        }
+    }
+    found
+}
+
+/// Removes the system names the scratch directory `dir` recorded (see [`remove_recorded`]).
+fn remove_records(dir: BorrowedFd<'_>, dead: bool) {
+    let Ok(records) = open_dir_at(dir, SYSTEM_NAMES) else {
         return;
     };
+    for (name, _) in list(records.as_fd()) {
+        remove_recorded(records.as_fd(), &name, dead);
+    }
+}
+
+/// Removes the system name the record `name` in `records` describes, if it still names the
+/// recorded file and, when `dead` (a sweep), no live process holds it as a kata segment;
+/// then the record.
+fn remove_recorded(records: BorrowedFd<'_>, name: &CStr, dead: bool) {
+    if let (Some(text), Ok(name)) = (read_record(records, name), name.to_str()) {
+        remove_system_file(&text, name, dead);
+    }
+    let _ = unlinkat(records, name, AtFlags::empty());
+}
+
+/// The text of a record, if it is a regular file of at most [`RECORD_LIMIT`] bytes. Opened
+/// without following a symlink (`/dev/zero` never ends) and without waiting (a FIFO would
+/// wait for a writer forever), and checked to be a regular file before it is read.
+fn read_record(records: BorrowedFd<'_>, name: &CStr) -> Option<String> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = File::from(openat(records, name, flags, Mode::empty()).ok()?);
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > RECORD_LIMIT {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(RECORD_LIMIT).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// Removes `name` in the system directory a record's `text` names, if it is still the
+/// recorded file and, when `dead`, no live process holds it as a kata segment.
+fn remove_system_file(text: &str, name: &str, dead: bool) {
     let mut lines = text.lines();
     let ids: Vec<u64> = lines
         .next()
@@ -195,7 +315,13 @@ fn remove_recorded(record: &Path, name: &str, dead: bool) {
     if same && unheld && crate::liveness::names_same_file(&file, &path).unwrap_or(false) {
         let _ = std::fs::remove_file(&path);
     }
-    let _ = std::fs::remove_file(record);
+}
+
+/// Opens the directory `name` in `dir` for listing and for its lock, never through a
+/// symlink.
+fn open_dir_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(openat(dir, name, flags, Mode::empty())?)
 }
 
 /// Opens a directory for its lock, never through a symlink.
@@ -207,7 +333,7 @@ fn open_dir(path: &Path) -> io::Result<File> {
 }
 
 /// The exclusive `flock`, without waiting: `Ok(false)` if someone else holds it.
-fn try_lock(dir: &File) -> io::Result<bool> {
+fn try_lock(dir: impl AsFd) -> io::Result<bool> {
     match flock(dir, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(true),
         Err(rustix::io::Errno::WOULDBLOCK) => Ok(false),
@@ -242,6 +368,24 @@ pub fn base(default: &Path) -> PathBuf {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// A scratch directory for the crate's own unit tests, which have no `CARGO_TARGET_TMPDIR`:
+/// in the crate's `target/tmp` (or `verify`'s root), where the next run's sweep finds it
+/// if this run is interrupted; never in `/tmp`, where nothing would. The first call in a
+/// test process sweeps first.
+#[cfg(test)]
+pub(crate) fn for_unit_test() -> ScratchDir {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    let base = base(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/tmp"
+    )));
+    SWEEP.call_once(|| {
+        sweep(&base);
+    });
+    ScratchDir::new(&base)
+        .unwrap_or_else(|e| panic!("cannot make a scratch directory in {}: {e}", base.display()))
+}
+
 /// What the names a run makes in `/dev/shm` start with: under `verify`, its own root's
 /// name (so it can tell its runs' names from anybody else's), else [`PREFIX`].
 pub fn system_prefix() -> String {
@@ -249,4 +393,22 @@ pub fn system_prefix() -> String {
         .map(PathBuf::from)
         .and_then(|dir| Some(format!("{}-", dir.file_name()?.to_str()?)))
         .unwrap_or_else(|| PREFIX.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_tests_scratch_is_where_the_next_sweep_looks() {
+        let scratch = for_unit_test();
+        let base = base(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/target/tmp"
+        )));
+        assert_eq!(scratch.path().parent(), Some(base.as_path()));
+        let path = scratch.path().to_owned();
+        drop(scratch);
+        assert!(!path.exists(), "dropped, it is removed");
+    }
 }

@@ -466,6 +466,7 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::scratch::{self, ScratchDir};
 
     fn output(stdout: &str) -> Output {
         Output {
@@ -476,9 +477,10 @@ mod tests {
         }
     }
 
-    /// A crate small enough to copy: a manifest and a source file.
-    fn tiny_crate() -> tempfile::TempDir {
-        let root = tempfile::tempdir().unwrap();
+    /// A crate small enough to copy: a manifest and a source file, in a scratch directory
+    /// of the test's own (`target/tmp`: an interrupted run's is swept by the next).
+    fn tiny_crate() -> ScratchDir {
+        let root = scratch::for_unit_test();
         std::fs::write(root.path().join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
         std::fs::create_dir(root.path().join("src")).unwrap();
         std::fs::write(root.path().join("src/lib.rs"), "").unwrap();
@@ -533,7 +535,7 @@ mod tests {
 
     #[test]
     fn a_wrong_answer_needs_both_header_lines_and_a_mistake() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = scratch::for_unit_test();
         let file = dir.path().join("x.rs");
         let solution = "fn f() {}\n";
         for (text, ok) in [
