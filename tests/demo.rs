@@ -396,3 +396,42 @@ fn ctrl_c_leaves_a_file_that_took_the_demos_name() {
         segment.display()
     );
 }
+
+/// A killed run of the classic example or of a benchmark leaves its segment just as a
+/// killed demo does: the next demo removes those too, by the same rule, and nothing else
+/// that merely starts like a kata name.
+#[test]
+fn the_demo_also_removes_what_a_killed_example_or_benchmark_left() {
+    let scratch = Scratch::new();
+    if !marks_work_in(&scratch) {
+        eprintln!(
+            "skipped: no user extended attributes in {}",
+            scratch.path().display()
+        );
+        return;
+    }
+    let dir = &scratch.dir;
+    let left = ["shm-kata-classic-4242", "shm-kata-bench-transfer-4242"].map(|n| dir.join(n));
+    for path in &left {
+        plant(path, true);
+    }
+    let other = dir.join("shm-kata-something-else");
+    plant(&other, true);
+
+    let run = run_bounded(demo(dir), LIMIT, "the demo");
+    let out = String::from_utf8_lossy(&run.stdout);
+    for path in &left {
+        assert!(
+            !path.exists(),
+            "the demo must remove {}: a marked segment of the kata's own programs that \
+             nobody holds\n{out}",
+            path.display()
+        );
+    }
+    assert!(
+        other.exists(),
+        "the demo removed {}: only the demo's, the example's and the benchmarks' names are \
+         its to clean\n{out}",
+        other.display()
+    );
+}

@@ -43,6 +43,12 @@ pub const MAX_BYTES: usize = 256 << 20;
 /// How every name the demo makes in `/dev/shm` begins.
 pub const PREFIX: &str = "shm-kata-demo-";
 
+/// The names of every segment the kata's own programs put in `/dev/shm`: the demo's, the
+/// classic example's (`examples/classic.rs`) and the benchmarks' (`benches/common`). A
+/// run of any of them that is killed leaves its segment; the next `cargo run` or `demo`
+/// removes it by the rule of [`remove_dead_demos`].
+pub const LEFT_BY_KATA_PROGRAMS: [&str; 3] = [PREFIX, "shm-kata-classic-", "shm-kata-bench-"];
+
 /// Runs the demo in `dir` (`/dev/shm` unless given: the tests give their own scratch
 /// directory); exit status 0 only if every word was right.
 pub fn run(len: usize, workers: Option<usize>, dir: Option<&Path>) -> ExitCode {
@@ -239,7 +245,7 @@ impl Drop for Remove {
 pub fn report_dead_demos(dir: &SegmentDir) {
     for (path, len) in remove_dead_demos(dir) {
         println!(
-            "{} {} ({:.1} MB), left by a demo that was killed",
+            "{} {} ({:.1} MB), left by a run that was killed",
             paint(DIM, "removed"),
             path.display(),
             len as f64 / 1e6
@@ -247,11 +253,11 @@ pub fn report_dead_demos(dir: &SegmentDir) {
     }
 }
 
-/// Removes the segments in `dir` that demos made and left behind when they were killed,
-/// and returns each one's path and length.
+/// Removes the segments in `dir` that demos (or the example and the benchmarks) made and
+/// left behind when they were killed, and returns each one's path and length.
 ///
 /// A name is removed only if all of these hold, each asked of the kernel, never of a PID:
-/// it begins with [`PREFIX`]; it is a plain file carrying the kata's mark (which only
+/// it begins with one of [`LEFT_BY_KATA_PROGRAMS`]; it is a plain file carrying the kata's mark (which only
 /// `create` sets, once it holds its liveness lock); it belongs to this user (run as
 /// root, the demo leaves other users' files alone); no live process holds it (the
 /// exclusive liveness claim is granted); no other process maps it or has it open, by
@@ -267,7 +273,8 @@ pub fn remove_dead_demos(dir: &SegmentDir) -> Vec<(PathBuf, u64)> {
     };
     let me = nix::unistd::geteuid().as_raw();
     let mut removed = Vec::new();
-    for name in names.iter().filter(|name| name.starts_with(PREFIX)) {
+    let ours = |name: &&String| LEFT_BY_KATA_PROGRAMS.iter().any(|p| name.starts_with(p));
+    for name in names.iter().filter(ours) {
         let path = dir.join(name);
         if !liveness::is_kata_segment(&path) {
             continue; // not a plain file the kata marked: someone else's
