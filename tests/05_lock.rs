@@ -72,10 +72,13 @@ fn lock_a_free_segment(dir: &SegmentDir, name: &str) -> LockGuard {
     let (dir, name) = (dir.clone(), name.to_owned());
     let (done, result) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = done.send(lock(&dir, &name));
+        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+            || lock(&dir, &name),
+        )));
     });
     let guard = match result.recv_timeout(PATIENCE) {
-        Ok(guard) => guard.expect("locking a free segment should succeed"),
+        Ok(Ok(guard)) => guard.expect("locking a free segment should succeed"),
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(_) => {
             WAITED.store(true, Ordering::Relaxed);
             panic!(
@@ -213,6 +216,11 @@ proptest! {
     }
 }
 
+/// The likely cause of increments lost although a holder had the lock, for the messages.
+const GUARD_DROPPED: &str = ": some were lost, so two processes were inside the read-then-write \
+     at once. The likely cause: a guard dropped at once. `let _ = lock(..)?` drops it on the \
+     spot; bind it, `let _guard = lock(..)?`, so it lives to the end of the turn";
+
 /// Starts a worker that holds the lock of `name` in the middle of its turn, then
 /// `processes` counting workers that must queue behind it, and checks after a pause that
 /// none of them got in.
@@ -254,13 +262,7 @@ fn a_held_lock_keeps_every_other_process_out() {
         count,
         all,
         "the holder's increment and every worker's should all count{}",
-        if count < all {
-            ": some were lost, so workers wrote while the holder was in its critical \
-             section. The likely cause: a guard dropped at once. `let _ = lock(..)?` drops it \
-             on the spot; bind it, `let _guard = lock(..)?`, so it lives to the end of the turn"
-        } else {
-            ""
-        }
+        if count < all { GUARD_DROPPED } else { "" }
     );
     drop(segment);
     scratch.remove("turns");
@@ -284,10 +286,12 @@ fn a_holder_killed_mid_critical_section_does_not_deadlock_the_others() {
              kernel releases when the holder's file is closed, not a flag in shared memory"
         );
     }
+    let (count, all) = (segment.read_words()[0], processes as u32 * times);
     assert_eq!(
-        segment.read_words()[0],
-        processes as u32 * times,
-        "only the killed holder's increment may be missing"
+        count,
+        all,
+        "only the killed holder's increment may be missing{}",
+        if count < all { GUARD_DROPPED } else { "" }
     );
     drop(segment);
     scratch.remove("crash");
@@ -442,8 +446,8 @@ fn adding_to_a_segment_without_a_whole_word_is_too_small() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     let segment = create(&scratch.dir, "tiny", 3).expect("create (exercise 01) should succeed");
-    let calls: [(&str, fn(&SegmentDir, &str, u32) -> Result<(), Error>); 2] =
-        [("add_locked", add_locked), ("add_atomic", add_atomic)];
+    type Add = fn(&SegmentDir, &str, u32) -> Result<(), Error>;
+    let calls: [(&str, Add); 2] = [("add_locked", add_locked), ("add_atomic", add_atomic)];
     for (call, add) in calls {
         let dir = scratch.dir.clone();
         let result = within(LIMIT, "add to a 3-byte segment", move || {
