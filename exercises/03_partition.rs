@@ -6,7 +6,8 @@
 //!   * never overlap, and leave no gap (every word belongs to exactly one worker),
 //!   * come in order, each starting where the previous one ended,
 //!   * are never empty: `min(len, parts)` of them (`parts == 0` means no workers: no ranges),
-//!   * differ in length by at most one word (no worker finishes long after the rest).
+//!   * differ in length by at most one word (no worker finishes long after the rest);
+//!     which ranges get the extra word is up to you.
 //!
 //! The trap: chunks of `ceil(len / parts)`, the usual recipe, look balanced but are not —
 //! 9 words over 4 workers gives 3 + 3 + 3 + 0, and one worker sits idle; 10 words over 4

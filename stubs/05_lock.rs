@@ -21,14 +21,18 @@
 //!   error.
 //! * `add_locked(dir, name, times)`: what one worker process does. Attach, then `times`
 //!   times: take the lock, read word 0, write it back plus one, drop the guard. Reach the
-//!   word through `segment.atomics()[0]`, with a `load` and then a `store`: each access is
-//!   a whole word, safe while others write, and yet the pair is *not* one step. Between
-//!   your load and your store another process can store too; only the lock prevents it.
+//!   word through `segment.atomics().first()` (an `Option`: indexing with `[0]` would
+//!   panic on a segment too small to hold it), with a `load` and then a `store`: each
+//!   access is a whole word, safe while others write, and yet the pair is *not* one step.
+//!   Between your load and your store another process can store too; only the lock
+//!   prevents it. Keep the guard in a named variable (`let _guard = lock(..)?`) for the
+//!   whole turn: `let _ = lock(..)?` drops it on the spot.
 //! * `add_atomic(dir, name, times)`: the same counter without any lock, through
-//!   `segment.atomics()[0].fetch_add(1, Ordering::Relaxed)`: for a *single* word, the
-//!   hardware's atomic add already is the critical section.
+//!   `fetch_add(1, Ordering::Relaxed)` on that word: for a *single* word, the hardware's
+//!   atomic add already is the critical section.
 //!
-//! A segment too small to hold word 0 is `Error::TooSmall`; a missing one `NotFound`.
+//! A segment too small to hold word 0 (`first()` is `None`) is `Error::TooSmall { name,
+//! needed: 4, actual: segment.len() as u64 }`; a missing one `NotFound`.
 //!
 //! The Linux facts:
 //! * **A `flock` belongs to an open file description**, the thing one `open()` creates.
@@ -107,8 +111,8 @@ pub fn try_lock(dir: &SegmentDir, name: &str) -> Result<Option<LockGuard>, Error
 /// Worker side: adds 1 to word 0 of `name`, `times` times, each time reading the word and
 /// then writing it back plus one while holding the lock.
 pub fn add_locked(dir: &SegmentDir, name: &str, times: u32) -> Result<(), Error> {
-    // TODO: attach; no word 0 is Error::TooSmall; then `times` times: lock, load
-    // atomics()[0], store value + 1 (wrapping) into it, drop the guard.
+    // TODO: attach; no word 0 (atomics().first() is None) is Error::TooSmall; then
+    // `times` times: lock, load the word, store value + 1 (wrapping), drop the guard.
     todo!(
         "05 lock: add 1 to word 0 of {name:?} in {} {times} times, under the lock",
         dir.path().display()
@@ -118,8 +122,8 @@ pub fn add_locked(dir: &SegmentDir, name: &str, times: u32) -> Result<(), Error>
 /// Worker side: adds 1 to word 0 of `name`, `times` times, with one atomic `fetch_add`
 /// each. No lock.
 pub fn add_atomic(dir: &SegmentDir, name: &str, times: u32) -> Result<(), Error> {
-    // TODO: attach; no word 0 is Error::TooSmall; then `times` times
-    // atomics()[0].fetch_add(1, Ordering::Relaxed).
+    // TODO: attach; no word 0 (atomics().first() is None) is Error::TooSmall; then
+    // `times` times fetch_add(1, Ordering::Relaxed) on it.
     todo!(
         "05 lock: add 1 to word 0 of {name:?} in {} {times} times, atomically",
         dir.path().display()

@@ -239,10 +239,14 @@ fn workers_run_at_the_same_time() {
 }
 
 /// Runs `run` in a fresh process whose worker for the second range is made to fail with
-/// `fault` (`kill` or `exit`), and returns what that process printed.
-fn run_with_a_faulty_second_worker(fault: &str) -> String {
+/// `fault` (`kill` or `exit`), and returns what that process printed, and the likely cause
+/// when that worker is called worker 0 (for the message: the range is right, the index is
+/// not).
+fn run_with_a_faulty_second_worker(fault: &str) -> (String, &'static str) {
     let (words, workers) = (4_000, 4);
-    let second = partition(words, workers)[1].start;
+    let second = partition(words, workers)[1].clone();
+    let numbered_alone = format!("worker 0 (transform words {second:?} ");
+    let second = second.start;
     let env = [(FAULT_ENV, format!("{fault}@{second}"))];
     let (finished, _) = run_in_its_own_process(words, workers, &env);
     let what = match fault {
@@ -255,26 +259,33 @@ fn run_with_a_faulty_second_worker(fault: &str) -> String {
          must make run fail. Check every worker's exit status (worker::run_all does), and \
          don't transform in the parent"
     );
-    finished.stderr
+    let cause = if finished.stderr.contains(&numbered_alone) {
+        "\nThat worker's range is right but it is called worker 0: start all workers with one \
+         run_all call. One call per worker numbers each from 0, and waits for it before \
+         starting the next"
+    } else {
+        ""
+    };
+    (finished.stderr, cause)
 }
 
 /// A worker killed by a signal makes `run` fail with an error naming that worker.
 #[test]
 fn a_killed_worker_makes_run_fail_and_names_it() {
-    let stderr = run_with_a_faulty_second_worker("kill");
+    let (stderr, cause) = run_with_a_faulty_second_worker("kill");
     assert!(
         stderr.contains("worker 1") && stderr.contains("SIGKILL"),
-        "the error should name worker 1 and SIGKILL, run printed:\n{stderr}"
+        "the error should name worker 1 and SIGKILL, run printed:\n{stderr}{cause}"
     );
 }
 
 /// A worker that exits with an error makes `run` fail with an error naming that worker.
 #[test]
 fn a_failing_worker_makes_run_fail_and_names_it() {
-    let stderr = run_with_a_faulty_second_worker("exit");
+    let (stderr, cause) = run_with_a_faulty_second_worker("exit");
     assert!(
         stderr.contains("worker 1") && stderr.contains("exited with code 3"),
-        "the error should name worker 1 and its exit code 3, run printed:\n{stderr}"
+        "the error should name worker 1 and its exit code 3, run printed:\n{stderr}{cause}"
     );
 }
 
@@ -283,7 +294,24 @@ fn a_failing_worker_makes_run_fail_and_names_it() {
 fn transform_range_past_the_end_is_too_small() {
     let scratch = Scratch::new();
     let segment = counting_segment(&scratch.dir, "short", 10);
-    let result = transform_range(&scratch.dir, "short", 5..11);
+    let dir = scratch.dir.clone();
+    let result = std::panic::catch_unwind(move || transform_range(&dir, "short", 5..11))
+        .unwrap_or_else(|payload| {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or_default();
+            if !message.contains("out of range for slice") {
+                std::panic::resume_unwind(payload);
+            }
+            panic!(
+                "transform_range(5..11) of a 10-word segment panicked (the panic is above): \
+                 slicing the words yourself (&mut words_mut()[range]) panics past the end. \
+                 Take them with segment.words_range_mut(range)?, which returns \
+                 Error::TooSmall instead"
+            )
+        });
     assert!(
         matches!(result, Err(Error::TooSmall { .. })),
         "words 5..11 of a 10-word segment must be Error::TooSmall, got {result:?}"

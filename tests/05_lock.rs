@@ -5,6 +5,7 @@ mod common;
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::{
@@ -54,28 +55,109 @@ fn got_the_lock(dir: &SegmentDir, name: &'static str) -> Result<bool, Error> {
 }
 
 /// `lock(dir, name)` of a segment nobody has locked, bounded: it returns at once, so after
-/// [`PATIENCE`] the test fails instead of hanging. (The segment is attached meanwhile,
-/// in this process, and attached segments must never hold the lock.)
-fn lock_a_free_segment(dir: &SegmentDir, name: &'static str) -> LockGuard {
-    let dir = dir.clone();
+/// [`PATIENCE`] the test fails instead of hanging. (The segment may be attached meanwhile,
+/// in this process, and attached segments must never hold the lock.) The guard must hold a
+/// `flock` on the segment's file: the kernel's lock table (`/proc/locks`) says which kind.
+/// Once such a `lock` has waited, every later call in this run fails at once with the same
+/// cause, so the whole file fails in seconds, not [`PATIENCE`] per test and per shrinking
+/// step.
+fn lock_a_free_segment(dir: &SegmentDir, name: &str) -> LockGuard {
+    static WAITED: AtomicBool = AtomicBool::new(false);
+    assert!(
+        !WAITED.load(Ordering::Relaxed),
+        "lock of a segment nobody has locked already waited more than {PATIENCE:?} earlier in \
+         this run, so this test does not wait for it again. {RECORD_LOCK}"
+    );
+    let path = std::fs::canonicalize(dir.join(name)).expect("the segment's file should exist");
+    let (dir, name) = (dir.clone(), name.to_owned());
     let (done, result) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = done.send(lock(&dir, name));
+        let _ = done.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+            || lock(&dir, &name),
+        )));
     });
-    match result.recv_timeout(PATIENCE) {
-        Ok(guard) => guard.expect("locking a free segment should succeed"),
-        Err(_) => panic!(
-            "lock of a segment nobody has locked did not return within {PATIENCE:?}: it waits \
-             for something. An fcntl record lock over the whole file waits for the kit's \
-             liveness locks (every attached Segment holds one); lock with flock, which never \
-             sees them"
-        ),
+    let guard = match result.recv_timeout(PATIENCE) {
+        Ok(Ok(guard)) => guard.expect("locking a free segment should succeed"),
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => {
+            WAITED.store(true, Ordering::Relaxed);
+            panic!(
+                "lock of a segment nobody has locked did not return within {PATIENCE:?}: it \
+                 waits for something. {RECORD_LOCK}"
+            )
+        }
+    };
+    let kinds = lock_kinds(&path);
+    assert!(
+        !kinds.iter().any(|kind| kind == "POSIX"),
+        "the guard holds an fcntl record lock (POSIX in /proc/self/fdinfo), not a flock. {RECORD_LOCK}"
+    );
+    assert!(
+        kinds.iter().any(|kind| kind == "FLOCK"),
+        "while the guard is held, the kernel lists no flock on the segment's file (its locks: \
+         {kinds:?}): lock the file you opened with Flock::lock(file, \
+         FlockArg::LockExclusive), and keep the Flock in the guard"
+    );
+    guard
+}
+
+/// Why an `fcntl` record lock is the wrong lock here, for the messages that catch one.
+const RECORD_LOCK: &str = "An fcntl record lock (F_SETLK/F_SETLKW) conflicts with the kit's \
+     liveness locks, which every attached Segment holds (over the whole file it waits for \
+     them, and they wait for it), and it belongs to the process, not to one open: lock with \
+     flock (Flock::lock) on a file you opened yourself";
+
+/// The kinds of the locks this process's open files of `path` hold, as the kernel lists
+/// them in `/proc/self/fdinfo/N` (`FLOCK`, `POSIX` for an fcntl record lock, `OFDLCK` for
+/// the kit's liveness locks). Each descriptor's own small file, read at once: unlike the
+/// machine-wide `/proc/locks`, which comes a page per read and can shift a line out of
+/// sight when locks come and go elsewhere between two reads.
+fn lock_kinds(path: &Path) -> Vec<String> {
+    let mut kinds = Vec::new();
+    let fds = std::fs::read_dir("/proc/self/fd").expect("the test lists /proc/self/fd");
+    for fd in fds.flatten() {
+        if std::fs::read_link(fd.path()).ok().as_deref() != Some(path) {
+            continue;
+        }
+        let info = Path::new("/proc/self/fdinfo").join(fd.file_name());
+        // A line: `lock:\t1: FLOCK  ADVISORY  WRITE 15245 fe:00:6332852 0 EOF`.
+        for line in std::fs::read_to_string(info).unwrap_or_default().lines() {
+            if let Some(lock) = line.strip_prefix("lock:") {
+                let kind = lock.split_whitespace().nth(1).unwrap_or_default();
+                if kind != "->" && !kinds.iter().any(|k| k == kind) {
+                    kinds.push(kind.to_owned());
+                }
+            }
+        }
+    }
+    kinds
+}
+
+/// What a locking call gave, in the words of its API: a guard, `None`, or the error.
+fn shown<T>(result: &Result<T, Error>, some: impl Fn(&T) -> bool) -> String {
+    match result {
+        Ok(value) if some(value) => "a guard".into(),
+        Ok(_) => "None".into(),
+        Err(e) => format!("Err({e:?})"),
     }
 }
 
-/// A worker that holds the lock of `name` in the middle of its read-then-write.
+/// The likely cause of a `try_lock` that should have said `None` but failed instead.
+fn when_not_none(result: &Result<bool, Error>) -> &'static str {
+    match result {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::WouldBlock => {
+            "A lock held by someone else is Ok(None), not an error: map EWOULDBLOCK to Ok(None)"
+        }
+        _ => "",
+    }
+}
+
+/// A worker that holds the lock of `name` in the middle of its read-then-write. First,
+/// this process takes and drops the lock once, bounded: a lock that waits for the kit's
+/// liveness locks fails here in seconds, named, not after the worker's minute.
 fn lock_holder(dir: &SegmentDir, name: &str) -> Ready {
     use_this_builds_worker();
+    drop(lock_a_free_segment(dir, name));
     let job = Job::HoldLock {
         dir: dir.path().to_owned(),
         name: name.to_owned(),
@@ -90,6 +172,9 @@ fn count_with_workers(with: Counting, processes: usize, times: u32) -> u32 {
     use_this_builds_worker();
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "counter");
+    if with == Counting::Lock {
+        drop(lock_a_free_segment(&scratch.dir, "counter"));
+    }
     let workers = worker::spawn(adders(&scratch.dir, "counter", with, processes, times))
         .expect("the worker processes should start");
     if let Err(e) = worker::wait_all(workers, LIMIT) {
@@ -126,10 +211,15 @@ proptest! {
         let count = count_with_workers(Counting::Atomic, processes, times);
         prop_assert_eq!(count, processes as u32 * times,
             "{} processes × {} atomic increments should count {}, got {}: use \
-             segment.atomics()[0].fetch_add(1, …), not a read and a write",
+             fetch_add(1, …) on word 0 (segment.atomics().first()), not a load and a store",
             processes, times, processes as u32 * times, count);
     }
 }
+
+/// The likely cause of increments lost although a holder had the lock, for the messages.
+const GUARD_DROPPED: &str = ": some were lost, so two processes were inside the read-then-write \
+     at once. The likely cause: a guard dropped at once. `let _ = lock(..)?` drops it on the \
+     spot; bind it, `let _guard = lock(..)?`, so it lives to the end of the turn";
 
 /// Starts a worker that holds the lock of `name` in the middle of its turn, then
 /// `processes` counting workers that must queue behind it, and checks after a pause that
@@ -167,10 +257,12 @@ fn a_held_lock_keeps_every_other_process_out() {
     if let Err(e) = worker::wait_all(waiting, LIMIT) {
         panic!("the waiting workers should all finish once the lock is free: {e}");
     }
+    let (count, all) = (segment.read_words()[0], 1 + processes as u32 * times);
     assert_eq!(
-        segment.read_words()[0],
-        1 + processes as u32 * times,
-        "the holder's increment and every worker's should all count"
+        count,
+        all,
+        "the holder's increment and every worker's should all count{}",
+        if count < all { GUARD_DROPPED } else { "" }
     );
     drop(segment);
     scratch.remove("turns");
@@ -194,10 +286,12 @@ fn a_holder_killed_mid_critical_section_does_not_deadlock_the_others() {
              kernel releases when the holder's file is closed, not a flag in shared memory"
         );
     }
+    let (count, all) = (segment.read_words()[0], processes as u32 * times);
     assert_eq!(
-        segment.read_words()[0],
-        processes as u32 * times,
-        "only the killed holder's increment may be missing"
+        count,
+        all,
+        "only the killed holder's increment may be missing{}",
+        if count < all { GUARD_DROPPED } else { "" }
     );
     drop(segment);
     scratch.remove("crash");
@@ -216,13 +310,16 @@ fn try_lock_says_none_while_another_process_holds_the_lock() {
     let held = got_the_lock(&scratch.dir, "busy");
     assert!(
         matches!(held, Ok(false)),
-        "try_lock while another process holds the lock should be Ok(None), got {held:?}"
+        "try_lock while another process holds the lock should be Ok(None), got {}. {}",
+        shown(&held, |&some| some),
+        when_not_none(&held)
     );
     holder.kill();
     let free = got_the_lock(&scratch.dir, "busy");
     assert!(
         matches!(free, Ok(true)),
-        "once the holder was killed its lock should be free, but try_lock gave {free:?}"
+        "once the holder was killed its lock should be free, but try_lock gave {}",
+        shown(&free, |&some| some)
     );
     drop(segment);
     scratch.remove("busy");
@@ -241,9 +338,12 @@ fn a_second_lock_in_the_same_process_is_kept_out() {
     let second = got_the_lock(&scratch.dir, "twice");
     assert!(
         matches!(second, Ok(false)),
-        "a second try_lock while this process holds a guard should be Ok(None), got \
-         {second:?}: does each call open the file itself (its own description), and lock \
-         with flock?"
+        "a second try_lock while this process holds a guard should be Ok(None), got {}. {}",
+        shown(&second, |&some| some),
+        match second {
+            Ok(true) => "Does each call open the file itself (its own description)?",
+            _ => when_not_none(&second),
+        }
     );
     drop((guard, segment));
     scratch.remove("twice");
@@ -256,12 +356,14 @@ fn dropping_the_guard_releases_the_lock() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     let segment = counter(&scratch.dir, "release");
+    drop(lock_a_free_segment(&scratch.dir, "release"));
     for round in 0..3 {
         let got = got_the_lock(&scratch.dir, "release");
         assert!(
             matches!(got, Ok(true)),
             "round {round}: the lock should be free again after the previous guard was \
-             dropped, got {got:?}"
+             dropped, got {}",
+            shown(&got, |&some| some)
         );
     }
     drop(segment);
@@ -278,6 +380,7 @@ fn attached_segments_do_not_hold_the_lock() {
     let scratch = Scratch::new();
     let created = counter(&scratch.dir, "shared");
     let attached = attach(&scratch.dir, "shared").expect("attach (exercise 02) should succeed");
+    drop(lock_a_free_segment(&scratch.dir, "shared"));
     let other = start_until_ready(
         &Job::Hold {
             dir: scratch.dir.path().to_owned(),
@@ -288,7 +391,9 @@ fn attached_segments_do_not_hold_the_lock() {
     let got = got_the_lock(&scratch.dir, "shared");
     assert!(
         matches!(got, Ok(true)),
-        "a segment that is only attached should be free to lock, got {got:?}"
+        "a segment that is only attached (here and in another process) should be free to \
+         lock, got {}. {RECORD_LOCK}",
+        shown(&got, |&some| some)
     );
     other.kill();
     drop((created, attached));
@@ -341,11 +446,28 @@ fn adding_to_a_segment_without_a_whole_word_is_too_small() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     let segment = create(&scratch.dir, "tiny", 3).expect("create (exercise 01) should succeed");
-    let dir = scratch.dir.clone();
-    let (locked, atomic) = within(LIMIT, "add to a 3-byte segment", move || {
-        (add_locked(&dir, "tiny", 1), add_atomic(&dir, "tiny", 1))
-    });
-    for (call, result) in [("add_locked", locked), ("add_atomic", atomic)] {
+    type Add = fn(&SegmentDir, &str, u32) -> Result<(), Error>;
+    let calls: [(&str, Add); 2] = [("add_locked", add_locked), ("add_atomic", add_atomic)];
+    for (call, add) in calls {
+        let dir = scratch.dir.clone();
+        let result = within(LIMIT, "add to a 3-byte segment", move || {
+            std::panic::catch_unwind(move || add(&dir, "tiny", 1))
+        })
+        .unwrap_or_else(|payload| {
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or_default();
+            if !message.contains("index out of bounds") {
+                std::panic::resume_unwind(payload);
+            }
+            panic!(
+                "{call} on a 3-byte segment panicked (the panic is above): it has no word 0, \
+                 so segment.atomics() is empty and atomics()[0] panics. Take \
+                 segment.atomics().first() and make None Error::TooSmall"
+            )
+        });
         assert!(
             matches!(result, Err(Error::TooSmall { .. })),
             "{call} on a 3-byte segment should be Error::TooSmall, got {result:?}"
@@ -372,7 +494,8 @@ fn only_a_plain_file_can_be_locked() {
         assert!(
             matches!(locked, Err(Error::NotAFile { .. })),
             "try_lock on a {name} must be Error::NotAFile (open with O_NOFOLLOW, then check \
-             metadata().is_file()), got {locked:?}"
+             metadata().is_file()), got {}",
+            shown(&locked, |&some| some)
         );
         let dir = scratch.dir.clone();
         let locked = within(LIMIT, &format!("lock on {name:?}"), move || {
@@ -380,7 +503,8 @@ fn only_a_plain_file_can_be_locked() {
         });
         assert!(
             matches!(locked, Err(Error::NotAFile { .. })),
-            "lock on a {name} must be Error::NotAFile, got {locked:?}"
+            "lock on a {name} must be Error::NotAFile, got {}",
+            shown(&locked, |_| true)
         );
     }
     std::fs::remove_dir(scratch.dir.join("folder")).unwrap();
@@ -437,7 +561,8 @@ fn a_fifo_at_the_name_is_not_a_file_and_never_blocks_the_open() {
     });
     assert!(
         matches!(trying, Err(Error::NotAFile { .. })),
-        "try_lock on a FIFO must be Error::NotAFile (check metadata().is_file()), got {trying:?}"
+        "try_lock on a FIFO must be Error::NotAFile (check metadata().is_file()), got {}",
+        shown(&trying, |&some| some)
     );
     let dir = scratch.dir.clone();
     let locking = lock_a_fifo(&fifo, "lock", move || {
@@ -445,7 +570,8 @@ fn a_fifo_at_the_name_is_not_a_file_and_never_blocks_the_open() {
     });
     assert!(
         matches!(locking, Err(Error::NotAFile { .. })),
-        "lock on a FIFO must be Error::NotAFile (check metadata().is_file()), got {locking:?}"
+        "lock on a FIFO must be Error::NotAFile (check metadata().is_file()), got {}",
+        shown(&locking, |_| true)
     );
     scratch.remove("pipe");
     scratch.finish();
@@ -460,9 +586,7 @@ fn a_guard_is_an_open_of_its_own_not_a_clone_of_a_segments_descriptor() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     drop(counter(&scratch.dir, "alone"));
-    let dir = scratch.dir.clone();
-    let guard = within(LIMIT, "lock", move || lock(&dir, "alone"))
-        .expect("locking a free segment should succeed");
+    let guard = lock_a_free_segment(&scratch.dir, "alone");
     let probe = std::fs::OpenOptions::new()
         .read(true)
         .write(true)

@@ -1,5 +1,5 @@
 // WRONG: lock with an fcntl record lock (F_SETLK / F_SETLKW) instead of flock
-// CAUGHT BY: and lock with flock?
+// CAUGHT BY: an fcntl record lock (POSIX in /proc/self/fdinfo), not a flock
 //! # 05 · lock — when ranges overlap, take turns
 //!
 //! Reference answer.

@@ -1,5 +1,5 @@
 // WRONG: add_atomic loads the counter and stores it back plus one, with no lock
-// CAUGHT BY: use segment.atomics()[0].fetch_add
+// CAUGHT BY: use fetch_add(1, …) on word 0
 //! # 05 · lock — when ranges overlap, take turns
 //!
 //! Reference answer.

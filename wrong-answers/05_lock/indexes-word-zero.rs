@@ -1,0 +1,121 @@
+// WRONG: reach word 0 with `segment.atomics()[0]`, which panics on a segment too small to hold it
+// CAUGHT BY: atomics()[0] panics
+//! # 05 · lock — when ranges overlap, take turns
+//!
+//! Reference answer.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg, OFlag};
+
+use crate::attach::attach;
+use crate::create::validate_name;
+use crate::{Error, Segment, SegmentDir};
+
+/// Proof that this process holds the lock of one segment. Dropping it releases the lock.
+#[derive(Debug)]
+pub struct LockGuard {
+    name: String,
+    // Held for its `Drop`: `Flock` unlocks (`LOCK_UN`) when dropped, then the file closes.
+    _flock: Flock<File>,
+}
+
+impl LockGuard {
+    /// The segment whose lock this is.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Takes the lock of segment `name` in `dir`, waiting as long as another holder has it.
+pub fn lock(dir: &SegmentDir, name: &str) -> Result<LockGuard, Error> {
+    let file = open_own_description(dir, name)?;
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map(|flock| guard(name, flock))
+        .map_err(|(_, errno)| lock_error(name, errno))
+}
+
+/// Takes the lock of segment `name` if it is free right now; `Ok(None)` if someone (in
+/// this process or another) holds it. Never waits.
+pub fn try_lock(dir: &SegmentDir, name: &str) -> Result<Option<LockGuard>, Error> {
+    let file = open_own_description(dir, name)?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(flock) => Ok(Some(guard(name, flock))),
+        Err((_, Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, errno)) => Err(lock_error(name, errno)),
+    }
+}
+
+/// Worker side: adds 1 to word 0 of `name`, `times` times, each time reading the word and
+/// then writing it back plus one while holding the lock.
+pub fn add_locked(dir: &SegmentDir, name: &str, times: u32) -> Result<(), Error> {
+    let segment = attach(dir, name)?;
+    let counter = first_word(&segment)?;
+    for _ in 0..times {
+        let _guard = lock(dir, name)?;
+        // Two atomic accesses, each one whole word, but *not* one atomic step: another
+        // process could write between them. The lock is what makes the pair one turn.
+        // Relaxed is enough: the kernel's unlock and lock order one turn before the next.
+        let value = counter.load(Ordering::Relaxed);
+        counter.store(value.wrapping_add(1), Ordering::Relaxed);
+    } // `_guard` dropped at the end of every turn: the lock is released
+    Ok(())
+}
+
+/// Worker side: adds 1 to word 0 of `name`, `times` times, with one atomic `fetch_add`
+/// each. No lock: the read, the add and the write are one indivisible instruction.
+pub fn add_atomic(dir: &SegmentDir, name: &str, times: u32) -> Result<(), Error> {
+    let segment = attach(dir, name)?;
+    let counter = first_word(&segment)?;
+    for _ in 0..times {
+        // Relaxed is enough for a counter: no other memory is published through it, and
+        // the parent reads it only after every worker has exited.
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// A fresh `open` of the segment's file: a new open file description, which is what a
+/// `flock` belongs to. Read-only is enough to lock. `O_NONBLOCK` only keeps the `open`
+/// itself from waiting (a FIFO planted at the name would block it until a writer came);
+/// it changes nothing about `flock`, which waits or not by its own flag.
+fn open_own_description(dir: &SegmentDir, name: &str) -> Result<File, Error> {
+    validate_name(name)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+        .open(dir.join(name))
+        .map_err(|e| Error::io(dir.path(), name, e))?;
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => Ok(file),
+        Ok(_) => Err(Error::NotAFile {
+            name: name.to_owned(),
+            dir: dir.path().to_owned(),
+        }),
+        Err(source) => Err(Error::Io {
+            name: name.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn guard(name: &str, flock: Flock<File>) -> LockGuard {
+    LockGuard {
+        name: name.to_owned(),
+        _flock: flock,
+    }
+}
+
+fn lock_error(name: &str, errno: Errno) -> Error {
+    Error::Io {
+        name: name.to_owned(),
+        source: errno.into(),
+    }
+}
+
+fn first_word(segment: &Segment) -> Result<&AtomicU32, Error> {
+    Ok(&segment.atomics()[0])
+}
