@@ -178,21 +178,20 @@ impl Cargo {
         let stdout = read_all(child.stdout.take());
         let stderr = read_all(child.stderr.take());
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut timed_out = false;
-        let status = loop {
-            match interrupt::try_wait(&mut child) {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => {
-                    timed_out = true;
-                    let _ = killpg(Pid::from_raw(group as i32), Signal::SIGKILL);
-                    break interrupt::wait(&mut child).ok();
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(_) => break None,
+        let timed_out = loop {
+            if interrupt::has_ended(&child) {
+                break false;
             }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         };
-        // The test binaries cargo started are in the group too: none may outlive it.
+        // The test binaries cargo started are in the group too: none may outlive it. The
+        // leader is not reaped yet, so the group's ID is still this group's, never a
+        // newcomer's: kill what is left of it, and only then reap the leader.
         let _ = killpg(Pid::from_raw(group as i32), Signal::SIGKILL);
+        let status = interrupt::wait(&mut child).ok();
         interrupt::forget_group(group);
         interrupt::hold_if_interrupted();
         Output {

@@ -16,7 +16,8 @@
 //! A group is signalled only while its leader, a child of this process, is not yet
 //! reaped: a zombie leader keeps its PID (and so the group's ID) from being given to
 //! anybody else, so the signal cannot reach a stranger's group that got the same number.
-//! Reaping goes through [`try_wait`], which waits while the handler is stopping groups.
+//! Reaping goes through [`wait`], which waits while the handler is stopping groups, and a
+//! caller learns that a leader has ended from [`has_ended`], which does not reap it.
 //!
 //! What a test process killed this way had in its scratch directory stays there; the
 //! next run removes it (its lock died with it: see [`super::scratch`]).
@@ -38,7 +39,7 @@ use crate::liveness::names_same_file;
 static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 static FILES: Mutex<Vec<Watched>> = Mutex::new(Vec::new());
 static DIRS: Mutex<Vec<Watched>> = Mutex::new(Vec::new());
-/// Held while a child is reaped ([`try_wait`]), and by the handler from the Ctrl-C to
+/// Held while a child is reaped ([`wait`]), and by the handler from the Ctrl-C to
 /// the exit: no leader is reaped while the handler signals its group.
 static REAPING: Mutex<()> = Mutex::new(());
 static INSTALL: Once = Once::new();
@@ -139,15 +140,22 @@ fn has_running_member(group: Pid) -> bool {
     })
 }
 
-/// `child.try_wait()`, but never while the Ctrl-C handler is stopping groups (it then
-/// waits for the handler, which ends the process): a group's leader is reaped only
-/// through here, so the handler never signals a group ID that was given away.
-pub fn try_wait(child: &mut Child) -> io::Result<Option<ExitStatus>> {
-    let _reaping = lock(&REAPING);
-    child.try_wait()
+/// Whether `child` has ended, asked without reaping it (`WNOWAIT`): until it is reaped its
+/// PID, and so the ID of the group it leads, cannot be given to another process, so its
+/// group can still be signalled safely. A child that cannot be asked about (already
+/// reaped) counts as ended.
+pub fn has_ended(child: &Child) -> bool {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    let pid = Pid::from_raw(child.id() as i32);
+    !matches!(
+        waitid(Id::Pid(pid), flags),
+        Ok(nix::sys::wait::WaitStatus::StillAlive)
+    )
 }
 
-/// `child.wait()` under the same rule as [`try_wait`].
+/// `child.wait()`, but never while the Ctrl-C handler is stopping groups (it then waits
+/// for the handler, which ends the process): a group's leader is reaped only through here,
+/// so the handler never signals a group ID that was given away.
 pub fn wait(child: &mut Child) -> io::Result<ExitStatus> {
     let _reaping = lock(&REAPING);
     child.wait()
@@ -179,7 +187,7 @@ pub fn hold_if_interrupted() {
 }
 
 /// Stop this process group on Ctrl-C until [`forget_group`]. Its leader must be a child
-/// of this process, reaped only through [`try_wait`] or [`wait`] (see [`stop_groups`]).
+/// of this process, reaped only through [`wait`] (the handler signals only unreaped leaders' groups).
 pub fn watch_group(group: u32) {
     install();
     lock(&GROUPS).push(group as i32);
