@@ -443,6 +443,37 @@ mod tests {
         (open(), open())
     }
 
+    /// A range may end exactly at the end of the segment, and may be empty there: a worker
+    /// whose share of the last words is nothing is not an error. One word further is.
+    #[test]
+    fn ranges_may_end_at_the_end_and_be_empty_there_but_never_run_past_it() {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let dir = SegmentDir::at(tmp.path());
+        let (a, mut b) = two_handles(&dir, 64);
+        assert!(!a.is_empty(), "a 64-byte segment is not empty");
+        let words = a.word_count();
+        assert!(
+            a.write_words(words, &[]).is_ok(),
+            "an empty range at the end"
+        );
+        assert!(a.write_words(words - 1, &[1]).is_ok(), "the last word");
+        assert!(a.write_bytes(a.len(), &[]).is_ok(), "no bytes at the end");
+        assert!(matches!(
+            a.write_words(words, &[1]),
+            Err(Error::TooSmall { .. })
+        ));
+        assert!(matches!(
+            a.write_words(words + 1, &[]),
+            Err(Error::TooSmall { .. })
+        ));
+        drop(a);
+        // SAFETY: `a` is gone; nothing else maps the file.
+        unsafe {
+            assert_eq!(b.words_range_mut(words..words).unwrap().len(), 0);
+            assert!(b.words_range_mut(words..words + 1).is_err());
+        }
+    }
+
     /// A store through one handle's atomic view is what the other handle's views read:
     /// the views write through the mapping itself, never through a copy or a pointer the
     /// compiler may treat as read-only.
