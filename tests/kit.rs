@@ -1,0 +1,52 @@
+//! The kit's worker processes, checked without any exercise: a stand-in program plays the
+//! worker, so these tests hold whatever state the exercises are in.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::Scratch;
+use shm_kata::job::Job;
+use shm_kata::worker;
+
+/// A worker that is dropped before it was waited for (a panic or an early `?` in the
+/// parent) is killed and reaped: never a process left running, never a zombie. And each
+/// worker knows its place in the batch and its own process id.
+#[test]
+fn a_dropped_worker_is_killed_and_reaped() {
+    let scratch = Scratch::new();
+    let stand_in = scratch.path().join("stand-in-worker");
+    std::fs::write(&stand_in, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o700)).unwrap();
+    worker::set_program(&stand_in);
+    let job = || Job::Read {
+        dir: scratch.dir.path().to_owned(),
+        name: "unused".into(),
+    };
+    let workers = worker::spawn([job(), job()]).expect("start two stand-in workers");
+    let indexes: Vec<usize> = workers.iter().map(|w| w.index()).collect();
+    assert_eq!(
+        indexes,
+        [0, 1],
+        "workers are numbered from 0 in the order started"
+    );
+    let pids: Vec<u32> = workers.iter().map(|w| w.pid()).collect();
+    for pid in &pids {
+        // Before its `exec` the process still runs the script, after it `sleep`.
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        assert!(
+            cmdline.contains("stand-in-worker") || cmdline.contains("sleep"),
+            "worker pid {pid} should be the stand-in's process"
+        );
+    }
+    drop(workers);
+    for pid in pids {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "worker {pid} still exists after its Worker was dropped: drop must kill and reap it"
+        );
+    }
+    scratch.finish();
+}
