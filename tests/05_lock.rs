@@ -77,7 +77,20 @@ fn lock_a_free_segment(dir: &SegmentDir, name: &str) -> LockGuard {
         )));
     });
     let guard = match result.recv_timeout(PATIENCE) {
-        Ok(Ok(guard)) => guard.expect("locking a free segment should succeed"),
+        Ok(Ok(guard)) => guard.unwrap_or_else(|e| {
+            let bad_descriptor = matches!(
+                &e,
+                shm_kata::Error::Io { source, .. } if source.raw_os_error() == Some(nix::libc::EBADF)
+            );
+            let why = if bad_descriptor {
+                "EBADF from a lock on a file opened read-only: that is what an fcntl write lock \
+                 (F_SETLK/F_SETLKW with F_WRLCK) says, since it needs a writable descriptor. \
+                 flock needs none: lock with Flock::lock on the file you opened yourself"
+            } else {
+                "a lock of a segment nobody holds must be granted"
+            };
+            panic!("locking a free segment should succeed, got {e}: {why}")
+        }),
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(_) => {
             WAITED.store(true, Ordering::Relaxed);
