@@ -186,13 +186,6 @@ pub fn hold_if_interrupted() {
     }
 }
 
-/// Stop this process group on Ctrl-C until [`forget_group`]. Its leader must be a child
-/// of this process, reaped only through [`wait`] (the handler signals only unreaped leaders' groups).
-pub fn watch_group(group: u32) {
-    install();
-    lock(&GROUPS).push(group as i32);
-}
-
 /// The group has ended.
 pub fn forget_group(group: u32) {
     lock(&GROUPS).retain(|&g| g != group as i32);
