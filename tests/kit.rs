@@ -5,6 +5,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use common::Scratch;
 use shm_kata::job::Job;
@@ -17,7 +18,14 @@ use shm_kata::worker;
 fn a_dropped_worker_is_killed_and_reaped() {
     let scratch = Scratch::new();
     let stand_in = scratch.path().join("stand-in-worker");
-    std::fs::write(&stand_in, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    // The stand-in leaves `started.<its pid>` beside itself, then becomes `sleep` in the same
+    // process. (Reading `/proc/<pid>/cmdline` instead would race with the `exec`: while the
+    // kernel swaps the program, the command line reads as empty.)
+    std::fs::write(
+        &stand_in,
+        "#!/bin/sh\n: > \"$(dirname \"$0\")/started.$$\"\nexec sleep 60\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o700)).unwrap();
     worker::set_program(&stand_in);
     let job = || Job::Read {
@@ -33,12 +41,15 @@ fn a_dropped_worker_is_killed_and_reaped() {
     );
     let pids: Vec<u32> = workers.iter().map(|w| w.pid()).collect();
     for pid in &pids {
-        // Before its `exec` the process still runs the script, after it `sleep`.
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline);
+        let started = scratch.path().join(format!("started.{pid}"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !started.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(
-            cmdline.contains("stand-in-worker") || cmdline.contains("sleep"),
-            "worker pid {pid} should be the stand-in's process"
+            started.exists(),
+            "worker pid {pid} should be the stand-in's process, which leaves {}",
+            started.display()
         );
     }
     drop(workers);
