@@ -27,14 +27,18 @@ number = 1
 name = "one"
 file = "exercises/01_one.rs"
 test = "01_one"
-hint = "Return 1."
+nudge = "Return 1."
+shape = "A function that returns 1."
+steps = "Replace the `todo!()` with `1`."
 
 [[exercises]]
 number = 2
 name = "two"
 file = "exercises/02_two.rs"
 test = "02_two"
-hint = "The answer is 42, not 41."
+nudge = "The answer is 42, not 41."
+shape = "A function that returns 42."
+steps = "Replace `41` with `42`."
 
 [[exercises]]
 number = 3
@@ -158,7 +162,7 @@ impl Fixture {
         self.write("exercises/02_two.rs", STUB_TWO);
         self.write(
             "exercises/info.toml",
-            &format!("{INFO}hint = \"Return 3.\"\n"),
+            &format!("{INFO}nudge = \"Return 3.\"\nshape = \"Three.\"\nsteps = \"`3`\"\n"),
         );
     }
 
@@ -315,6 +319,44 @@ fn hint_prints_the_hint_of_a_valid_exercise() {
             stdout(&run)
         );
     }
+}
+
+#[test]
+fn hint_levels_go_from_a_nudge_to_the_shape_to_the_steps_each_naming_the_next() {
+    let fixture = Fixture::new();
+    let levels = [
+        (
+            vec!["hint", "2"],
+            "The answer is 42, not 41.",
+            "cargo run -- hint 2 2",
+        ),
+        (
+            vec!["hint", "2", "2"],
+            "A function that returns 42.",
+            "cargo run -- hint 2 3",
+        ),
+        (
+            vec!["hint", "two", "3"],
+            "Replace `41` with `42`.",
+            "cargo run -- skip 2",
+        ),
+    ];
+    for (args, text, next) in levels {
+        let run = fixture.runner(&args);
+        let out = stdout(&run);
+        assert!(run.status.success(), "{args:?}: {}", run.stderr);
+        assert!(out.contains(text), "{args:?} shows its level:\n{out}");
+        assert!(
+            out.contains(next),
+            "{args:?} names what comes next, {next}:\n{out}"
+        );
+    }
+    let run = fixture.runner(&["hint", "2", "4"]);
+    assert!(
+        !run.status.success() && run.stderr.contains("1..=3"),
+        "a level past the last is refused, naming the levels:\n{}",
+        run.stderr
+    );
 }
 
 #[test]

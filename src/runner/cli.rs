@@ -31,8 +31,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show the hint of an exercise, by number (`3`) or name (`partition`).
-    Hint { exercise: String },
+    /// Show a hint for an exercise, by number (`3`) or name (`partition`): level 1 is a
+    /// nudge and where to read, 2 the shape of the answer, 3 the near-code steps.
+    Hint {
+        exercise: String,
+        /// 1 (default), 2 or 3.
+        #[arg(default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=super::exercises::HINT_LEVELS as i64))]
+        level: u8,
+    },
     /// Every exercise with its state: done, skipped, failing (with how many tests pass),
     /// not started.
     List,
@@ -96,8 +102,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             super::overview::show(&kata()?, tree);
             ExitCode::SUCCESS
         }
-        Some(Command::Hint { exercise }) => {
-            print!("{}", super::hint::render(&kata()?, exercise)?);
+        Some(Command::Hint { exercise, level }) => {
+            print!("{}", super::hint::render(&kata()?, exercise, *level)?);
             ExitCode::SUCCESS
         }
         Some(Command::List) => {

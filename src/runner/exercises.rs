@@ -31,13 +31,33 @@ pub struct Exercise {
     pub file: PathBuf,
     /// The test target that checks it: `cargo test --test 01_create`.
     pub test: String,
-    /// What `hint` prints. Required, but a missing one is `verify`'s to report, so the
-    /// rest of the runner keeps working while an exercise is being written.
+    /// Hint level 1, what `hint N` prints: the idea, and the man page or doc that answers
+    /// it. Each level is required, but a missing one is `verify`'s to report, so the rest
+    /// of the runner keeps working while an exercise is being written.
     #[serde(default)]
-    pub hint: String,
+    pub nudge: String,
+    /// Hint level 2, `hint N 2`: the shape of the answer, step by step, without the code.
+    #[serde(default)]
+    pub shape: String,
+    /// Hint level 3, `hint N 3`: the near-code steps.
+    #[serde(default)]
+    pub steps: String,
 }
 
+/// How many hint levels an exercise has: [`Exercise::hint`] 1 to `HINT_LEVELS`.
+pub const HINT_LEVELS: u8 = 3;
+
 impl Exercise {
+    /// Hint level `level` (1 nudge, 2 shape, 3 steps); `None` past the last level.
+    pub fn hint(&self, level: u8) -> Option<&str> {
+        match level {
+            1 => Some(&self.nudge),
+            2 => Some(&self.shape),
+            3 => Some(&self.steps),
+            _ => None,
+        }
+    }
+
     /// `03 partition`.
     pub fn title(&self) -> String {
         format!("{:02} {}", self.number, self.name)
@@ -153,14 +173,18 @@ mod tests {
         name = "attach"
         file = "exercises/02_attach.rs"
         test = "02_attach"
-        hint = "open it"
+        nudge = "open it"
+        shape = "open, then map"
+        steps = "`open`, `map`"
 
         [[exercises]]
         number = 1
         name = "create"
         file = "exercises/01_create.rs"
         test = "01_create"
-        hint = "make it"
+        nudge = "make it"
+        shape = "make, then map"
+        steps = "`make`, `map`"
     "#;
 
     #[test]

@@ -3,7 +3,8 @@
 //! * no argument — every exercise's state (done, skipped, failing, not started) with how
 //!   many of its tests pass, the progress, and for the next exercise its file, its test
 //!   command and its first failure;
-//! * `hint N` — the hint of an exercise, by number or name;
+//! * `hint N [LEVEL]` — a hint for an exercise, by number or name: a nudge, the shape,
+//!   the steps;
 //! * `list` — every exercise's state and how many of its tests pass;
 //! * `watch [N]` — re-run the current exercise's tests (or N's) on every save, move on
 //!   when green;

@@ -125,8 +125,16 @@ fn static_checks(kata: &Kata, report: &mut Report) {
         let file = exercise.file.display();
         let test_file = exercise.test_file();
         let mut problems = Vec::new();
-        if exercise.hint.trim().is_empty() {
-            problems.push("no hint in exercises/info.toml".to_owned());
+        let missing: Vec<&str> = [("nudge", 1), ("shape", 2), ("steps", 3)]
+            .into_iter()
+            .filter(|(_, level)| exercise.hint(*level).is_none_or(|h| h.trim().is_empty()))
+            .map(|(key, _)| key)
+            .collect();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "no hint {} in exercises/info.toml",
+                missing.join(", ")
+            ));
         }
         match std::fs::read_to_string(kata.root.join(&exercise.file)) {
             Ok(source) if source.contains("// TODO") => {}
@@ -140,7 +148,7 @@ fn static_checks(kata: &Kata, report: &mut Report) {
         report.check(
             problems.is_empty(),
             format!(
-                "{title}: a hint, a // TODO in {file}, {} identical to it, and {}",
+                "{title}: hints at 3 levels, a // TODO in {file}, {} identical to it, and {}",
                 exercise.stub_file().display(),
                 test_file.display()
             ),

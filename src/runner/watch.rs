@@ -22,7 +22,7 @@ use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 
 use super::cargo::Tree;
-use super::exercises::{Exercise, Kata};
+use super::exercises::{Exercise, HINT_LEVELS, Kata};
 use super::outcome::Outcome;
 use super::overview;
 use super::style::{CODE, DIM, GOOD, TITLE, TODO, paint};
@@ -93,14 +93,19 @@ pub fn run(
             continue;
         }
         show(exercise, &outcome, manual);
+        // Each `h` shows the next level, up to the last, which repeats.
+        let mut level = 0;
         loop {
             match next_wake(&wakes) {
                 Wake::Saved | Wake::Rerun => break,
                 Wake::Quit => return Ok(ExitCode::SUCCESS),
-                Wake::Hint => match super::hint::render(kata, &exercise.number.to_string()) {
-                    Ok(hint) => println!("{hint}"),
-                    Err(e) => println!("{e}"),
-                },
+                Wake::Hint => {
+                    level = (level + 1).min(HINT_LEVELS);
+                    match super::hint::render(kata, &exercise.number.to_string(), level) {
+                        Ok(hint) => println!("{hint}"),
+                        Err(e) => println!("{e}"),
+                    }
+                }
             }
         }
     }
@@ -123,7 +128,10 @@ fn show(exercise: &Exercise, outcome: &Outcome, manual: bool) {
     };
     println!(
         "{}",
-        paint(DIM, format!("{how} · h + Enter: hint · q + Enter: quit"))
+        paint(
+            DIM,
+            format!("{how} · h + Enter: a hint (again: the next level) · q + Enter: quit")
+        )
     );
 }
 
