@@ -9,14 +9,29 @@
 //! in it names the file, and so the exercise and the block.
 //!
 //! No dependency: the hints are found by reading the TOML text line by line, which is
-//! enough for the manifest's plain shape (`test = "…"` before `hint = """…"""`).
+//! enough for the manifest's plain shape (`test = "…"` before the hint's levels).
+//!
+//! It also stops a build for anything but Linux with one clear message, before the
+//! compiler's many: the kata is about Linux's shared memory.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 const INFO: &str = "exercises/info.toml";
 
+/// What a build for macOS, Windows or a BSD says, instead of a page of unresolved imports.
+const NOT_LINUX: &str = "shm-kata needs Linux: it teaches Linux's shared memory \
+(/dev/shm, posix_fallocate, open file description locks, /proc), which {os} does not have. \
+Open the project in its container instead: in VS Code, \"Reopen in Container\" \
+(.devcontainer/), or see \"Platforms\" in README.md. On Windows, WSL2 works, with the \
+clone inside the Linux file system (~/...), not under /mnt/c.";
+
 fn main() {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if os != "linux" {
+        println!("cargo::error={}", NOT_LINUX.replace("{os}", &os));
+        return;
+    }
     println!("cargo::rerun-if-changed={INFO}");
     println!("cargo::rerun-if-changed=solutions");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
