@@ -24,9 +24,10 @@
 //!   (Python's `SharedMemory` does, like any `ftruncate`-only program): a *sparse* file,
 //!   whose pages do not exist yet. Mapping it always succeeds; on a tmpfs with too little
 //!   room, the first touch of a missing page is a SIGBUS that kills your process.
-//!   `posix_fallocate(&file, 0, len)` fills the holes now, or fails with `ENOSPC`, which
-//!   is `Error::NoSpace` with the `len` you tried to reserve: an error you can handle
-//!   instead of a crash. It needs a writable descriptor, like the shared mapping does.
+//!   `posix_fallocate(&file, 0, len as i64)` (nix takes the `&file` itself, and an `off_t`)
+//!   fills the holes now, or fails with `ENOSPC` (or `EFBIG`, past the file system's
+//!   largest file), which is `Error::NoSpace` with the `len` you tried to reserve: an
+//!   error you can handle instead of a crash. It needs a writable descriptor, like the shared mapping does.
 //! * **Any other failure** of `file.metadata()`, `posix_fallocate` or the mapping is
 //!   `Error::Io { name: name.to_owned(), source }` (an `Errno` becomes the `io::Error`
 //!   with `.into()`). Mapping is `unsafe`: write the `// SAFETY:` comment that says why

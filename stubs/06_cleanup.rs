@@ -66,7 +66,9 @@
 //! the listing is `NotFound`; a running program cannot be opened for writing: `ETXTBSY`).
 //! The claim needs a *writable* open (read + write): on a read-only descriptor the
 //! exclusive lock fails with `EBADF`, and a sweep that skips on errors then skips
-//! everything.
+//! everything. The one failure that does end a sweep is a directory it cannot list
+//! (`dir.names()` fails): that is `Error::Io`, named after the directory
+//! (`name: dir.path().display().to_string()`).
 //!
 //! Run: `cargo test --test 06_cleanup`   Stuck? `cargo run -- hint 6`
 

@@ -681,10 +681,11 @@ fn a_failing_create_never_removes_a_segment_another_process_made_meanwhile() {
     );
     assert_eq!(
         lost, 0,
-        "a create that failed after its open removed a segment another process had just made \
-         under the same name ({lost} of {rounds} of this process's segments vanished while it \
-         held them): remove the file on failure only if the name still names the file you \
-         opened (liveness::names_same_file)"
+        "a failed create removed a segment another process had just made under the same name \
+         ({lost} of {rounds} of this process's segments vanished while it held them). If the \
+         open failed, remove nothing: this call made nothing. If a later step failed, remove \
+         the file only if the name still names the file you opened \
+         (liveness::names_same_file)"
     );
     scratch.finish();
 }

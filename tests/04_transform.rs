@@ -37,6 +37,20 @@ fn first_wrong_word(words: &[u32]) -> Option<(usize, u32)> {
         .find(|&(i, w)| w != expected_transform(i as u32))
 }
 
+/// For a message about the words in a segment: whether the learner's `transform` itself
+/// is wrong, which makes every other check fail too and is the thing to fix first.
+fn transform_note() -> String {
+    match (0..8u32).find(|&x| transform(x) != expected_transform(x)) {
+        Some(x) => format!(
+            " (your transform itself is wrong: transform({x}) gives {}, expected {}; fix \
+             transform first, see transform_matches_the_formula_for_every_word)",
+            transform(x),
+            expected_transform(x)
+        ),
+        None => String::new(),
+    }
+}
+
 /// What a wrong `transform(x)` most likely got wrong, for the message.
 fn what_went_wrong(x: u32, got: u32) -> &'static str {
     if got == expected_transform(x) ^ 1 {
@@ -94,12 +108,15 @@ fn transform_wraps_instead_of_overflowing() {
                 );
             }
         };
-        assert_eq!(
-            got,
-            want,
-            "transform({x}) should be {want} (2x + 1 or 2x modulo 2^32): use wrapping_mul / \
-             wrapping_add; {}",
+        // Off by the + 1 alone: the parity is wrong, not the wrapping.
+        let advice = if got == want ^ 1 {
             what_went_wrong(x, got)
+        } else {
+            "use wrapping_mul / wrapping_add"
+        };
+        assert_eq!(
+            got, want,
+            "transform({x}) should be {want} (2x + 1 or 2x modulo 2^32): {advice}"
         );
     }
 }
@@ -117,7 +134,10 @@ proptest! {
         transform_range(&scratch.dir, "ranged", range.clone()).expect("transform_range inside the segment should succeed");
         for (i, w) in segment.read_words().into_iter().enumerate() {
             let want = if range.contains(&i) { expected_transform(i as u32) } else { i as u32 };
-            let why = if range.contains(&i) {
+            let why = if range.contains(&i) && transform(i as u32) != want {
+                "it is inside the range, but your transform itself gives the wrong value: \
+                 fix transform first (transform_matches_the_formula_for_every_word)"
+            } else if range.contains(&i) {
                 "it is inside the range: transform it"
             } else {
                 "it is outside the range and must stay as it was: another worker owns it"
@@ -142,7 +162,11 @@ proptest! {
         let segment = counting_segment(&scratch.dir, "buffer", words);
         run(&scratch.dir, "buffer", workers).expect("run should succeed");
         if let Some((i, w)) = first_wrong_word(&segment.read_words()) {
-            let hint = if w == i as u32 { "never transformed" }
+            let hint = if transform(i as u32) != expected_transform(i as u32) {
+                    "your transform itself is wrong for it: fix transform first \
+                     (transform_matches_the_formula_for_every_word)"
+                }
+                else if w == i as u32 { "never transformed" }
                 else if w == expected_transform(expected_transform(i as u32)) { "transformed twice: ranges overlap" }
                 else { "wrong" };
             prop_assert!(false, "{} words, {} workers: word {} is {} ({}), expected {}",
@@ -214,7 +238,8 @@ fn run_gives_each_range_to_its_own_process() {
     assert_eq!(
         first_wrong_word(&after),
         None,
-        "every word should be transformed"
+        "every word should be transformed{}",
+        transform_note()
     );
 }
 
@@ -229,11 +254,15 @@ fn workers_run_at_the_same_time() {
         (BARRIER_ENV, workers.to_string()),
     ];
     let (finished, _) = run_in_its_own_process(10_000, workers, &env);
+    let why = if finished.stderr.contains("workers ever ran at once") {
+        "each worker waits up to 10 s for all of them to be running, and some never saw the \
+         others: start every worker first, then wait for them (worker::run_all does both)"
+    } else {
+        "and not because workers ran one after the other: fix what it says first"
+    };
     assert!(
         finished.status.success(),
-        "each worker waits up to 10 s for all {workers} to be running, and some never saw the \
-         others: start every worker first, then wait for them (worker::run_all does both). \
-         run said:\n{}",
+        "run with {workers} workers failed, {why}. run said:\n{}",
         finished.stderr
     );
 }
@@ -420,7 +449,8 @@ fn a_python_segment_is_transformed_by_rust_workers() {
     result.expect("run over Python's segment should succeed");
     assert!(
         status.success(),
-        "Python did not see every word transformed (its message is above)"
+        "Python did not see every word transformed (its message is above){}",
+        transform_note()
     );
     assert!(
         !SegmentDir::system().join(&name.name).exists(),
@@ -445,7 +475,8 @@ fn python_attaches_to_a_rust_segment_and_both_see_each_others_writes() {
     let status = checker.status;
     assert!(
         status.success(),
-        "Python did not see every word transformed (its message is above)"
+        "Python did not see every word transformed (its message is above){}",
+        transform_note()
     );
     assert!(
         segment
