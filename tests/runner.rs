@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Finished, Scratch, run_bounded};
+use common::{Finished, Scratch, run_bounded, run_bounded_with_input};
 use shm_kata::SegmentDir;
 use shm_kata::runner::scratch::{self, ScratchDir};
 
@@ -431,6 +431,32 @@ fn watch_manual_shows_the_current_exercise_and_stops_at_the_end_of_input() {
         "the current exercise and its failure are shown:\n{out}"
     );
     assert!(out.contains("press Enter to re-run"), "{out}");
+}
+
+#[test]
+fn each_h_in_watch_shows_the_next_hint_level_and_the_last_level_repeats() {
+    let fixture = Fixture::new();
+    let keys = fixture.root().join("keys");
+    std::fs::write(&keys, "h\nh\nh\nh\n").unwrap();
+    let input = std::fs::File::open(&keys).unwrap();
+    let run = run_bounded_with_input(
+        fixture.command(&["watch", "--manual"]),
+        input.into(),
+        LIMIT,
+        "shm-kata watch --manual, with four h",
+    );
+    let out = stdout(&run);
+    assert!(run.status.success(), "{out}\n{}", run.stderr);
+    let levels: Vec<&str> = out
+        .lines()
+        .filter_map(|line| line.split_once("(level ")?.1.split_once(' '))
+        .map(|(level, _)| level)
+        .collect();
+    assert_eq!(
+        levels,
+        ["1", "2", "3", "3"],
+        "h, h, h, h should show levels 1, 2, 3 and 3 again:\n{out}"
+    );
 }
 
 #[test]

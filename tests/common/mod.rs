@@ -156,9 +156,19 @@ pub struct Finished {
 ///
 /// The child stays in the test's process group: a Ctrl-C at the terminal reaches it as it
 /// reaches the test, and the runner, started this way, passes it on to its own `cargo`.
-pub fn run_bounded(mut command: Command, limit: Duration, what: &str) -> Finished {
+pub fn run_bounded(command: Command, limit: Duration, what: &str) -> Finished {
+    run_bounded_with_input(command, Stdio::null(), limit, what)
+}
+
+/// [`run_bounded`], with `input` as the program's standard input (a file of keys).
+pub fn run_bounded_with_input(
+    mut command: Command,
+    input: Stdio,
+    limit: Duration,
+    what: &str,
+) -> Finished {
     let mut child = command
-        .stdin(Stdio::null())
+        .stdin(input)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
