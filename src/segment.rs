@@ -169,6 +169,41 @@ impl Segment {
         Ok(segment)
     }
 
+    /// Assembles a segment from an *anonymous* file (a memfd, exercise 08) and its
+    /// mapping. It has no directory and no name there: [`name`](Segment::name) is the
+    /// label the kernel shows in `/proc/PID/fd` (`memfd:LABEL`), and
+    /// [`path`](Segment::path) is empty.
+    ///
+    /// Unlike [`from_parts`](Segment::from_parts) it registers no liveness lock: nothing
+    /// can ever sweep a file that is in no directory, and the kernel frees it when its
+    /// last descriptor and mapping are gone. It checks nothing about seals either: that a
+    /// received descriptor may be trusted is the caller's to check, before mapping it.
+    ///
+    /// The mapping must cover the whole file: anything else is [`Error::SizeMismatch`].
+    pub fn from_memfd(file: File, map: MmapMut) -> Result<Segment> {
+        let name = memfd_label(&file);
+        let file_len = file
+            .metadata()
+            .map_err(|source| Error::Io {
+                name: name.clone(),
+                source,
+            })?
+            .len();
+        if file_len != map.len() as u64 {
+            return Err(Error::SizeMismatch {
+                name,
+                file: file_len,
+                mapped: map.len() as u64,
+            });
+        }
+        Ok(Segment {
+            name,
+            path: PathBuf::new(),
+            map: MmapRaw::from(map),
+            file,
+        })
+    }
+
     /// The segment's name in its directory.
     pub fn name(&self) -> &str {
         &self.name
@@ -340,6 +375,21 @@ impl Segment {
             source,
         })
     }
+}
+
+/// What the kernel calls an anonymous file: `memfd:LABEL` for a memfd (the link
+/// `/proc/self/fd/N` reads `/memfd:LABEL (deleted)`), or `anonymous file` if that cannot
+/// be read.
+fn memfd_label(file: &File) -> String {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .ok()
+        .map(|link| link.to_string_lossy().into_owned())
+        .map(|link| {
+            let link = link.strip_suffix(" (deleted)").unwrap_or(&link);
+            link.strip_prefix('/').unwrap_or(link).to_owned()
+        })
+        .unwrap_or_else(|| "anonymous file".to_owned())
 }
 
 /// Every view of a mapping, each built from its raw start pointer.
