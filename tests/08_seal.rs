@@ -451,7 +451,19 @@ fn after_a_sigkill_nothing_is_left_to_clean_unlike_a_named_segment() {
 
 /// `create` inside a test: a failure is explained.
 fn create_ok(label: &str, len: usize) -> Segment {
-    create(label, len).unwrap_or_else(|e| panic!("create({label:?}, {len}) should succeed: {e}"))
+    create(label, len).unwrap_or_else(|e| {
+        let eperm = matches!(&e, Error::Io { source, .. } if source.raw_os_error() == Some(nix::libc::EPERM));
+        let advice = if eperm {
+            "\nEPERM in create: was the memfd made with MFD_ALLOW_SEALING (without it, it \
+             starts with F_SEAL_SEAL and takes no seal), and are the seals added after \
+             set_len and posix_fallocate (once F_SEAL_GROW is on, not even you can give the \
+             file its length)? Only F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL: F_SEAL_WRITE \
+             forbids the writable mapping."
+        } else {
+            ""
+        };
+        panic!("create({label:?}, {len}) should succeed: {e}{advice}")
+    })
 }
 
 /// The seals a file carries, or `None` if it can carry none.
@@ -745,6 +757,17 @@ proptest! {
             "a {len}-byte memfd announced as {announced} bytes must be Error::WrongSize \
              {{ announced: {announced}, actual: {len} }}, got {error:?}");
     }
+}
+
+/// A sealed memfd of 0 bytes, announced as 0 bytes, is refused: there is nothing to map.
+#[test]
+fn a_zero_length_memfd_is_refused() {
+    let result = offer(&memfd_with(SEALS, 0), 0);
+    assert!(
+        matches!(result, Err(Error::ZeroLength { .. })),
+        "a memfd of 0 bytes (announced as 0) must be Error::ZeroLength: an empty file cannot \
+         be mapped; got {result:?}"
+    );
 }
 
 /// A socket closed before anything arrived is `Error::Disconnected`.
