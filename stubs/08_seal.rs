@@ -24,9 +24,10 @@
 //! `F_SEAL_GROW`, and then nobody, not the sender, not the receiver, not root, can change
 //! the file's size (`ftruncate` fails with `EPERM`); `F_SEAL_SEAL` forbids adding or
 //! removing any seal after that. What seals do *not* promise: the bytes stay writable
-//! (`F_SEAL_WRITE` would forbid writing altogether, and needs no writable mapping to
-//! exist; `F_SEAL_FUTURE_WRITE` forbids new writable mappings and `write()` while the
-//! existing mappings keep writing). Here both sides write, so only the size is sealed.
+//! (`F_SEAL_WRITE` would forbid writing altogether, and can only be added while no
+//! writable mapping exists; `F_SEAL_FUTURE_WRITE` forbids new writable mappings and
+//! `write()` while the existing mappings keep writing). Here both sides write, so only
+//! the size is sealed.
 //!
 //! You write (same API in `solutions/08_seal.rs`):
 //! * `create(label, len)`: `memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING)` (without
