@@ -377,9 +377,9 @@ impl Segment {
     }
 }
 
-/// What the kernel calls an anonymous file: `memfd:LABEL` for a memfd (the link
-/// `/proc/self/fd/N` reads `/memfd:LABEL (deleted)`), or `anonymous file` if that cannot
-/// be read.
+/// What the kernel calls the file: `memfd:LABEL` for a memfd (the link `/proc/self/fd/N`
+/// reads `/memfd:LABEL (deleted)`), its path for any other file, or `anonymous file` if
+/// that cannot be read.
 fn memfd_label(file: &File) -> String {
     use std::os::fd::AsRawFd;
     std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
@@ -387,7 +387,8 @@ fn memfd_label(file: &File) -> String {
         .map(|link| link.to_string_lossy().into_owned())
         .map(|link| {
             let link = link.strip_suffix(" (deleted)").unwrap_or(&link);
-            link.strip_prefix('/').unwrap_or(link).to_owned()
+            link.strip_prefix("/memfd:")
+                .map_or_else(|| link.to_owned(), |label| format!("memfd:{label}"))
         })
         .unwrap_or_else(|| "anonymous file".to_owned())
 }
@@ -472,6 +473,38 @@ mod tests {
             views::plain_mut(&mut map, 8..9)[0] = 5;
         }
         assert_eq!(views::atomic_bytes(&map)[8].load(Relaxed), 5);
+    }
+
+    /// A memfd's segment is named as the kernel names it, lives at no path, and must be
+    /// mapped whole like any other.
+    #[test]
+    fn a_memfd_segment_is_named_memfd_label_and_has_no_path() {
+        let memfd = |len| {
+            let fd =
+                nix::sys::memfd::memfd_create("kit-test", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                    .unwrap();
+            let file = File::from(fd);
+            file.set_len(len).unwrap();
+            file
+        };
+        let file = memfd(8192);
+        // SAFETY: a memfd of this test's own; nobody else has its descriptor.
+        let map = unsafe { MmapMut::map_mut(&file) }.unwrap();
+        let segment = Segment::from_memfd(file, map).unwrap();
+        assert_eq!(segment.name(), "memfd:kit-test");
+        assert_eq!(segment.path(), Path::new(""));
+        assert_eq!(segment.len(), 8192);
+
+        let file = memfd(8192);
+        let map = MmapMut::map_anon(4096).unwrap();
+        assert!(matches!(
+            Segment::from_memfd(file, map),
+            Err(Error::SizeMismatch {
+                file: 8192,
+                mapped: 4096,
+                ..
+            })
+        ));
     }
 
     /// Two handles of one file, as two attachers would hold them.
