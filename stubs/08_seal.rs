@@ -22,12 +22,12 @@
 //!
 //! And **seals** make its size permanent: `fcntl(F_ADD_SEALS)` with `F_SEAL_SHRINK` and
 //! `F_SEAL_GROW`, and then nobody, not the sender, not the receiver, not root, can change
-//! the file's size (`ftruncate` fails with `EPERM`); `F_SEAL_SEAL` forbids adding or
-//! removing any seal after that. What seals do *not* promise: the bytes stay writable
-//! (`F_SEAL_WRITE` would forbid writing altogether, and can only be added while no
-//! writable mapping exists; `F_SEAL_FUTURE_WRITE` forbids new writable mappings and
-//! `write()` while the existing mappings keep writing). Here both sides write, so only
-//! the size is sealed.
+//! the file's size (`ftruncate` fails with `EPERM`); `F_SEAL_SEAL` forbids adding any
+//! further seal (no seal can ever be removed). What seals do *not* promise: the bytes
+//! stay writable (`F_SEAL_WRITE` would forbid writing altogether, and can only be added
+//! while no writable mapping exists; `F_SEAL_FUTURE_WRITE` forbids new writable mappings
+//! and `write()` while the existing mappings keep writing). Here both sides write, so
+//! only the size is sealed.
 //!
 //! You write (same API in `solutions/08_seal.rs`):
 //! * `create(label, len)`: `memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING)` (without
@@ -101,7 +101,7 @@ use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, s
 use crate::{Error, Segment};
 
 /// The seals a segment carries before anyone else sees it: its size can neither shrink
-/// nor grow, and no seal can be added or removed any more.
+/// nor grow, and no further seal can be added (none can ever be removed).
 pub const SEALS: SealFlag = SealFlag::F_SEAL_SHRINK
     .union(SealFlag::F_SEAL_GROW)
     .union(SealFlag::F_SEAL_SEAL);

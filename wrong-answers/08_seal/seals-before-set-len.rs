@@ -18,7 +18,7 @@ use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, s
 use crate::{Error, Segment};
 
 /// The seals a segment carries before anyone else sees it: its size can neither shrink
-/// nor grow, and no seal can be added or removed any more.
+/// nor grow, and no further seal can be added (none can ever be removed).
 pub const SEALS: SealFlag = SealFlag::F_SEAL_SHRINK
     .union(SealFlag::F_SEAL_GROW)
     .union(SealFlag::F_SEAL_SEAL);
