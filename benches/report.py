@@ -109,7 +109,7 @@ def table(header, rows):
 
 
 def transfer_section(results, huge, targets):
-    ways = ["pipe", "pipe+postcard", "shm", "shm+populate", "shm-attached", "in-process"]
+    ways = ["pipe", "pipe+postcard", "shm", "shm+populate", "shm-attached", "memfd", "in-process"]
     sizes = sorted({size for _, size in results}, key=size_key)
     if not sizes:
         return "_No transfer results: run `cargo bench --features solutions --bench transfer`._"
@@ -134,6 +134,8 @@ def transfer_section(results, huge, targets):
                     ratio(t.get("shm+populate", float("nan")) / t["in-process"]),
                     ratio(t["pipe"] / t["shm-attached"]),
                     ratio(t["shm-attached"] / t["in-process"]),
+                    ratio(t["pipe"] / t["memfd"]) if "memfd" in t else "–",
+                    ratio(t["memfd"] / t["shm"]) if "memfd" in t else "–",
                 ]
             )
             if size == "64 MiB":
@@ -176,8 +178,9 @@ def transfer_section(results, huge, targets):
             "Time to hand the buffer to another process, which sums every word (median; "
             "GiB/s of payload):",
             table(["size"] + ways, rows),
-            "Ratios (how many times faster the first is; for the last two columns, how "
-            "much slower than the in-process sum):",
+            "Ratios (how many times faster the first is; for the `/ in-process` columns, "
+            "how much slower than the in-process sum; for `memfd / shm`, below 1× means the "
+            "sealed memfd's hand-off is the faster one):",
             table(
                 [
                     "size",
@@ -187,6 +190,8 @@ def transfer_section(results, huge, targets):
                     "shm+populate / in-process",
                     "pipe / shm-attached",
                     "shm-attached / in-process",
+                    "pipe / memfd",
+                    "memfd / shm",
                 ],
                 ratio_rows,
             ),

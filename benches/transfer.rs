@@ -32,6 +32,12 @@
 //!   mapped: every later hand-off is a message and a sum over pages that are already in
 //!   its page tables. This is how a long-lived pair of processes uses a segment (a ring
 //!   buffer, a frame buffer), and it shows what the attach above costs.
+//! * **memfd**: the words are in a sealed memfd (exercise 08's `seal::create`) instead of
+//!   a named segment. The sender sends its *descriptor* over a Unix socket (`SCM_RIGHTS`,
+//!   `seal::send`); the receiver checks the seals and the size, maps, sums and drops it
+//!   (`seal::receive`). The same work as **shm** with no name: a descriptor instead of an
+//!   `open`, a seal check instead of a `posix_fallocate`. Its receiver is a second process
+//!   of the same kind, whose standard input and output are a socket instead of pipes.
 //! * **in-process**: the sender sums its own, already mapped, segment: no hand-off at all.
 //!   This is the physical limit (reading memory once), measured in the same run.
 //!
@@ -49,7 +55,8 @@ mod common;
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
@@ -93,6 +100,8 @@ enum Request {
     AttachPopulated = b'F',
     /// The name of a segment the receiver attached to once and keeps mapped.
     Attached = b'K',
+    /// No payload: a sealed memfd's descriptor follows on the socket (`seal::send`).
+    Memfd = b'D',
 }
 
 fn main() {
@@ -115,6 +124,12 @@ fn transfer(c: &mut Criterion, len: usize) {
     // Room for the worst case: a length prefix and five bytes per varint word.
     let mut encoded = vec![0u8; 10 + 5 * words.len()];
     let mut peer = Peer::start();
+    let memfd = shm_kata::seal::create("shm-kata-bench-transfer", len)
+        .unwrap_or_else(|e| panic!("could not create the benchmark memfd: {e}"));
+    memfd
+        .write_words(0, &words)
+        .expect("the memfd holds the words");
+    let mut socket_peer = Peer::start_on_socket();
 
     let mut group = c.benchmark_group("transfer");
     group.throughput(Throughput::Bytes(len as u64));
@@ -139,6 +154,9 @@ fn transfer(c: &mut Criterion, len: usize) {
     group.bench_function(BenchmarkId::new("shm-attached", &size), |b| {
         b.iter(|| peer.ask(Request::Attached, name.as_bytes(), expected))
     });
+    group.bench_function(BenchmarkId::new("memfd", &size), |b| {
+        b.iter(|| socket_peer.hand_over(&memfd, expected))
+    });
     group.bench_function(BenchmarkId::new("in-process", &size), |b| {
         // SAFETY: nobody writes the segment any more: it was filled before the first
         // benchmark, and the receiver only reads it.
@@ -156,6 +174,8 @@ struct Peer {
     child: Child,
     to: File,
     from: File,
+    /// The socket both `to` and `from` are, for a receiver started on one.
+    socket: Option<UnixStream>,
 }
 
 impl Peer {
@@ -186,7 +206,53 @@ impl Peer {
                 "transfer: asked for a {wanted} byte pipe buffer, the kernel granted {granted}"
             );
         }
-        Peer { child, to, from }
+        Peer {
+            child,
+            to,
+            from,
+            socket: None,
+        }
+    }
+
+    /// A receiver whose standard input and output are both one end of a Unix socket pair,
+    /// so that descriptors can travel to it.
+    fn start_on_socket() -> Peer {
+        let exe = std::env::current_exe().expect("the benchmark's own path");
+        let (ours, theirs) = UnixStream::pair().expect("a socket pair");
+        let end = |socket: &UnixStream| OwnedFd::from(socket.try_clone().expect("dup a socket"));
+        let child = Command::new(exe)
+            .env(PEER_ENV, "1")
+            .stdin(Stdio::from(end(&theirs)))
+            .stdout(Stdio::from(OwnedFd::from(theirs)))
+            .spawn()
+            .expect("could not start the receiving process");
+        Peer {
+            child,
+            to: File::from(end(&ours)),
+            from: File::from(end(&ours)),
+            socket: Some(ours),
+        }
+    }
+
+    /// Hands `segment` (a sealed memfd) over as a descriptor and waits for the sum.
+    fn hand_over(&mut self, segment: &shm_kata::Segment, expected: u64) {
+        let mut header = [0u8; 9];
+        header[0] = Request::Memfd as u8;
+        self.to.write_all(&header).expect("send the header");
+        let socket = self
+            .socket
+            .as_ref()
+            .expect("a receiver started on a socket");
+        shm_kata::seal::send(socket, segment).expect("send the memfd");
+        let mut sum = [0u8; 8];
+        self.from
+            .read_exact(&mut sum)
+            .expect("the receiver's answer");
+        assert_eq!(
+            u64::from_le_bytes(sum),
+            expected,
+            "the receiver summed wrong"
+        );
     }
 
     /// Sends one request and waits for the sum. Each `Peer` serves one size: a new
@@ -239,6 +305,8 @@ mod peer {
         let mut buffer: Vec<u32> = Vec::new();
         // The segment of `Request::Attached`, mapped on its first request and kept.
         let mut kept: Option<shm_kata::Segment> = None;
+        // Standard input as the socket it is, for `Request::Memfd` (made on first use).
+        let mut socket: Option<std::os::unix::net::UnixStream> = None;
         loop {
             let mut header = [0u8; 9];
             match input.read_exact(&mut header) {
@@ -287,6 +355,17 @@ mod peer {
                     }
                     // SAFETY: as above: the segment is only ever read after it was filled.
                     sum_words(unsafe { kept.as_ref().unwrap().words() })
+                }
+                t if t == Request::Memfd as u8 => {
+                    let socket = socket.get_or_insert_with(|| {
+                        let fd = input.try_clone().expect("receiver: dup stdin");
+                        std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(fd))
+                    });
+                    let segment =
+                        shm_kata::seal::receive(socket).expect("receiver: receive the memfd");
+                    // SAFETY: as above: the sender filled the memfd before the first
+                    // hand-off and only reads it since; it waits for our answer.
+                    sum_words(unsafe { segment.words() })
                 }
                 other => panic!("receiver: unknown request {other}"),
             };

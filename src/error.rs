@@ -96,6 +96,46 @@ pub enum Error {
         outcome: String,
     },
 
+    /// Exercise 08: the descriptor that came over the socket is not a memfd: its file
+    /// cannot carry seals (`fcntl(F_GET_SEALS)` says `EINVAL`), so nothing can stop its
+    /// owner from shrinking it under a mapping.
+    #[error(
+        "the descriptor received is not a memfd: its file cannot carry seals (F_GET_SEALS says EINVAL), so its owner could shrink it under your mapping and make it SIGBUS; only a sealed memfd is mapped (the sender makes one with memfd_create)"
+    )]
+    NotAMemfd,
+
+    /// Exercise 08: the memfd that came over the socket lacks some of the seals that make
+    /// its size final (`missing` names them).
+    #[error(
+        "the memfd received lacks the seal(s) {}: without F_SEAL_SHRINK and F_SEAL_GROW its size can still change under the mapping (a SIGBUS), without F_SEAL_SEAL someone can still add seals; the sender must add all three (F_ADD_SEALS) before it sends the descriptor",
+        seal_names(*missing)
+    )]
+    NotSealed { missing: nix::fcntl::SealFlag },
+
+    /// Exercise 08: a message arrived with no descriptor attached.
+    #[error(
+        "a message arrived with no descriptor attached: the sender must put the memfd's descriptor in the same sendmsg as the size, as an SCM_RIGHTS control message"
+    )]
+    NoDescriptor,
+
+    /// Exercise 08: the received memfd's size is not the size the sender announced.
+    #[error(
+        "the memfd received is {actual} bytes but the sender announced {announced}: map nothing whose size is not the one you were promised (checked after the seals, which make it final)"
+    )]
+    WrongSize { announced: u64, actual: u64 },
+
+    /// Exercise 08: the socket was closed before a whole message arrived.
+    #[error(
+        "the socket was closed before a segment arrived: the sender exited or hung up without sending one"
+    )]
+    Disconnected,
+
+    /// Exercise 08: a message that is not one descriptor and an 8-byte size.
+    #[error(
+        "a malformed message arrived on the socket: {reason} (a segment is sent as one message: its size as 8 little-endian bytes, with exactly one descriptor attached)"
+    )]
+    BadMessage { reason: String },
+
     /// Any other I/O failure, with the segment it happened to.
     #[error("I/O error on segment {name:?}: {source}")]
     Io {
@@ -150,6 +190,12 @@ fn no_space(name: &str, len: usize, dir: &Path) -> String {
              full tmpfs, or a quota; free space, or ask for less)"
         )
     }
+}
+
+/// `F_SEAL_SHRINK | F_SEAL_GROW`: the names of the seals in `seals`.
+fn seal_names(seals: nix::fcntl::SealFlag) -> String {
+    let names: Vec<&str> = seals.iter_names().map(|(name, _)| name).collect();
+    names.join(" | ")
 }
 
 /// The kata's `Result`.

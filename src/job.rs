@@ -99,6 +99,29 @@ pub enum Job {
         name: String,
         len: usize,
     },
+    /// Exercise 08, the sender. Standard input is a Unix socket: create a sealed memfd of
+    /// `len` bytes labelled `label` (`seal::create`), fill it with [`pattern`]`(seed, len)`,
+    /// send it (`seal::send`) and print `sent`; wait for the receiver's one-byte answer,
+    /// then check that the segment now holds `pattern(!seed, len)` and print `saw the
+    /// write`. With `--hold`, print `holding` and keep everything until the socket closes.
+    SealSend {
+        #[arg(long)]
+        hold: bool,
+        label: String,
+        len: usize,
+        seed: u64,
+    },
+    /// Exercise 08, the receiver. Standard input is a Unix socket: receive a segment
+    /// (`seal::receive`) and report, one line each: `received LEN`, whether it holds
+    /// `pattern(seed, LEN)`, what shrinking and growing it did (`shrink: EPERM`), its size
+    /// afterwards, and whether it still reads the same; then write `pattern(!seed, LEN)`,
+    /// answer the sender with one byte and print `wrote`. With `--hold`, print `holding`
+    /// and keep everything until the socket closes.
+    SealReceive {
+        #[arg(long)]
+        hold: bool,
+        seed: u64,
+    },
 }
 
 /// How a [`Job::Count`] worker keeps its increments from getting lost.
@@ -132,6 +155,9 @@ impl Job {
 
     /// The worker binary's arguments for this job.
     pub fn to_args(&self) -> Vec<OsString> {
+        if let Some(args) = seal::args(self) {
+            return args;
+        }
         let (command, dir, name, rest) = match self {
             Job::Transform {
                 dir,
@@ -169,6 +195,7 @@ impl Job {
             Job::OwnAndPanic { dir, name, len } => {
                 ("own-and-panic", dir, name, vec![len.to_string()])
             }
+            Job::SealSend { .. } | Job::SealReceive { .. } => unreachable!("seal::args"),
         };
         // `--` ends the options: a segment named `-h` is a name, not a request for help.
         let mut args: Vec<OsString> = vec![command.into(), "--".into(), dir.into(), name.into()];
@@ -202,6 +229,10 @@ impl Job {
             Job::Hold { name, .. } => format!("hold {name:?}"),
             Job::Own { name, .. } => format!("own {name:?}"),
             Job::OwnAndPanic { name, .. } => format!("own {name:?} and panic"),
+            Job::SealSend { label, len, .. } => {
+                format!("create a sealed memfd {label:?} of {len} bytes and send it")
+            }
+            Job::SealReceive { .. } => "receive a sealed memfd".to_owned(),
         }
     }
 
@@ -301,6 +332,13 @@ impl Job {
                     crate::cleanup::OwnedSegment::create(&SegmentDir::at(dir), &name, len)?;
                 panic!("a deliberate panic while owning segment {name:?}");
             }
+            Job::SealSend {
+                hold,
+                label,
+                len,
+                seed,
+            } => seal::send(&label, len, seed, hold),
+            Job::SealReceive { hold, seed } => seal::receive(seed, hold),
         }
     }
 }
@@ -421,5 +459,140 @@ fn trace(start: usize, end: usize) {
             "worker for words {start}..{end}: only {arrived} of {all} workers ever ran at once"
         );
         std::process::exit(4);
+    }
+}
+
+/// The two sides of exercise 08's exchange, each in a worker whose standard input is one
+/// end of a Unix socket pair (so nothing is ever named in a directory, not even the socket).
+mod seal {
+    use std::ffi::OsString;
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+
+    use super::{Job, pattern};
+    use crate::error::{Error, Result};
+
+    /// The byte the receiver sends back once it has written.
+    const WROTE: u8 = b'w';
+
+    /// The arguments of a seal job (`None` for the others).
+    pub fn args(job: &Job) -> Option<Vec<OsString>> {
+        let (command, hold, rest) = match job {
+            Job::SealSend {
+                hold,
+                label,
+                len,
+                seed,
+            } => (
+                "seal-send",
+                hold,
+                vec![label.clone(), len.to_string(), seed.to_string()],
+            ),
+            Job::SealReceive { hold, seed } => ("seal-receive", hold, vec![seed.to_string()]),
+            _ => return None,
+        };
+        let mut args: Vec<OsString> = vec![command.into()];
+        if *hold {
+            args.push("--hold".into());
+        }
+        args.push("--".into());
+        args.extend(rest.into_iter().map(OsString::from));
+        Some(args)
+    }
+
+    /// Standard input, as the Unix socket it is.
+    fn socket() -> Result<UnixStream> {
+        let fd = std::io::stdin().as_fd().try_clone_to_owned();
+        fd.map(UnixStream::from)
+            .map_err(|source| io("stdin", source))
+    }
+
+    fn io(name: &str, source: std::io::Error) -> Error {
+        Error::Io {
+            name: name.to_owned(),
+            source,
+        }
+    }
+
+    fn say(line: &str) {
+        println!("{line}");
+    }
+
+    /// Keeps everything until the peer closes the socket (or the test kills us).
+    fn hold(socket: &mut UnixStream) {
+        say("holding");
+        let _ = std::io::copy(socket, &mut std::io::sink());
+    }
+
+    pub fn send(label: &str, len: usize, seed: u64, keep: bool) -> Result<()> {
+        let mut socket = socket()?;
+        let segment = crate::seal::create(label, len)?;
+        segment.write_bytes(0, &pattern(seed, len))?;
+        crate::seal::send(&socket, &segment)?;
+        say("sent");
+        let mut answer = [0u8; 1];
+        match socket.read(&mut answer) {
+            Ok(1) if answer[0] == WROTE => {}
+            Ok(_) => {
+                return Err(io(
+                    segment.name(),
+                    std::io::Error::other("the receiver hung up without writing back"),
+                ));
+            }
+            Err(source) => return Err(io(segment.name(), source)),
+        }
+        if segment.read_bytes() == pattern(!seed, len) {
+            say("saw the write");
+        } else {
+            say("did not see the write");
+        }
+        if keep {
+            hold(&mut socket);
+        }
+        Ok(())
+    }
+
+    pub fn receive(seed: u64, keep: bool) -> Result<()> {
+        let mut socket = socket()?;
+        let segment = crate::seal::receive(&socket)?;
+        let len = segment.len();
+        say(&format!("received {len}"));
+        let same = |segment: &crate::Segment| {
+            if segment.read_bytes() == pattern(seed, len) {
+                "same"
+            } else {
+                "different"
+            }
+        };
+        say(&format!("pattern: {}", same(&segment)));
+        let errno = |result: std::io::Result<()>| match result {
+            Ok(()) => "allowed".to_owned(),
+            Err(e) => nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)).to_string(),
+        };
+        say(&format!(
+            "shrink: {}",
+            errno(segment.file().set_len(len as u64 / 2))
+        ));
+        say(&format!(
+            "grow: {}",
+            errno(segment.file().set_len(len as u64 * 2))
+        ));
+        let size = segment.file().metadata().map(|m| m.len());
+        say(&format!(
+            "size after: {}",
+            size.map_err(|e| io(segment.name(), e))?
+        ));
+        // If a resize got through, this read of the whole mapping is where a SIGBUS hits.
+        say(&format!("pattern after: {}", same(&segment)));
+        segment.write_bytes(0, &pattern(!seed, len))?;
+        socket
+            .write_all(&[WROTE])
+            .map_err(|e| io(segment.name(), e))?;
+        say("wrote");
+        if keep {
+            hold(&mut socket);
+        }
+        Ok(())
     }
 }

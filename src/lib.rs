@@ -11,7 +11,7 @@
 //!   the crate's `shm-kata-worker` binary and wait for them), and [`liveness`] (how the
 //!   kernel tells whether a segment still has a live holder);
 //! * **the exercises**, mounted at the crate root: [`create`], [`attach`], [`partition`],
-//!   [`transform`], [`lock`], [`cleanup`]. They come from `exercises/` (what a learner edits), or from
+//!   [`transform`], [`lock`], [`cleanup`], [`seal`]. They come from `exercises/` (what a learner edits), or from
 //!   `solutions/` with `--features solutions`. Both trees have the same public API, so the
 //!   same tests, worker binary and runner work with either.
 //!
@@ -32,4 +32,5 @@ pub use segment::{Segment, SegmentDir};
 #[cfg_attr(not(feature = "solutions"), path = "../exercises/mod.rs")]
 mod kata;
 
+pub use kata::seal;
 pub use kata::{attach, cleanup, create, lock, partition, transform};

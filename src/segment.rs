@@ -169,6 +169,41 @@ impl Segment {
         Ok(segment)
     }
 
+    /// Assembles a segment from an *anonymous* file (a memfd, exercise 08) and its
+    /// mapping. It has no directory and no name there: [`name`](Segment::name) is the
+    /// label the kernel shows in `/proc/PID/fd` (`memfd:LABEL`), and
+    /// [`path`](Segment::path) is empty.
+    ///
+    /// Unlike [`from_parts`](Segment::from_parts) it registers no liveness lock: nothing
+    /// can ever sweep a file that is in no directory, and the kernel frees it when its
+    /// last descriptor and mapping are gone. It checks nothing about seals either: that a
+    /// received descriptor may be trusted is the caller's to check, before mapping it.
+    ///
+    /// The mapping must cover the whole file: anything else is [`Error::SizeMismatch`].
+    pub fn from_memfd(file: File, map: MmapMut) -> Result<Segment> {
+        let name = memfd_label(&file);
+        let file_len = file
+            .metadata()
+            .map_err(|source| Error::Io {
+                name: name.clone(),
+                source,
+            })?
+            .len();
+        if file_len != map.len() as u64 {
+            return Err(Error::SizeMismatch {
+                name,
+                file: file_len,
+                mapped: map.len() as u64,
+            });
+        }
+        Ok(Segment {
+            name,
+            path: PathBuf::new(),
+            map: MmapRaw::from(map),
+            file,
+        })
+    }
+
     /// The segment's name in its directory.
     pub fn name(&self) -> &str {
         &self.name
@@ -342,6 +377,22 @@ impl Segment {
     }
 }
 
+/// What the kernel calls the file: `memfd:LABEL` for a memfd (the link `/proc/self/fd/N`
+/// reads `/memfd:LABEL (deleted)`), its path for any other file, or `anonymous file` if
+/// that cannot be read.
+fn memfd_label(file: &File) -> String {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .ok()
+        .map(|link| link.to_string_lossy().into_owned())
+        .map(|link| {
+            let link = link.strip_suffix(" (deleted)").unwrap_or(&link);
+            link.strip_prefix("/memfd:")
+                .map_or_else(|| link.to_owned(), |label| format!("memfd:{label}"))
+        })
+        .unwrap_or_else(|| "anonymous file".to_owned())
+}
+
 /// Every view of a mapping, each built from its raw start pointer.
 mod views {
     use std::ops::Range;
@@ -422,6 +473,38 @@ mod tests {
             views::plain_mut(&mut map, 8..9)[0] = 5;
         }
         assert_eq!(views::atomic_bytes(&map)[8].load(Relaxed), 5);
+    }
+
+    /// A memfd's segment is named as the kernel names it, lives at no path, and must be
+    /// mapped whole like any other.
+    #[test]
+    fn a_memfd_segment_is_named_memfd_label_and_has_no_path() {
+        let memfd = |len| {
+            let fd =
+                nix::sys::memfd::memfd_create("kit-test", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                    .unwrap();
+            let file = File::from(fd);
+            file.set_len(len).unwrap();
+            file
+        };
+        let file = memfd(8192);
+        // SAFETY: a memfd of this test's own; nobody else has its descriptor.
+        let map = unsafe { MmapMut::map_mut(&file) }.unwrap();
+        let segment = Segment::from_memfd(file, map).unwrap();
+        assert_eq!(segment.name(), "memfd:kit-test");
+        assert_eq!(segment.path(), Path::new(""));
+        assert_eq!(segment.len(), 8192);
+
+        let file = memfd(8192);
+        let map = MmapMut::map_anon(4096).unwrap();
+        assert!(matches!(
+            Segment::from_memfd(file, map),
+            Err(Error::SizeMismatch {
+                file: 8192,
+                mapped: 4096,
+                ..
+            })
+        ));
     }
 
     /// Two handles of one file, as two attachers would hold them.

@@ -1,0 +1,139 @@
+//! # 08 · seal — a segment with no name: memfd, seals, and passing the descriptor
+//!
+//! Exercises 01–06 share memory through a *name* in a directory, and two of their hardest
+//! lessons are the price of that name:
+//! * **Orphans.** A name outlives its process: an owner that is SIGKILLed leaves its
+//!   segment in `/dev/shm`, holding RAM until someone sweeps it (06).
+//! * **SIGBUS by truncation.** Anyone who may open the name may `ftruncate` the file, and
+//!   every process that mapped it dies of SIGBUS at its next touch past the new end (02).
+//!   No check at attach time prevents it: a size is only true until someone shrinks it.
+//! * **Name races.** Between "is this name free / still mine?" and the next call, another
+//!   process can take, remove or replace the name (01 and 06 fight that race).
+//!
+//! Linux has a cleaner answer, used by Wayland compositors, Android and browsers: a file
+//! with no name at all, from `memfd_create`, handed to the other process as a *file
+//! descriptor* over a Unix socket (`SCM_RIGHTS`). What a descriptor gives:
+//! * **no name**: nothing appears in any directory, ever; nothing to orphan, nothing to
+//!   sweep. The kernel frees the memory when the last descriptor and the last mapping are
+//!   gone, however their processes ended (a live process can still *leak* it, by keeping a
+//!   descriptor it no longer needs);
+//! * **capability-style access**: only a process you send the descriptor to can map it;
+//!   there is no name to guess and no permission bits to get wrong.
+//!
+//! And **seals** make its size permanent: `fcntl(F_ADD_SEALS)` with `F_SEAL_SHRINK` and
+//! `F_SEAL_GROW`, and then nobody, not the sender, not the receiver, not root, can change
+//! the file's size (`ftruncate` fails with `EPERM`); `F_SEAL_SEAL` forbids adding any
+//! further seal (no seal can ever be removed). What seals do *not* promise: the bytes
+//! stay writable (`F_SEAL_WRITE` would forbid writing altogether, and can only be added
+//! while no writable mapping exists; `F_SEAL_FUTURE_WRITE` forbids new writable mappings
+//! and `write()` while the existing mappings keep writing). Here both sides write, so
+//! only the size is sealed.
+//!
+//! You write (same API in `solutions/08_seal.rs`):
+//! * `create(label, len)`: `memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING)` (without
+//!   `MFD_ALLOW_SEALING` the file starts with `F_SEAL_SEAL` and can never be sealed;
+//!   without `MFD_CLOEXEC` every program this process starts inherits the descriptor, and
+//!   with it the memory), then `set_len(len)`, then reserve its pages
+//!   (`posix_fallocate`: the memory is taken now, an error you can handle, not at the
+//!   first touch of a page), then `F_ADD_SEALS` with [`SEALS`], then map it and finish
+//!   with `Segment::from_memfd(file, map)`. In that order: once `F_SEAL_GROW` is on, not
+//!   even you can give the file its length. A `len` of 0 is `Error::ZeroLength`; a label
+//!   `memfd_create` refuses (`EINVAL`: longer than 249 bytes, or a NUL) is
+//!   `Error::InvalidName`; any other failure `Error::Io { name: format!("memfd:{label}"),
+//!   source }`.
+//! * `send(socket, segment)`: one `sendmsg` carrying the size (`segment.len() as u64`, 8
+//!   little-endian bytes) *and* the descriptor, as a `ControlMessage::ScmRights`. Pass
+//!   `MSG_NOSIGNAL`, so a receiver that has gone is `EPIPE` (`Error::Disconnected`), not a
+//!   SIGPIPE. The kernel gives the receiver a *new* descriptor of the same open file.
+//! * `check(file, announced)`: **never trust a descriptor you received.** A careless or
+//!   hostile sender can send an unsealed memfd, or a plain file, and shrink it once you
+//!   have mapped it: the SIGBUS is back. So, in this order:
+//!   1. `fcntl(file, F_GET_SEALS)`: `EINVAL` means the file cannot carry seals at all:
+//!      `Error::NotAMemfd`;
+//!   2. every seal of [`SEALS`] must be set: `Error::NotSealed { missing }` names those
+//!      that are not (`SEALS.difference(seals)`);
+//!   3. only then the size (`file.metadata()`): with the seals on, it is final, and it must
+//!      be the announced one (`Error::WrongSize { announced, actual }`), and not 0
+//!      (`Error::ZeroLength`). A size read before the seals were checked is a snapshot.
+//! * `receive(socket)`: one `recvmsg` with room for 8 bytes and for the descriptors
+//!   (`nix::cmsg_space!`), and `MSG_CMSG_CLOEXEC` (the received descriptor is
+//!   close-on-exec too). Take ownership of *every* descriptor that came (`OwnedFd`, so
+//!   each is closed whatever you refuse), then: nothing at all (0 bytes) means the socket
+//!   was closed: `Error::Disconnected`; no descriptor is `Error::NoDescriptor`; not 8
+//!   bytes, or more than one descriptor, is `Error::BadMessage`. Then `check`, then map,
+//!   then `Segment::from_memfd`.
+//!
+//! `Segment` or a type of its own? A `Segment`. Its views, and the reasons they are safe,
+//! are exactly those of a named segment: other processes may write the bytes at any
+//! moment, which is what atomics are for. What a memfd changes is how you *get* it (no
+//! directory, no liveness lock: nothing could ever sweep it) and who can change its size
+//! (nobody, once sealed), and both are settled before the `Segment` exists, in `create` and
+//! `check`. A sibling type would copy every view and its `unsafe` code to add no promise a
+//! type could keep: "sealed" is a fact about the file, checked at run time, not a property
+//! the compiler can see. So the kit gives `Segment::from_memfd`, whose `name()` is the
+//! kernel's `memfd:LABEL` and whose `path()` is empty.
+//!
+//! Names or descriptors? A name fits unrelated processes that share nothing but an agreed
+//! name (and Python's `shared_memory`); a descriptor fits a parent and its children, or
+//! processes already connected by a socket.
+//!
+//! Run: `cargo test --test 08_seal`   Stuck? `cargo run -- hint 8`
+
+#[allow(unused_imports)] // you will need these
+use std::fs::File;
+#[allow(unused_imports)]
+use std::io::{IoSlice, IoSliceMut};
+#[allow(unused_imports)]
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+
+#[allow(unused_imports)]
+use memmap2::MmapMut;
+#[allow(unused_imports)]
+use nix::errno::Errno;
+#[allow(unused_imports)]
+use nix::fcntl::{FcntlArg, SealFlag, fcntl, posix_fallocate};
+#[allow(unused_imports)]
+use nix::sys::memfd::{MFdFlags, memfd_create};
+#[allow(unused_imports)]
+use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+
+use crate::{Error, Segment};
+
+/// The seals a segment carries before anyone else sees it: its size can neither shrink
+/// nor grow, and no further seal can be added (none can ever be removed).
+pub const SEALS: SealFlag = SealFlag::F_SEAL_SHRINK
+    .union(SealFlag::F_SEAL_GROW)
+    .union(SealFlag::F_SEAL_SEAL);
+
+/// Creates an anonymous, sealed segment of `len` bytes, labelled `label` (the label is
+/// only what `/proc/PID/fd` shows: nobody can open it by that name).
+pub fn create(label: &str, len: usize) -> Result<Segment, Error> {
+    // TODO: memfd_create (MFD_CLOEXEC | MFD_ALLOW_SEALING), set_len, posix_fallocate,
+    // F_ADD_SEALS with SEALS, map, Segment::from_memfd.
+    todo!("08 seal: create a sealed memfd {label:?} of {len} bytes")
+}
+
+/// Sends `segment`'s descriptor over `socket`, with its size as the message.
+pub fn send(socket: &UnixStream, segment: &Segment) -> Result<(), Error> {
+    // TODO: one sendmsg: the size as 8 little-endian bytes, the descriptor as
+    // ControlMessage::ScmRights, MSG_NOSIGNAL.
+    let _ = socket;
+    todo!("08 seal: send the descriptor of {:?}", segment.name())
+}
+
+/// Receives a segment's descriptor from `socket`, checks it, and maps it.
+pub fn receive(socket: &UnixStream) -> Result<Segment, Error> {
+    // TODO: one recvmsg (8 bytes, room for descriptors, MSG_CMSG_CLOEXEC); own every
+    // descriptor; refuse a closed socket, no descriptor, a bad message; check; map.
+    let _ = socket;
+    todo!("08 seal: receive a segment's descriptor from the socket")
+}
+
+/// Checks a received descriptor before anything maps it: it is a memfd, it carries all of
+/// [`SEALS`], and its size is the `announced` one.
+pub fn check(file: &File, announced: u64) -> Result<(), Error> {
+    // TODO: F_GET_SEALS (EINVAL: not a memfd), every seal of SEALS, then the size.
+    let _ = file;
+    todo!("08 seal: check a received descriptor announced as {announced} bytes")
+}
