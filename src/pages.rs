@@ -26,6 +26,13 @@
 //!   mapping 2 MiB too long), maps the file over it with `MAP_FIXED`, and gives the slack
 //!   back. Measured: a fresh attach + sum of 64 MiB of huge pages takes half as long at
 //!   an aligned address as at an unaligned one.
+//! * **Only where the file system does not do it already.** On a tmpfs mounted with
+//!   `huge=` (or with `shmem_enabled` = `force`), `posix_fallocate` itself reserves huge
+//!   pages, and collapsing those is worse than useless: measured on Linux 6.18, the
+//!   collapse maps the reserved-but-never-written huge pages as they are, and the next
+//!   process to map the file finds them "not yet written", clears them, and every byte
+//!   written meanwhile is lost. So the kit reads the mount's options
+//!   (`/proc/self/mountinfo`) and leaves such a file to the mount ([`Pages::ByMount`]).
 //! * **It may be refused, and that is fine.** A kernel before 6.1 (`EINVAL`),
 //!   `shmem_enabled` = `deny`, a file system without large folios (a file on ext4, say),
 //!   or no free 2 MiB of physical memory (`ENOMEM`, `EAGAIN`): the segment then simply
@@ -99,6 +106,9 @@ pub enum Pages {
     Huge { bytes: usize },
     /// 4 KiB pages, and why.
     Small(Why),
+    /// The file system hands out huge pages by itself (a tmpfs mounted with `huge=`, or
+    /// `shmem_enabled` = `force`): the kit leaves the pages to it and does not collapse.
+    ByMount,
     /// This process attached to the segment: whoever created it chose its pages. Ask
     /// [`Segment::huge_mapped`](crate::Segment::huge_mapped) what this mapping uses.
     Attached,
@@ -133,6 +143,7 @@ impl fmt::Display for Pages {
                     _ => "see madvise(2)",
                 }
             ),
+            Pages::ByMount => write!(f, "the file system's own pages (a huge= mount)"),
             Pages::Attached => write!(f, "chosen by the segment's creator"),
         }
     }
@@ -216,23 +227,24 @@ impl Mapping {
         };
         let tail = reserve - head - span;
         // SAFETY: each range given back is a part of our own reservation that the file
-        // mapping does not cover (`base..aligned` before it, `aligned + span..` after it,
-        // or all of it when the file mapping failed): nothing points into them.
-        unsafe {
-            match mapped {
-                Ok(_) => {
-                    if head > 0 {
-                        rustix::mm::munmap(base, head)?;
-                    }
-                    if tail > 0 {
-                        rustix::mm::munmap(aligned.cast::<u8>().add(span).cast(), tail)?;
-                    }
+        // mapping does not cover (`base..aligned` before it, `aligned + span..` after it),
+        // or, when anything failed, the whole reservation with the file mapping inside it:
+        // no pointer into any of them has been handed out.
+        let trimmed = unsafe {
+            mapped.and_then(|_| {
+                if head > 0 {
+                    rustix::mm::munmap(base, head)?;
                 }
-                Err(e) => {
-                    rustix::mm::munmap(base, reserve)?;
-                    return Err(e.into());
+                if tail > 0 {
+                    rustix::mm::munmap(aligned.cast::<u8>().add(span).cast(), tail)?;
                 }
-            }
+                Ok(())
+            })
+        };
+        if let Err(e) = trimmed {
+            // SAFETY: as above: the whole range is ours and nothing points into it.
+            let _ = unsafe { rustix::mm::munmap(base, reserve) };
+            return Err(e.into());
         }
         Ok(Mapping {
             ptr: NonNull::new(aligned.cast()).expect("mmap never maps at address 0"),
@@ -289,13 +301,18 @@ impl Mapping {
     /// Asks the kernel to turn every whole 2 MiB of the mapping into a huge page, if
     /// `policy` says so, and says what it got. Call it only while the pages are reserved
     /// (`posix_fallocate`) and untouched: that is when it is cheap.
-    pub fn collapse(&self, policy: Policy) -> Pages {
+    /// `file` is the file mapped: a file whose file system already gives it huge pages
+    /// is left alone ([`Pages::ByMount`]).
+    pub fn collapse(&self, file: &File, policy: Policy) -> Pages {
         if policy == Policy::Small {
             return Pages::Small(Why::Declined);
         }
         let bytes = self.len / HUGE_PAGE * HUGE_PAGE;
         if bytes == 0 {
             return Pages::Small(Why::TooSmall);
+        }
+        if mount_gives_huge_pages(file) {
+            return Pages::ByMount;
         }
         // SAFETY: MADV_COLLAPSE changes how the kernel holds these pages (one 2 MiB page
         // instead of 512 small ones), never what they contain: every Rust view of them
@@ -332,6 +349,48 @@ impl Drop for Mapping {
     }
 }
 
+/// Whether the file system `file` lives on hands out huge pages by itself: its mount has
+/// a `huge=` option other than `never`, or `shmem_enabled` is `force` (every tmpfs). When
+/// in doubt (no `/proc`), it answers yes: a collapse skipped costs speed, a collapse over
+/// huge pages the file system reserved costs data (see the module's docs).
+fn mount_gives_huge_pages(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let shmem = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
+    if shmem.is_ok_and(|s| s.contains("[force]")) {
+        return true;
+    }
+    let (Ok(meta), Ok(mounts)) = (
+        file.metadata(),
+        std::fs::read_to_string("/proc/self/mountinfo"),
+    ) else {
+        return true;
+    };
+    let dev = meta.dev();
+    let id = format!("{}:{}", rustix::fs::major(dev), rustix::fs::minor(dev));
+    mounts
+        .lines()
+        .filter_map(|line| mount_options(line, &id))
+        .any(says_huge)
+}
+
+/// Whether a tmpfs's mount options ask for huge pages: `huge=always`, `within_size` or
+/// `advise` (only `huge=never`, or no `huge=` at all, leaves them to the program).
+fn says_huge(options: &str) -> bool {
+    options
+        .split(',')
+        .any(|o| o.starts_with("huge=") && o != "huge=never")
+}
+
+/// The super-block options of a `/proc/self/mountinfo` line, if it is device `id`
+/// (`major:minor`): `36 25 0:39 / /dev/shm rw,relatime - tmpfs tmpfs rw,size=…,huge=…`.
+fn mount_options<'a>(line: &'a str, id: &str) -> Option<&'a str> {
+    if line.split(' ').nth(2) != Some(id) {
+        return None;
+    }
+    let (_, after) = line.split_once(" - ")?;
+    after.split(' ').nth(2)
+}
+
 /// The huge-page bytes of the mapping that starts at `addr`, from `/proc/self/smaps`.
 fn huge_mapped_at(addr: usize) -> io::Result<usize> {
     let smaps = std::fs::read_to_string("/proc/self/smaps")?;
@@ -362,6 +421,21 @@ fn huge_mapped_at(addr: usize) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tmpfs with `huge=within_size` is left to the mount; `huge=never`, or no option at
+    /// all (a stock `/dev/shm`), is collapsed by the kit.
+    #[test]
+    fn the_mounts_huge_option_is_read_from_mountinfo() {
+        let line = |options: &str| {
+            format!("36 25 0:39 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs {options}")
+        };
+        let huge = |options: &str| says_huge(mount_options(&line(options), "0:39").unwrap());
+        assert!(huge("rw,size=204800k,huge=within_size"));
+        assert!(huge("rw,huge=always"));
+        assert!(!huge("rw,size=24684096k"));
+        assert!(!huge("rw,huge=never,size=1m"));
+        assert_eq!(mount_options(&line("rw"), "0:40"), None, "another device");
+    }
 
     /// Every mapping starts on a 2 MiB boundary, whatever its length, and the slack of the
     /// reservation is given back (the pages around it are not ours any more).

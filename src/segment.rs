@@ -180,7 +180,7 @@ impl Segment {
     /// stays on 4 KiB pages and works the same; [`pages`](Segment::pages) says which.
     pub fn from_created(dir: &SegmentDir, name: &str, file: File, map: MmapMut) -> Result<Segment> {
         let mut segment = Segment::from_parts(dir, name, file, map)?;
-        segment.pages = segment.map.collapse(pages::policy());
+        segment.pages = segment.map.collapse(&segment.file, pages::policy());
         // Marked only once the liveness lock is held: a sweep never sees a marked file
         // without a holder, not even for the instant between the two.
         liveness::mark(&segment.file);

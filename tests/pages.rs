@@ -122,6 +122,7 @@ fn a_created_segment_on_dev_shm_gets_huge_pages_where_the_kernel_allows() {
                 "a collapsed segment is mapped by 2 MiB entries at once, says /proc/self/smaps"
             );
         }
+        Pages::ByMount => eprintln!("/dev/shm is mounted with huge=: the mount chose its pages"),
         Pages::Small(Why::Refused(Errno::ENOMEM | Errno::EAGAIN)) => {
             eprintln!("no free 2 MiB of memory just now: the segment stayed on 4 KiB pages");
         }
