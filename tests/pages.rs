@@ -121,6 +121,14 @@ fn a_created_segment_on_dev_shm_gets_huge_pages_where_the_kernel_allows() {
                 2 * HUGE_PAGE,
                 "a collapsed segment is mapped by 2 MiB entries at once, says /proc/self/smaps"
             );
+            let attached = attach(&system, &shm.name);
+            let _ = attached.read_words();
+            assert_eq!(
+                attached.huge_mapped().unwrap(),
+                2 * HUGE_PAGE,
+                "an attacher that has read the segment maps its huge pages whole: its \
+                 mapping starts on a 2 MiB boundary"
+            );
         }
         Pages::ByMount => eprintln!("/dev/shm is mounted with huge=: the mount chose its pages"),
         Pages::Small(Why::Refused(Errno::ENOMEM | Errno::EAGAIN)) => {
