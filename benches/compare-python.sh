@@ -5,7 +5,8 @@
 #   WORDS="500000 5000000" RUNS=5 benches/compare-python.sh
 #
 # Builds the release worker and `examples/classic.rs`, then runs each program RUNS times
-# per size, alternating, and writes every `RESULT` line to
+# per size, alternating (the Rust job on 2 MiB pages, then on 4 KiB pages, then the
+# single-process floor: the same steps on a `Vec` and on MADV_HUGEPAGE memory), and writes every `RESULT` line to
 # $CARGO_TARGET_DIR/compare-python.txt (the README's results come from there, via
 # benches/report.py). Python runs its queue-vs-shared-memory hand-off once per size.
 set -euo pipefail
@@ -21,6 +22,8 @@ out="$target/compare-python.txt"
 for n in $words; do
     for run in $(seq "$runs"); do
         "$target/release/examples/classic" "$n" "$workers" | tee -a "$out"
+        SHM_KATA_PAGES=4k "$target/release/examples/classic" "$n" "$workers" | tee -a "$out"
+        "$target/release/examples/classic" "$n" floor | tee -a "$out"
         handoff=$([[ $run == 1 ]] || echo --no-handoff)
         python3 benches/classic.py "$n" "$workers" $handoff | tee -a "$out"
     done

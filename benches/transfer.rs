@@ -22,12 +22,16 @@
 //!   message is a little *smaller* than the raw words here; the encoding and decoding are
 //!   what cost.
 //! * **shm**: the words are already in a segment in `/dev/shm` (this is the sender's
-//!   buffer: it filled it there instead of in a `Vec`). The sender sends only the
-//!   segment's name; the receiver attaches with the kata's `attach` (open, `mmap`), sums
-//!   every word, and drops the mapping. Its page faults are part of the price.
-//! * **shm+populate**: the same, but the receiver maps with `MAP_POPULATE`, so the kernel
-//!   fills in the page tables for the whole segment inside `mmap` instead of one page
-//!   fault at a time.
+//!   buffer: it filled it there instead of in a `Vec`), created with the kata's `create`,
+//!   so on 2 MiB pages where the kernel allows (`MADV_COLLAPSE`, see `shm_kata::pages`).
+//!   The sender sends only the segment's name; the receiver attaches with the kata's
+//!   `attach` (open, `mmap` at a 2 MiB-aligned address), sums every word, and drops the
+//!   mapping. Its page faults are part of the price.
+//! * **shm-4k**: the same over a segment left on 4 KiB pages, what a program without the
+//!   collapse gets on a stock `/dev/shm`: 512 times as many page faults.
+//! * **shm-4k+populate**: the 4 KiB segment again, but the receiver maps with
+//!   `MAP_POPULATE`, so the kernel fills in the page tables for the whole segment inside
+//!   `mmap` instead of one page fault at a time.
 //! * **shm-attached**: the receiver attached to the segment once, before, and keeps it
 //!   mapped: every later hand-off is a message and a sum over pages that are already in
 //!   its page tables. This is how a long-lived pair of processes uses a segment (a ring
@@ -38,8 +42,9 @@
 //!   (`seal::receive`). The same work as **shm** with no name: a descriptor instead of an
 //!   `open`, a seal check instead of a `posix_fallocate`. Its receiver is a second process
 //!   of the same kind, whose standard input and output are a socket instead of pipes.
-//! * **in-process**: the sender sums its own, already mapped, segment: no hand-off at all.
-//!   This is the physical limit (reading memory once), measured in the same run.
+//! * **in-process**, **in-process-4k**: the sender sums its own, already mapped, segment
+//!   (the collapsed one, the 4 KiB one): no hand-off at all. This is the physical limit
+//!   (reading memory once), measured in the same run.
 //!
 //! What is measured: from "the data is in the sender's memory" to "the sender has the
 //! receiver's sum" — the request, the transfer, the receiver's attach and page faults,
@@ -62,6 +67,7 @@ use std::process::{Child, Command, Stdio};
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 use common::{ShmScratch, sum_words};
+use shm_kata::pages::Policy;
 
 /// Set in the environment of the receiving process.
 const PEER_ENV: &str = "SHM_KATA_BENCH_PEER";
@@ -118,7 +124,9 @@ fn main() {
 
 fn transfer(c: &mut Criterion, len: usize) {
     let mut scratch = ShmScratch::filled("transfer", len);
+    let mut small = ShmScratch::filled_on("transfer", len, Policy::Small);
     let name = scratch.name().to_owned();
+    let small_name = small.name().to_owned();
     let words: Vec<u32> = scratch.segment().read_words();
     let expected = sum_words(&words);
     // Room for the worst case: a length prefix and five bytes per varint word.
@@ -148,8 +156,11 @@ fn transfer(c: &mut Criterion, len: usize) {
     group.bench_function(BenchmarkId::new("shm", &size), |b| {
         b.iter(|| peer.ask(Request::Attach, name.as_bytes(), expected))
     });
-    group.bench_function(BenchmarkId::new("shm+populate", &size), |b| {
-        b.iter(|| peer.ask(Request::AttachPopulated, name.as_bytes(), expected))
+    group.bench_function(BenchmarkId::new("shm-4k", &size), |b| {
+        b.iter(|| peer.ask(Request::Attach, small_name.as_bytes(), expected))
+    });
+    group.bench_function(BenchmarkId::new("shm-4k+populate", &size), |b| {
+        b.iter(|| peer.ask(Request::AttachPopulated, small_name.as_bytes(), expected))
     });
     group.bench_function(BenchmarkId::new("shm-attached", &size), |b| {
         b.iter(|| peer.ask(Request::Attached, name.as_bytes(), expected))
@@ -161,6 +172,14 @@ fn transfer(c: &mut Criterion, len: usize) {
         // SAFETY: nobody writes the segment any more: it was filled before the first
         // benchmark, and the receiver only reads it.
         let words = unsafe { scratch.segment().words() };
+        b.iter(|| {
+            let sum = sum_words(std::hint::black_box(words));
+            assert_eq!(sum, expected);
+        })
+    });
+    group.bench_function(BenchmarkId::new("in-process-4k", &size), |b| {
+        // SAFETY: as above, for the 4 KiB segment.
+        let words = unsafe { small.segment().words() };
         b.iter(|| {
             let sum = sum_words(std::hint::black_box(words));
             assert_eq!(sum, expected);
@@ -289,8 +308,8 @@ mod peer {
     use std::io::{ErrorKind, Read, Write};
     use std::os::fd::AsFd;
 
-    use memmap2::MmapOptions;
     use shm_kata::SegmentDir;
+    use shm_kata::pages::Mapping;
 
     use super::common::bench_dir;
     use super::{Request, sum_words};
@@ -393,16 +412,21 @@ mod peer {
 
     /// Attach with `MAP_POPULATE`: one `mmap` call that also builds every page-table entry,
     /// instead of a page fault per 4 KiB page (or per 64 KiB with the kernel's fault-around
-    /// on read faults) once the loop touches them.
+    /// on read faults) once the loop touches them. Mapped by the kit, at a 2 MiB-aligned
+    /// address like every other mapping here.
     fn sum_populated(dir: &SegmentDir, name: &str) -> u64 {
         let file = OpenOptions::new()
             .read(true)
+            .write(true)
             .open(dir.join(name))
             .expect("receiver: open");
-        // SAFETY: a read-only map of a segment that the sender created, filled and keeps, at
-        // its full size and unchanged, until it has our answer: nobody truncates or writes
-        // it while the map lives.
-        let map = unsafe { MmapOptions::new().populate().map(&file) }.expect("receiver: mmap");
-        sum_words(bytemuck::cast_slice(&map[..]))
+        let len = file.metadata().expect("receiver: metadata").len() as usize;
+        let map = Mapping::shared(&file, len, true).expect("receiver: mmap");
+        // SAFETY: the mapping's own start, `len` bytes long, which the sender created as
+        // whole words, filled and keeps, at its full size and unchanged, until it has our
+        // answer: nobody truncates or writes it while the slice lives. The start is 2 MiB-
+        // aligned, so the words are 4-aligned.
+        let words = unsafe { std::slice::from_raw_parts(map.as_mut_ptr().cast::<u32>(), len / 4) };
+        sum_words(words)
     }
 }

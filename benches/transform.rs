@@ -2,7 +2,9 @@
 //!
 //! `cargo bench --features solutions --bench transform`
 //!
-//! 64M words (256 MiB, the kata's largest segment) in `/dev/shm`, rewritten in place:
+//! 64M words (256 MiB, the kata's largest segment) in `/dev/shm`, rewritten in place, on
+//! a segment the kata's `create` put on 2 MiB pages (`MADV_COLLAPSE`, see
+//! `shm_kata::pages`) and, in the same run, on one left on 4 KiB pages (the `-4k` rows):
 //!
 //! * **run/W**: `transform::run` with W worker processes, for W = 1, 2, … up to the
 //!   machine's cores. Everything the classic job's parent pays is measured: starting W
@@ -20,7 +22,9 @@ mod common;
 
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
+use shm_kata::pages::Policy;
 use shm_kata::transform::{run, transform};
 
 use common::ShmScratch;
@@ -37,28 +41,38 @@ fn main() {
 }
 
 fn transform_throughput(c: &mut Criterion) {
-    let mut scratch = ShmScratch::filled("transform", WORDS * 4);
-    let (dir, name) = (scratch.dir().clone(), scratch.name().to_owned());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-
     let mut group = c.benchmark_group("transform");
     group.throughput(Throughput::Bytes((WORDS * 4) as u64));
+    // One segment at a time: 256 MiB of /dev/shm is the kata's limit.
+    for (policy, pages) in [(Policy::Huge, ""), (Policy::Small, "-4k")] {
+        let scratch = ShmScratch::filled_on("transform", WORDS * 4, policy);
+        rows(&mut group, scratch, pages);
+    }
+    group.finish();
+}
+
+fn rows(group: &mut BenchmarkGroup<'_, WallTime>, mut scratch: ShmScratch, pages: &str) {
+    let (dir, name) = (scratch.dir().clone(), scratch.name().to_owned());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let size = common::mib(WORDS * 4);
     for workers in 1..=cores {
-        group.bench_function(BenchmarkId::new(format!("run/{workers}"), &size), |b| {
+        let id = BenchmarkId::new(format!("run{pages}/{workers}"), &size);
+        group.bench_function(id, |b| {
             b.iter(|| run(&dir, &name, workers).expect("transform::run"))
         });
     }
-    group.bench_function(BenchmarkId::new("single-pass", &size), |b| {
-        // SAFETY: no worker is running: every `run` above has returned, and it returns
-        // only after all its workers have exited. This process has no other `Segment` of
-        // the file, so nothing else touches these words while the slice lives.
-        let words = unsafe { scratch.segment().words_mut() };
-        b.iter(|| {
-            for word in std::hint::black_box(&mut *words) {
-                *word = transform(*word);
-            }
-        })
-    });
-    group.finish();
+    group.bench_function(
+        BenchmarkId::new(format!("single-pass{pages}"), &size),
+        |b| {
+            // SAFETY: no worker is running: every `run` above has returned, and it returns
+            // only after all its workers have exited. This process has no other `Segment` of
+            // the file, so nothing else touches these words while the slice lives.
+            let words = unsafe { scratch.segment().words_mut() };
+            b.iter(|| {
+                for word in std::hint::black_box(&mut *words) {
+                    *word = transform(*word);
+                }
+            })
+        },
+    );
 }

@@ -8,10 +8,18 @@
 //! and both print the same `RESULT` line so the two can be compared.
 //!
 //! It uses only the kata's public API: `create`, `transform::run`, `transform::transform`.
+//! The segment gets 2 MiB pages where the kernel allows (the kit's `MADV_COLLAPSE`);
+//! with `SHM_KATA_PAGES=4k` it stays on 4 KiB pages, and the line says `rust-4k`.
+//!
+//! `classic N floor` runs the same fill, transform and verify in *one* process on memory
+//! of its own, single-threaded, no segment, no worker: a `Vec` (`way=vec`), and an
+//! anonymous mapping with `MADV_HUGEPAGE` (`way=vec+hugepage`). That is the physical floor
+//! the whole-process job is judged against, and it prints `RESULT rust floor …` lines.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use shm_kata::pages::{self, HUGE_PAGE, Policy};
 use shm_kata::{SegmentDir, create, transform, worker};
 
 fn main() -> ExitCode {
@@ -20,9 +28,19 @@ fn main() -> ExitCode {
         .next()
         .map_or(500_000, |a| a.parse().expect("N: a word count"));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers: usize = args
-        .next()
-        .map_or(cores, |a| a.parse().expect("W: a worker count"));
+    let workers = args.next();
+    if workers.as_deref() == Some("floor") {
+        for (way, huge) in [("vec", false), ("vec+hugepage", true)] {
+            let [fill, run, verify, free] = floor(words, huge).map(|t| t.as_secs_f64());
+            println!(
+                "RESULT rust floor words={words} way={way} fill_s={fill:.6} \
+                 transform_s={run:.6} verify_s={verify:.6} remove_s={free:.6} total_s={:.6}",
+                fill + run + verify + free
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let workers: usize = workers.map_or(cores, |a| a.parse().expect("W: a worker count"));
     if !worker::program().is_file() {
         eprintln!(
             "classic: the worker binary {} is missing: build it with \
@@ -35,8 +53,12 @@ fn main() -> ExitCode {
         Ok(times) => {
             let total: Duration = times.iter().sum();
             let [fill, run, verify, remove] = times.map(|t| t.as_secs_f64());
+            let rust = match pages::policy() {
+                Policy::Huge => "rust",
+                Policy::Small => "rust-4k",
+            };
             println!(
-                "RESULT rust job words={words} workers={workers} fill_s={fill:.6} \
+                "RESULT {rust} job words={words} workers={workers} fill_s={fill:.6} \
                  transform_s={run:.6} verify_s={verify:.6} remove_s={remove:.6} total_s={:.6}",
                 total.as_secs_f64()
             );
@@ -94,6 +116,50 @@ fn classic(words: usize, workers: usize) -> Result<[Duration; 4], String> {
         verified - transformed,
         removed - verified,
     ])
+}
+
+/// The same steps in one process, on a buffer of its own: fill, transform every word,
+/// verify every word, free. `huge`: an anonymous mapping (rounded up to whole 2 MiB, where
+/// the kernel can place huge pages) with `MADV_HUGEPAGE`, instead of a `Vec`.
+fn floor(words: usize, huge: bool) -> [Duration; 4] {
+    let start = Instant::now();
+    let mut vec = Vec::new();
+    let mut map = None;
+    let buffer: &mut [u32] = if huge {
+        let map = map.insert(
+            memmap2::MmapMut::map_anon((words * 4).next_multiple_of(HUGE_PAGE))
+                .expect("an anonymous mapping"),
+        );
+        // Only a hint: with THP `never`, or no free 2 MiB, the pages stay small.
+        let _ = map.advise(memmap2::Advice::HugePage);
+        &mut bytemuck::cast_slice_mut(&mut map[..])[..words]
+    } else {
+        vec.resize(words, 0u32);
+        &mut vec
+    };
+    for (i, word) in buffer.iter_mut().enumerate() {
+        *word = i as u32;
+    }
+    let filled = Instant::now();
+    for word in buffer.iter_mut() {
+        *word = transform::transform(*word);
+    }
+    let transformed = Instant::now();
+    let wrong = buffer
+        .iter()
+        .enumerate()
+        .filter(|&(i, &w)| w != transform::transform(i as u32))
+        .count();
+    assert_eq!(wrong, 0, "the floor's own transform went wrong");
+    let verified = Instant::now();
+    drop((vec, map));
+    let freed = Instant::now();
+    [
+        filled - start,
+        transformed - filled,
+        verified - transformed,
+        freed - verified,
+    ]
 }
 
 /// Removes the segment's file if the job stops early; after a clean removal it finds

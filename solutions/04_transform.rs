@@ -24,13 +24,14 @@ pub fn transform_range(dir: &SegmentDir, name: &str, range: Range<usize>) -> Res
     let words = unsafe { segment.words_range_mut(range)? };
     // One pass, no bounds check per word (the iterator already knows the range), each
     // page touched once: the loop runs at memory speed. What it cannot avoid is the
-    // kernel connecting our 4 KiB pages on first touch (a page fault maps 16 of them at
-    // a time) and disconnecting them at exit: for 256 MiB that is as much time as the
-    // transform itself (`cargo bench --features solutions --bench transform`). Asking for
-    // all of them up front (`MAP_POPULATE`, `madvise(MADV_POPULATE_WRITE)`) does the same
-    // work page by page and measured slower here; huge pages (a tmpfs mounted with
-    // `huge=within_size`) make 512 times fewer pages, but that is the machine's setting,
-    // not the program's.
+    // kernel connecting our pages on first touch and disconnecting them at exit: on 4 KiB
+    // pages (a page fault maps 16 of them at a time) that is, for 256 MiB, as much time as
+    // the transform itself (`cargo bench --features solutions --bench transform`). Asking
+    // for all of them up front (`MAP_POPULATE`, `madvise(MADV_POPULATE_WRITE)`) does the
+    // same work page by page and measured slower here. Huge pages make 512 times fewer:
+    // the kit's `create` collapses a new segment into 2 MiB pages, and maps every segment
+    // at a 2 MiB-aligned address, so this loop gets them where the kernel allows
+    // (`shm_kata::pages`).
     for word in words {
         *word = transform(*word);
     }

@@ -9,7 +9,8 @@
 //! * **the kit**, always compiled: [`SegmentDir`] and [`Segment`] (where segments live and
 //!   what a mapped one is), [`Error`], [`job`] and [`worker`] (start worker processes of
 //!   the crate's `shm-kata-worker` binary and wait for them), and [`liveness`] (how the
-//!   kernel tells whether a segment still has a live holder);
+//!   kernel tells whether a segment still has a live holder), and [`pages`] (2 MiB-aligned
+//!   mappings, and huge pages for the segments the kata creates);
 //! * **the exercises**, mounted at the crate root: [`create`], [`attach`], [`partition`],
 //!   [`transform`], [`lock`], [`cleanup`], [`seal`]. They come from `exercises/` (what a learner edits), or from
 //!   `solutions/` with `--features solutions`. Both trees have the same public API, so the
@@ -21,6 +22,7 @@
 pub mod error;
 pub mod job;
 pub mod liveness;
+pub mod pages;
 pub mod runner;
 pub mod segment;
 pub mod worker;

@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicU8, AtomicU32};
 
-use memmap2::{MmapMut, MmapRaw};
+use memmap2::MmapMut;
 
 use crate::error::{Error, Result};
 use crate::liveness;
+use crate::pages::{self, Mapping, Pages};
 
 /// The directory segments live in.
 ///
@@ -115,12 +116,14 @@ pub struct Segment {
     // The map is declared before the file so it is dropped (unmapped) first; the kernel
     // would keep the pages alive either way, but this is the order a reader expects.
     //
-    // Kept as a *raw* mapping: `MmapMut` hands out its bytes through `&[u8]`, and a pointer
-    // taken from a shared `&[u8]` may never be written through (not even by an atomic
-    // store: the compiler is told those bytes are frozen). Every view below starts from
-    // `MmapRaw::as_mut_ptr`, a pointer that carries no such promise.
-    map: MmapRaw,
+    // The kit's own mapping of the file, at a 2 MiB-aligned address (see `pages`), kept as
+    // a *raw* one: `MmapMut` hands out its bytes through `&[u8]`, and a pointer taken from a
+    // shared `&[u8]` may never be written through (not even by an atomic store: the
+    // compiler is told those bytes are frozen). Every view below starts from
+    // `Mapping::as_mut_ptr`, a pointer that carries no such promise.
+    map: Mapping,
     file: File,
+    pages: Pages,
 }
 
 impl Segment {
@@ -130,6 +133,9 @@ impl Segment {
     /// whatever way the process ends).
     ///
     /// The mapping must cover the whole file: anything else is [`Error::SizeMismatch`].
+    /// The kit then maps the file again at a 2 MiB-aligned address, where huge pages can
+    /// be mapped whole, and drops `map` (see [`pages`](crate::pages): nothing has touched
+    /// `map` yet, so this costs two system calls, not a page fault).
     /// Fails with `NotFound` if the name was removed (by an `unlink` or a `sweep`) between
     /// the caller's `open` and this call: the caller would otherwise hold a segment nobody
     /// else can ever reach.
@@ -148,12 +154,18 @@ impl Segment {
                 mapped: map.len() as u64,
             });
         }
+        let aligned = Mapping::shared(&file, map.len(), false).map_err(|source| Error::Io {
+            name: name.to_owned(),
+            source,
+        })?;
+        drop(map);
         liveness::register(&file, dir.path(), name)?;
         Ok(Segment {
             name: name.to_owned(),
             path: dir.join(name),
-            map: MmapRaw::from(map),
+            map: aligned,
             file,
+            pages: Pages::Attached,
         })
     }
 
@@ -161,8 +173,14 @@ impl Segment {
     /// *created*: it also marks the file as the kata's (the `user.shm-kata` extended
     /// attribute), which is what lets a later `sweep` remove it once every holder is gone.
     /// Files the kata did not create are never marked, so a sweep never touches them.
+    ///
+    /// It also asks for huge pages: every whole 2 MiB of the segment is collapsed into one
+    /// (`MADV_COLLAPSE`), now, while the pages `posix_fallocate` reserved are untouched
+    /// zeros and the collapse has nothing to copy. Where the kernel refuses, the segment
+    /// stays on 4 KiB pages and works the same; [`pages`](Segment::pages) says which.
     pub fn from_created(dir: &SegmentDir, name: &str, file: File, map: MmapMut) -> Result<Segment> {
-        let segment = Segment::from_parts(dir, name, file, map)?;
+        let mut segment = Segment::from_parts(dir, name, file, map)?;
+        segment.pages = segment.map.collapse(&segment.file, pages::policy());
         // Marked only once the liveness lock is held: a sweep never sees a marked file
         // without a holder, not even for the instant between the two.
         liveness::mark(&segment.file);
@@ -196,11 +214,17 @@ impl Segment {
                 mapped: map.len() as u64,
             });
         }
+        let aligned = Mapping::shared(&file, map.len(), false).map_err(|source| Error::Io {
+            name: name.clone(),
+            source,
+        })?;
+        drop(map);
         Ok(Segment {
             name,
             path: PathBuf::new(),
-            map: MmapRaw::from(map),
+            map: aligned,
             file,
+            pages: Pages::Attached,
         })
     }
 
@@ -228,6 +252,27 @@ impl Segment {
     /// left out of every word view.
     pub fn word_count(&self) -> usize {
         self.map.len() / 4
+    }
+
+    /// Which pages the segment got, if this process created it (see [`pages`]).
+    pub fn pages(&self) -> Pages {
+        self.pages
+    }
+
+    /// How many bytes of *this process's* mapping the page tables map with 2 MiB entries
+    /// now (from `/proc/self/smaps`): all of a collapsed segment's whole 2 MiB right after
+    /// `create`; for an attacher, the huge pages it has touched so far.
+    pub fn huge_mapped(&self) -> Result<usize> {
+        self.map.huge_mapped().map_err(|source| Error::Io {
+            name: self.name.clone(),
+            source,
+        })
+    }
+
+    /// The address of the first byte: always a multiple of [`pages::HUGE_PAGE`] (2 MiB),
+    /// so that huge pages can be mapped whole.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.map.as_mut_ptr()
     }
 
     /// The open file behind the mapping (for locks and metadata).
@@ -398,12 +443,12 @@ mod views {
     use std::ops::Range;
     use std::sync::atomic::{AtomicU8, AtomicU32};
 
-    use memmap2::MmapRaw;
+    use crate::pages::Mapping;
 
     /// The mapping as atomic words (its trailing bytes that fill no word left out).
-    pub fn atomic_words(map: &MmapRaw) -> &[AtomicU32] {
+    pub fn atomic_words(map: &Mapping) -> &[AtomicU32] {
         let ptr = map.as_mut_ptr().cast::<AtomicU32>();
-        // SAFETY: `ptr` is the mapping's own start address (`MmapRaw::as_mut_ptr`), never
+        // SAFETY: `ptr` is the mapping's own start address (`Mapping::as_mut_ptr`), never
         // taken from a `&[u8]`, so writing through it is allowed (a pointer derived from a
         // shared `&[u8]` is read-only, even for an atomic store). The mapping covers
         // `map.len()` bytes, and `len / 4` whole words fit in them. `AtomicU32` has the size
@@ -418,7 +463,7 @@ mod views {
     }
 
     /// The mapping as atomic bytes.
-    pub fn atomic_bytes(map: &MmapRaw) -> &[AtomicU8] {
+    pub fn atomic_bytes(map: &Mapping) -> &[AtomicU8] {
         let ptr = map.as_mut_ptr().cast::<AtomicU8>();
         // SAFETY: as for `atomic_words`: the mapping's raw start, `len()` bytes long,
         // borrowed from `map`; `AtomicU8` has the size, alignment and validity of `u8`.
@@ -430,7 +475,7 @@ mod views {
     /// # Safety
     /// `range` is in order and inside the mapping, and nothing writes those bytes while
     /// the slice lives (no other process, no other handle, no atomic view).
-    pub unsafe fn plain(map: &MmapRaw, range: Range<usize>) -> &[u8] {
+    pub unsafe fn plain(map: &Mapping, range: Range<usize>) -> &[u8] {
         debug_assert!(range.start <= range.end && range.end <= map.len());
         // SAFETY: the raw start plus `range.start` stays inside the mapping (the caller's
         // promise), which lives as long as the borrow of `map`; nobody writes these bytes
@@ -443,7 +488,7 @@ mod views {
     /// # Safety
     /// `range` is in order and inside the mapping, and nothing else reads or writes those
     /// bytes while the slice lives.
-    pub unsafe fn plain_mut(map: &mut MmapRaw, range: Range<usize>) -> &mut [u8] {
+    pub unsafe fn plain_mut(map: &mut Mapping, range: Range<usize>) -> &mut [u8] {
         debug_assert!(range.start <= range.end && range.end <= map.len());
         // SAFETY: as for `plain`; `&mut map` rules out every other view through this
         // handle, and the caller promises the same of every other process and handle.
@@ -456,6 +501,7 @@ mod tests {
     use std::fs::OpenOptions;
 
     use super::*;
+    use crate::pages::Mapping;
 
     /// The views write through the mapping's raw pointer. Run under Miri
     /// (`cargo +nightly miri test --lib views_`), which checks the aliasing rules a real
@@ -463,7 +509,7 @@ mod tests {
     /// through is reported there as "only grants SharedReadOnly permission".
     #[test]
     fn views_of_one_mapping_write_through_its_raw_pointer() {
-        let mut map = MmapRaw::from(MmapMut::map_anon(64).unwrap());
+        let mut map = Mapping::anonymous(64);
         views::atomic_words(&map)[1].store(0x0403_0201, Relaxed);
         views::atomic_bytes(&map)[0].store(9, Relaxed);
         assert_eq!(views::atomic_words(&map)[0].load(Relaxed), 9);

@@ -53,7 +53,9 @@
 //! uses) it registers this process as a live holder, and it also marks the file as the
 //! kata's, so exercise 06's `sweep` can tell it apart from anyone else's file. It takes
 //! the file, and closes it if it fails: keep a second descriptor (`file.try_clone()`) to
-//! recognise your file by.
+//! recognise your file by. (It also maps the file again at a 2 MiB-aligned address and asks
+//! the kernel for 2 MiB pages, which is why the reservation must come before it: see
+//! `src/pages.rs` when you are curious what a page fault costs.)
 //!
 //! Run: `cargo test --test 01_create`   Stuck? `cargo run -- hint 1`
 

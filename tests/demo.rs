@@ -400,6 +400,43 @@ fn ctrl_c_leaves_a_file_that_took_the_demos_name() {
 /// A killed run of the classic example or of a benchmark leaves its segment just as a
 /// killed demo does: the next demo removes those too, by the same rule, and nothing else
 /// that merely starts like a kata name.
+/// The demo says which pages its segment got and how long each step took; `--pages 4k`
+/// keeps it on 4 KiB pages, to compare with the default on the same machine.
+#[test]
+fn the_demo_reports_its_pages_and_the_time_of_each_step() {
+    let scratch = Scratch::new();
+    for (pages, expected) in [("4k", "4 KiB pages (as asked)"), ("huge", " pages")] {
+        let mut command = demo(&scratch.dir);
+        command.args(["--pages", pages]);
+        let out = run_bounded(command, LIMIT, "the demo");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "the demo failed: {}", out.stderr);
+        let create = stdout
+            .lines()
+            .find(|line| line.trim_start().starts_with("create + fill"))
+            .unwrap_or_else(|| panic!("no create + fill row in:\n{stdout}"));
+        assert!(
+            create.contains(expected),
+            "with --pages {pages} the create row should say {expected:?}: {create:?}"
+        );
+        for step in [
+            "create + fill",
+            "transform",
+            "verify",
+            "close + remove",
+            "total",
+        ] {
+            assert!(
+                stdout
+                    .lines()
+                    .any(|line| line.trim_start().starts_with(step) && line.contains(" ms")),
+                "the demo should time the step {step:?}:\n{stdout}"
+            );
+        }
+    }
+    scratch.finish();
+}
+
 #[test]
 fn the_demo_also_removes_what_a_killed_example_or_benchmark_left() {
     let scratch = Scratch::new();

@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use criterion::Criterion;
+use shm_kata::pages::{self, Policy};
 use shm_kata::{Segment, SegmentDir};
 
 /// The largest segment a benchmark may create: the kata's limit for `/dev/shm`.
@@ -36,14 +37,29 @@ impl ShmScratch {
     /// Creates `shm-kata-bench-<what>-<pid>` of `len` bytes and fills its words with
     /// `0, 1, 2, …`, the article's buffer.
     pub fn filled(what: &str, len: usize) -> ShmScratch {
+        ShmScratch::filled_on(what, len, Policy::Huge)
+    }
+
+    /// The same, on the pages `policy` asks for: `Policy::Small` keeps the segment on
+    /// 4 KiB pages, as a program without the kit's collapse gets on a stock `/dev/shm`.
+    /// The name then ends in `-4k`.
+    pub fn filled_on(what: &str, len: usize, policy: Policy) -> ShmScratch {
         assert!(
             len <= MAX_SEGMENT,
             "a benchmark segment may be at most 256 MiB, not {len} bytes"
         );
         let dir = bench_dir();
-        let name = format!("shm-kata-bench-{what}-{}", std::process::id());
-        let mut segment = shm_kata::create::create(&dir, &name, len)
-            .unwrap_or_else(|e| panic!("could not create the benchmark segment: {e}"));
+        let small = match policy {
+            Policy::Huge => "",
+            Policy::Small => "-4k",
+        };
+        let name = format!("shm-kata-bench-{what}{small}-{}", std::process::id());
+        pages::set_policy(policy);
+        let created = shm_kata::create::create(&dir, &name, len);
+        pages::set_policy(Policy::Huge);
+        let mut segment =
+            created.unwrap_or_else(|e| panic!("could not create the benchmark segment: {e}"));
+        eprintln!("{name}: {}", segment.pages());
         // SAFETY: the segment was created a moment ago and its name has not been handed
         // to anyone: no other process or `Segment` can touch it while we fill it.
         fill_counting(unsafe { segment.words_mut() });

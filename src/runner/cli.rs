@@ -74,6 +74,9 @@ pub enum Command {
         /// The segment directory (default: /dev/shm): the tests give their own.
         #[arg(long, hide = true)]
         dir: Option<PathBuf>,
+        /// The segment's pages: `huge` (2 MiB, collapsed where the kernel allows) or `4k`.
+        #[arg(long, value_enum, default_value = "huge")]
+        pages: crate::pages::Policy,
     },
 }
 
@@ -128,8 +131,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Some(Command::Verify { shm_dir }) => super::verify::run(&kata()?, shm_dir),
         // The demo needs no exercise list: it runs whatever code is compiled in.
-        Some(Command::Demo { len, workers, dir }) => {
-            super::demo::run(*len, *workers, dir.as_deref())
-        }
+        Some(Command::Demo {
+            len,
+            workers,
+            dir,
+            pages,
+        }) => super::demo::run(*len, *workers, dir.as_deref(), *pages),
     })
 }

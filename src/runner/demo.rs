@@ -32,6 +32,7 @@ use anstream::{eprintln, println};
 
 use super::cargo::{Cargo, Tree};
 use super::style::{BAD, CODE, DIM, GOOD, TITLE, paint};
+use crate::pages::{Pages, Policy};
 use crate::{Error, Segment, SegmentDir, attach, create, liveness, partition, transform};
 
 /// The default number of words: 20 MB, enough to time, small enough for any machine.
@@ -51,13 +52,17 @@ pub const LEFT_BY_KATA_PROGRAMS: [&str; 3] = [PREFIX, "shm-kata-classic-", "shm-
 
 /// Runs the demo in `dir` (`/dev/shm` unless given: the tests give their own scratch
 /// directory); exit status 0 only if every word was right.
-pub fn run(len: usize, workers: Option<usize>, dir: Option<&Path>) -> ExitCode {
+///
+/// `pages` is what the segment is asked to live on: 2 MiB pages (where the kernel allows),
+/// or 4 KiB pages, to compare the two on the same machine.
+pub fn run(len: usize, workers: Option<usize>, dir: Option<&Path>, pages: Policy) -> ExitCode {
     let workers = workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(1)
     });
     let dir = dir.map_or_else(SegmentDir::system, SegmentDir::at);
+    crate::pages::set_policy(pages);
     match demo(&dir, len, workers) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -106,7 +111,7 @@ fn demo(dir: &SegmentDir, len: usize, workers: usize) -> Result<(), String> {
         word.store(i as u32, Relaxed);
     }
     let filled = started.elapsed();
-    row("create + fill", filled, "");
+    row("create + fill", filled, &pages_note(&segment));
 
     let started = Instant::now();
     attempt(|| transform::run(dir, &name, workers))?;
@@ -162,6 +167,18 @@ fn rehearse(dir: &SegmentDir, name: &str) -> Result<(), Error> {
     partition::partition(2, 2);
     transform::transform(0);
     transform::transform_range(dir, name, 0..2)
+}
+
+/// Which pages the segment got, and the part of it a 2 MiB page could not cover.
+fn pages_note(segment: &Segment) -> String {
+    match segment.pages() {
+        Pages::Huge { bytes } if bytes < segment.len() => format!(
+            "{}, the last {:.1} MiB on 4 KiB pages",
+            segment.pages(),
+            (segment.len() - bytes) as f64 / f64::from(1 << 20)
+        ),
+        pages => pages.to_string(),
+    }
 }
 
 fn row(step: &str, took: Duration, note: &str) {

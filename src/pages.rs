@@ -1,0 +1,459 @@
+//! The kit: which pages a segment lives on, and the mappings that let it use big ones.
+//!
+//! # Why the page size matters
+//! The processor finds a byte of a mapping through page tables: one entry per page. A
+//! 64 MiB segment on 4 KiB pages is 16,384 entries, and a process that has just mapped it
+//! has none of them yet: its first touch of each page is a *page fault*, a trip into the
+//! kernel that looks the page up and writes the entry. A fresh attach that reads 64 MiB
+//! pays 16,384 of them, and every unmap tears them down again. On 2 MiB pages the same
+//! segment is 32 entries, one level up the table (a PMD entry): 512 times fewer faults,
+//! and fewer TLB misses while reading.
+//!
+//! # Huge pages on a stock `/dev/shm`
+//! A tmpfs gives its files 2 MiB pages by itself only when it is mounted with `huge=` (or
+//! `/sys/kernel/mm/transparent_hugepage/shmem_enabled` says so); `/dev/shm` usually is
+//! not. Since Linux 6.1 a program can ask anyway: `madvise(MADV_COLLAPSE)` over a mapping
+//! of the file turns each 2 MiB-aligned, 2 MiB-long run of its pages into one huge page.
+//! Three facts make it cheap and useful:
+//!
+//! * **Collapse right after the reservation.** `posix_fallocate` has just made every page
+//!   exist, as zeros nobody has touched: the collapse then only allocates huge pages, with
+//!   nothing to copy. Collapsing after the fill copies every byte (about five times
+//!   slower); collapsing before the reservation finds holes and fails (`EINVAL`).
+//! * **Every mapper needs a 2 MiB-aligned address.** A huge page can be mapped by one
+//!   PMD entry only where the virtual address is 2 MiB-aligned too; `mmap` picks any 4 KiB
+//!   boundary, so the kit reserves an aligned range first (an anonymous `PROT_NONE`
+//!   mapping 2 MiB too long), maps the file over it with `MAP_FIXED`, and gives the slack
+//!   back. Measured on a quiet machine: a fresh attach + sum of 64 MiB of huge pages
+//!   takes 2.2–2.4 ms at an aligned address, 4.7–4.9 ms one page off, where every huge
+//!   page is mapped by 512 small entries again.
+//! * **Only where the file system does not do it already.** On a tmpfs mounted with
+//!   `huge=` (or with `shmem_enabled` = `force`), `posix_fallocate` itself reserves huge
+//!   pages, and collapsing those is worse than useless: measured on Linux 6.18, the
+//!   collapse maps the reserved-but-never-written huge pages as they are, and the next
+//!   process to map the file finds them "not yet written", clears them, and every byte
+//!   written meanwhile is lost. So the kit reads the mount's options
+//!   (`/proc/self/mountinfo`) and leaves such a file to the mount ([`Pages::ByMount`]).
+//! * **It may be refused, and that is fine.** A kernel before 6.1 (`EINVAL`),
+//!   `shmem_enabled` = `deny`, a file system without large folios (a file on ext4, say),
+//!   or no free 2 MiB of physical memory (`ENOMEM`, `EAGAIN`): the segment then simply
+//!   stays on 4 KiB pages, which work exactly the same, only slower to map. The kit
+//!   records why ([`Pages`]), and never fails a `create` for it.
+//!
+//! The exercises do not change for any of this: `create` and `attach` map with memmap2 as
+//! before, and [`Segment::from_parts`](crate::Segment::from_parts) maps the same file again
+//! at an aligned address (a few microseconds: nothing has been touched yet) and drops
+//! theirs. Huge pages are a property of the kit, the way the page size is a property of
+//! the machine: the lessons stay about names, sizes and ownership.
+
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::ptr::NonNull;
+
+use nix::errno::Errno;
+use rustix::mm::{MapFlags, MsyncFlags, ProtFlags};
+
+/// The size of a huge page on x86-64 and most other 64-bit Linux machines: 2 MiB, what one
+/// PMD entry of the page table maps.
+pub const HUGE_PAGE: usize = 2 << 20;
+
+/// `MADV_COLLAPSE` (Linux 6.1+, `include/uapi/asm-generic/mman-common.h`): neither rustix
+/// nor nix names it yet.
+const MADV_COLLAPSE: i32 = 25;
+
+/// Which pages the kit asks for when this thread creates a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Policy {
+    /// Collapse every whole 2 MiB of a new segment into a huge page (the default).
+    Huge,
+    /// Leave new segments on 4 KiB pages: what a program without the kit gets on a stock
+    /// `/dev/shm`. For comparisons (`demo --pages 4k`, the benchmarks) and tests.
+    #[value(name = "4k")]
+    Small,
+}
+
+/// The environment variable that sets the default [`Policy`] of a process: `4k` or `huge`.
+pub const PAGES_ENV: &str = "SHM_KATA_PAGES";
+
+thread_local! {
+    static POLICY: Cell<Option<Policy>> = const { Cell::new(None) };
+}
+
+/// Sets the page policy for the segments *this thread* creates from now on. (Per thread, so
+/// that tests running side by side in one process do not change each other's segments.)
+pub fn set_policy(policy: Policy) {
+    POLICY.with(|p| p.set(Some(policy)));
+}
+
+/// The policy this thread creates segments with: what [`set_policy`] set, else
+/// `SHM_KATA_PAGES` (`4k` for [`Policy::Small`]), else [`Policy::Huge`].
+pub fn policy() -> Policy {
+    POLICY
+        .with(Cell::get)
+        .unwrap_or_else(|| match std::env::var(PAGES_ENV).as_deref() {
+            Ok("4k" | "4K" | "small") => Policy::Small,
+            _ => Policy::Huge,
+        })
+}
+
+/// Which pages a segment got when this process created it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pages {
+    /// The first `bytes` bytes (every whole 2 MiB of the segment) are huge pages; a tail
+    /// shorter than 2 MiB stays on 4 KiB pages.
+    Huge { bytes: usize },
+    /// 4 KiB pages, and why.
+    Small(Why),
+    /// The file system hands out huge pages by itself (a tmpfs mounted with `huge=`, or
+    /// `shmem_enabled` = `force`): the kit leaves the pages to it and does not collapse.
+    ByMount,
+    /// This process attached to the segment: whoever created it chose its pages. Ask
+    /// [`Segment::huge_mapped`](crate::Segment::huge_mapped) what this mapping uses.
+    Attached,
+}
+
+/// Why a segment the kit created stayed on 4 KiB pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Smaller than one huge page: there is nothing to collapse.
+    TooSmall,
+    /// [`Policy::Small`] was asked for.
+    Declined,
+    /// The kernel refused `MADV_COLLAPSE` with this error.
+    Refused(Errno),
+}
+
+impl fmt::Display for Pages {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pages::Huge { bytes } => write!(f, "2 MiB pages ({} of them)", bytes / HUGE_PAGE),
+            Pages::Small(Why::TooSmall) => write!(f, "4 KiB pages (smaller than one 2 MiB page)"),
+            Pages::Small(Why::Declined) => write!(f, "4 KiB pages (as asked)"),
+            Pages::Small(Why::Refused(errno)) => write!(
+                f,
+                "4 KiB pages (the kernel refused MADV_COLLAPSE: {errno}; {})",
+                match errno {
+                    Errno::EINVAL => {
+                        "a kernel before 6.1, shmem_enabled = deny, or a file system without \
+                         large folios"
+                    }
+                    Errno::ENOMEM | Errno::EAGAIN => "no free 2 MiB of physical memory just now",
+                    _ => "see madvise(2)",
+                }
+            ),
+            Pages::ByMount => write!(f, "the file system's own pages (a huge= mount)"),
+            Pages::Attached => write!(f, "chosen by the segment's creator"),
+        }
+    }
+}
+
+/// A shared, writable mapping of a file, starting at a 2 MiB-aligned address. Unmapped on
+/// drop.
+///
+/// This is what a [`Segment`](crate::Segment) holds. It hands out a raw pointer only: the
+/// views in `segment.rs` decide what may be done with the bytes.
+#[derive(Debug)]
+pub struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: a `Mapping` is an address range and its length; the memory behind it is shared
+// with other processes anyway, so which thread holds or drops the handle changes nothing.
+// What may be done with the bytes is decided by the views, which are sound across threads
+// for the same reason they are across processes.
+unsafe impl Send for Mapping {}
+// SAFETY: as for `Send`: `&Mapping` only gives out the raw pointer and the length.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps the first `len` bytes of `file` (opened for reading and writing), shared and
+    /// writable, at a 2 MiB-aligned address; with `populate`, the kernel also fills in
+    /// every page-table entry now (`MAP_POPULATE`) instead of at each first touch.
+    ///
+    /// The file must keep at least `len` bytes while the mapping lives: a touch past its
+    /// end is a SIGBUS (the callers check the size, and the kata's rule is that nobody
+    /// shrinks a live segment).
+    pub fn shared(file: &File, len: usize, populate: bool) -> io::Result<Mapping> {
+        if len == 0 {
+            // mmap refuses a length of 0; an empty mapping needs no memory at all.
+            return Ok(Mapping {
+                ptr: NonNull::dangling(),
+                len: 0,
+            });
+        }
+        let page = rustix::param::page_size();
+        // What the file mapping covers: `len` rounded up to whole pages.
+        let span = len.next_multiple_of(page);
+        let reserve = span
+            .checked_add(HUGE_PAGE)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        // SAFETY: a new anonymous mapping at an address the kernel chooses (the pointer is
+        // null): it cannot overlap anything of ours. PROT_NONE and MAP_NORESERVE: it is
+        // address space only, no memory, and any touch of it would fault. It exists so
+        // that nobody else (another thread's mmap, the allocator) can take the range we
+        // are about to map into.
+        let base = unsafe {
+            rustix::mm::mmap_anonymous(
+                std::ptr::null_mut(),
+                reserve,
+                ProtFlags::empty(),
+                MapFlags::PRIVATE | MapFlags::NORESERVE,
+            )
+        }?;
+        let start = (base as usize).next_multiple_of(HUGE_PAGE);
+        let head = start - base as usize;
+        let aligned = base.cast::<u8>().wrapping_add(head).cast::<c_void>();
+        let mut flags = MapFlags::SHARED | MapFlags::FIXED;
+        if populate {
+            flags |= MapFlags::POPULATE;
+        }
+        // SAFETY: MAP_FIXED replaces whatever is mapped at `aligned..aligned + span`
+        // without asking, which is how a program corrupts its own heap when the range is
+        // not its own. Here it is: `head + span <= reserve`, so the range lies inside the
+        // reservation just made, which nothing else uses. The file is open for reading and
+        // writing, as a shared writable mapping needs.
+        let mapped = unsafe {
+            rustix::mm::mmap(
+                aligned,
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                flags,
+                file,
+                0,
+            )
+        };
+        let tail = reserve - head - span;
+        // SAFETY: each range given back is a part of our own reservation that the file
+        // mapping does not cover (`base..aligned` before it, `aligned + span..` after it),
+        // or, when anything failed, the whole reservation with the file mapping inside it:
+        // no pointer into any of them has been handed out.
+        let trimmed = unsafe {
+            mapped.and_then(|_| {
+                if head > 0 {
+                    rustix::mm::munmap(base, head)?;
+                }
+                if tail > 0 {
+                    rustix::mm::munmap(aligned.cast::<u8>().add(span).cast(), tail)?;
+                }
+                Ok(())
+            })
+        };
+        if let Err(e) = trimmed {
+            // SAFETY: as above: the whole range is ours and nothing points into it.
+            let _ = unsafe { rustix::mm::munmap(base, reserve) };
+            return Err(e.into());
+        }
+        Ok(Mapping {
+            ptr: NonNull::new(aligned.cast()).expect("mmap never maps at address 0"),
+            len,
+        })
+    }
+
+    /// A private anonymous mapping, for unit tests of the views (Miri can run it, while it
+    /// cannot map files).
+    #[cfg(test)]
+    pub(crate) fn anonymous(len: usize) -> Mapping {
+        // SAFETY: a new mapping at an address the kernel chooses: it overlaps nothing.
+        let ptr = unsafe {
+            rustix::mm::mmap_anonymous(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+            )
+        }
+        .expect("an anonymous mapping");
+        Mapping {
+            ptr: NonNull::new(ptr.cast()).expect("mmap never maps at address 0"),
+            len,
+        }
+    }
+
+    /// The first byte of the mapping. Writing through it is allowed: it is the mapping's
+    /// own address, not a pointer taken from a shared reference.
+    pub fn as_mut_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for the mapping of an empty file.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// `msync(MS_SYNC)`: writes dirty pages back to the file (a no-op on a tmpfs).
+    pub fn flush(&self) -> io::Result<()> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        // SAFETY: the range is exactly our own live mapping; msync reads no Rust memory.
+        unsafe { rustix::mm::msync(self.ptr.as_ptr().cast(), self.len, MsyncFlags::SYNC) }?;
+        Ok(())
+    }
+
+    /// Asks the kernel to turn every whole 2 MiB of the mapping into a huge page, if
+    /// `policy` says so, and says what it got. Call it only while the pages are reserved
+    /// (`posix_fallocate`) and untouched: that is when it is cheap.
+    /// `file` is the file mapped: a file whose file system already gives it huge pages
+    /// is left alone ([`Pages::ByMount`]).
+    pub fn collapse(&self, file: &File, policy: Policy) -> Pages {
+        if policy == Policy::Small {
+            return Pages::Small(Why::Declined);
+        }
+        let bytes = self.len / HUGE_PAGE * HUGE_PAGE;
+        if bytes == 0 {
+            return Pages::Small(Why::TooSmall);
+        }
+        if mount_gives_huge_pages(file) {
+            return Pages::ByMount;
+        }
+        // SAFETY: MADV_COLLAPSE changes how the kernel holds these pages (one 2 MiB page
+        // instead of 512 small ones), never what they contain: every Rust view of them
+        // stays valid. The range is the aligned start of our own live mapping.
+        let done = unsafe { nix::libc::madvise(self.ptr.as_ptr().cast(), bytes, MADV_COLLAPSE) };
+        if done == 0 {
+            Pages::Huge { bytes }
+        } else {
+            Pages::Small(Why::Refused(Errno::last()))
+        }
+    }
+
+    /// How many bytes of this mapping the page tables map with 2 MiB entries right now,
+    /// from the kernel's own accounting (`ShmemPmdMapped`, `FilePmdMapped` and
+    /// `AnonHugePages` of the mapping in `/proc/self/smaps`). A collapse maps its huge
+    /// pages at once; another process's fresh mapping of them shows 0 until it touches
+    /// them.
+    pub fn huge_mapped(&self) -> io::Result<usize> {
+        if self.len == 0 {
+            return Ok(0);
+        }
+        huge_mapped_at(self.ptr.as_ptr() as usize)
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        // SAFETY: the range is our own mapping, and every view of it borrowed `self`, so
+        // none outlives this drop.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Whether the file system `file` lives on hands out huge pages by itself: its mount has
+/// a `huge=` option other than `never`, or `shmem_enabled` is `force` (every tmpfs). When
+/// in doubt (no `/proc`), it answers yes: a collapse skipped costs speed, a collapse over
+/// huge pages the file system reserved costs data (see the module's docs).
+fn mount_gives_huge_pages(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let shmem = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
+    if shmem.is_ok_and(|s| s.contains("[force]")) {
+        return true;
+    }
+    let (Ok(meta), Ok(mounts)) = (
+        file.metadata(),
+        std::fs::read_to_string("/proc/self/mountinfo"),
+    ) else {
+        return true;
+    };
+    let dev = meta.dev();
+    let id = format!("{}:{}", rustix::fs::major(dev), rustix::fs::minor(dev));
+    mounts
+        .lines()
+        .filter_map(|line| mount_options(line, &id))
+        .any(says_huge)
+}
+
+/// Whether a tmpfs's mount options ask for huge pages: `huge=always`, `within_size` or
+/// `advise` (only `huge=never`, or no `huge=` at all, leaves them to the program).
+fn says_huge(options: &str) -> bool {
+    options
+        .split(',')
+        .any(|o| o.starts_with("huge=") && o != "huge=never")
+}
+
+/// The super-block options of a `/proc/self/mountinfo` line, if it is device `id`
+/// (`major:minor`): `36 25 0:39 / /dev/shm rw,relatime - tmpfs tmpfs rw,size=…,huge=…`.
+fn mount_options<'a>(line: &'a str, id: &str) -> Option<&'a str> {
+    if line.split(' ').nth(2) != Some(id) {
+        return None;
+    }
+    let (_, after) = line.split_once(" - ")?;
+    after.split(' ').nth(2)
+}
+
+/// The huge-page bytes of the mapping that starts at `addr`, from `/proc/self/smaps`.
+fn huge_mapped_at(addr: usize) -> io::Result<usize> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps")?;
+    let header = format!("{addr:08x}-");
+    let mut lines = smaps.lines().skip_while(|line| !line.starts_with(&header));
+    if lines.next().is_none() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no mapping starts at {addr:#x} in /proc/self/smaps"),
+        ));
+    }
+    let mut kib = 0;
+    for line in lines {
+        // Each mapping's fields end with VmFlags; the next line is the next mapping.
+        if line.starts_with("VmFlags") {
+            break;
+        }
+        let mut words = line.split_whitespace();
+        if let (Some("ShmemPmdMapped:" | "FilePmdMapped:" | "AnonHugePages:"), Some(n)) =
+            (words.next(), words.next())
+        {
+            kib += n.parse::<usize>().unwrap_or(0);
+        }
+    }
+    Ok(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tmpfs with `huge=within_size` is left to the mount; `huge=never`, or no option at
+    /// all (a stock `/dev/shm`), is collapsed by the kit.
+    #[test]
+    fn the_mounts_huge_option_is_read_from_mountinfo() {
+        let line = |options: &str| {
+            format!("36 25 0:39 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs {options}")
+        };
+        let huge = |options: &str| says_huge(mount_options(&line(options), "0:39").unwrap());
+        assert!(huge("rw,size=204800k,huge=within_size"));
+        assert!(huge("rw,huge=always"));
+        assert!(!huge("rw,size=24684096k"));
+        assert!(!huge("rw,huge=never,size=1m"));
+        assert_eq!(mount_options(&line("rw"), "0:40"), None, "another device");
+    }
+
+    /// Every mapping starts on a 2 MiB boundary, whatever its length, and the slack of the
+    /// reservation is given back (the pages around it are not ours any more).
+    #[test]
+    fn mappings_start_on_a_huge_page_boundary() {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(tmp.path().join("f"))
+            .unwrap();
+        file.set_len(3 << 20).unwrap();
+        for len in [1, 4095, 4096, 5000, HUGE_PAGE - 1, HUGE_PAGE, 3 << 20] {
+            let map = Mapping::shared(&file, len, false).unwrap();
+            assert_eq!(map.as_mut_ptr() as usize % HUGE_PAGE, 0, "len {len}");
+            assert_eq!(map.len(), len);
+        }
+    }
+}
