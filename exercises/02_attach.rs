@@ -37,7 +37,7 @@
 //!   lost pages is a SIGBUS, and nothing an attacher checks can prevent it for a named file:
 //!   the size you checked is only true until someone truncates. The kata's rule is that
 //!   nobody shrinks a live segment; the real cure is a sealed memfd (`memfd_create` +
-//!   `F_SEAL_SHRINK`), whose size the kernel keeps fixed, which a later exercise covers.
+//!   `F_SEAL_SHRINK`), whose size the kernel keeps fixed, which exercise 08 teaches.
 //! * **Same name rules as create**: reuse `crate::create::validate_name`.
 //!
 //! Finish with `Segment::from_parts(dir, name, file, map)` (it returns a `Result`: it can

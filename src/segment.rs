@@ -108,7 +108,7 @@ impl SegmentDir {
 /// with write access (the file's owner, or root) later *shrinks* the file, the pages past
 /// its new end are gone, and the next touch of them, safe view or not, is a SIGBUS. Linux
 /// offers no way to forbid that for a named file: the kata's rule is that nobody shrinks a
-/// live segment, and sealed memfds (a later exercise) make the size permanent.
+/// live segment, and sealed memfds (exercise 08) make the size permanent.
 #[derive(Debug)]
 pub struct Segment {
     name: String,

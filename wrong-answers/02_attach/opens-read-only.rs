@@ -66,7 +66,7 @@ pub fn attach(dir: &SegmentDir, name: &str) -> Result<Segment, Error> {
     // It stays valid while nobody shrinks the file: a peer that truncates it (its owner, or
     // root) makes our next touch past the new end a SIGBUS, and no check here can prevent
     // that for a named file. The kata's segments are never shrunk while anyone has them
-    // attached; a sealed memfd (a later exercise) makes the size permanent.
+    // attached; a sealed memfd (exercise 08) makes the size permanent.
     let map = unsafe { MmapMut::map_mut(&file) }.map_err(|source| Error::Io {
         name: name.to_owned(),
         source,
