@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the README's results section from the benchmarks' own output.
 
-    cargo bench --features solutions          # criterion's estimates, under target/criterion
+    cargo bench --features benchmarks          # criterion's estimates, under target/criterion
     benches/compare-python.sh                 # target/compare-python.txt
     python3 benches/report.py                 # rewrites README.md between the markers
 
@@ -127,7 +127,7 @@ def transfer_section(results, huge, targets):
     ]
     sizes = sorted({size for _, size in results}, key=size_key)
     if not sizes:
-        return "_No transfer results: run `cargo bench --features solutions --bench transfer`._"
+        return "_No transfer results: run `cargo bench --features benchmarks --bench transfer`._"
     rows, ratio_rows = [], []
     nan = float("nan")
     for size in sizes:
@@ -218,7 +218,7 @@ def transfer_section(results, huge, targets):
 
 def transform_section(results, huge, targets):
     if not results:
-        return "_No transform results: run `cargo bench --features solutions --bench transform`._"
+        return "_No transform results: run `cargo bench --features benchmarks --bench transform`._"
     rows = []
     for suffix, runs in (("", results), (", huge=within_size", huge)):
         # On a huge= mount every page is 2 MiB whatever the kit asks: no -4k rows there.

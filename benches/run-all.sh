@@ -3,7 +3,7 @@
 #
 #   benches/run-all.sh        # about ten minutes on two cores
 #
-# 1. `cargo bench --features solutions`: transfer and transform, segments in /dev/shm.
+# 1. `cargo bench --features benchmarks` (the reference solutions): transfer and transform, segments in /dev/shm.
 # 2. The same again with the segments on a tmpfs mounted with huge=within_size (2 MiB
 #    pages: 512 times fewer pages to map and unmap), if this user may mount one in a
 #    private mount namespace (root, `unshare`); skipped otherwise. The mount is visible
@@ -17,14 +17,14 @@ target=$(realpath "$CARGO_TARGET_DIR")
 
 # Start from nothing, so every number in the tables comes from this one run.
 rm -rf "$target/criterion/transfer" "$target/criterion/transform" "$target/criterion-huge"
-cargo bench --features solutions
+cargo bench --features benchmarks
 
 if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then
     mnt=$(mktemp -d /tmp/shm-kata-huge.XXXXXX)
     trap 'rmdir "$mnt"' EXIT
     unshare --mount --propagation private sh -c '
         mount -t tmpfs -o huge=within_size,size=600m shm-kata-huge "$1" &&
-        SHM_KATA_BENCH_DIR="$1" CRITERION_HOME="$2" cargo bench --features solutions
+        SHM_KATA_BENCH_DIR="$1" CRITERION_HOME="$2" cargo bench --features benchmarks
     ' sh "$mnt" "$target/criterion-huge"
 else
     echo "run-all: not root (or no unshare): skipping the huge-page runs"

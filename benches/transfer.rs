@@ -1,6 +1,6 @@
 //! # transfer — hand N bytes to another process: pipe, pipe + serialization, shared memory
 //!
-//! `cargo bench --features solutions --bench transfer`
+//! `cargo bench --features benchmarks --bench transfer`
 //!
 //! One sender (this process) hands a buffer of `u32` words to one receiver (another
 //! process), which reads every word and sums them, so that every byte really arrives. Three

@@ -1,6 +1,6 @@
 //! # transform — `transform::run` against the memory-bandwidth limit
 //!
-//! `cargo bench --features solutions --bench transform`
+//! `cargo bench --features benchmarks --bench transform`
 //!
 //! 64M words (256 MiB, the kata's largest segment) in `/dev/shm`, rewritten in place, on
 //! a segment the kata's `create` put on 2 MiB pages (`MADV_COLLAPSE`, see

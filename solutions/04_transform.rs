@@ -26,7 +26,7 @@ pub fn transform_range(dir: &SegmentDir, name: &str, range: Range<usize>) -> Res
     // page touched once: the loop runs at memory speed. What it cannot avoid is the
     // kernel connecting our pages on first touch and disconnecting them at exit: on 4 KiB
     // pages (a page fault maps 16 of them at a time) that is, for 256 MiB, as much time as
-    // the transform itself (`cargo bench --features solutions --bench transform`). Asking
+    // the transform itself (`cargo bench --features benchmarks --bench transform`). Asking
     // for all of them up front (`MAP_POPULATE`, `madvise(MADV_POPULATE_WRITE)`) does the
     // same work page by page and measured slower here. Huge pages make 512 times fewer:
     // the kit's `create` collapses a new segment into 2 MiB pages, and maps every segment

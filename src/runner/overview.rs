@@ -247,7 +247,7 @@ fn all_done(kata: &Kata, skipped: &[bool], line: &mut impl FnMut(String)) {
     if kata.root.join("benches").is_dir() {
         line(format!(
             "  the benchmarks  {}",
-            paint(CODE, "cargo bench --features solutions")
+            paint(CODE, "cargo bench --features benchmarks")
         ));
     }
 }

@@ -28,7 +28,7 @@ pub fn transform_range(dir: &SegmentDir, name: &str, range: Range<usize>) -> Res
     // page touched once: the loop runs at memory speed. What it cannot avoid is the
     // kernel connecting our 4 KiB pages on first touch (a page fault maps 16 of them at
     // a time) and disconnecting them at exit: for 256 MiB that is as much time as the
-    // transform itself (`cargo bench --features solutions --bench transform`). Asking for
+    // transform itself (`cargo bench --features benchmarks --bench transform`). Asking for
     // all of them up front (`MAP_POPULATE`, `madvise(MADV_POPULATE_WRITE)`) does the same
     // work page by page and measured slower here; huge pages (a tmpfs mounted with
     // `huge=within_size`) make 512 times fewer pages, but that is the machine's setting,
