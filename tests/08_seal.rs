@@ -215,7 +215,7 @@ fn sending_to_a_closed_socket_is_disconnected() {
 /// SIGPIPE: a worker that restores SIGPIPE's default action (death), as a C program has it,
 /// calls `send` on a socket whose other end is closed, and must live to report the error.
 #[test]
-fn sending_to_a_closed_socket_kills_no_process_that_has_sigpipe() {
+fn sending_to_a_closed_socket_raises_no_sigpipe() {
     use std::os::unix::process::ExitStatusExt;
     use_this_builds_worker();
     let (ours, theirs) = UnixStream::pair().unwrap();
