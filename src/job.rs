@@ -30,6 +30,11 @@ pub const TRACE_ENV: &str = "SHM_KATA_TRACE";
 /// there, and exit with code 4.
 pub const BARRIER_ENV: &str = "SHM_KATA_BARRIER";
 
+/// Set (to anything) to make a seal-send worker restore SIGPIPE's default action (death)
+/// before it calls `seal::send`, as a C program has it: Rust ignores SIGPIPE before `main`,
+/// which would hide a `send` that forgets `MSG_NOSIGNAL`.
+pub const SIGPIPE_ENV: &str = "SHM_KATA_SIGPIPE";
+
 /// One worker's task: a subcommand of `shm-kata-worker`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum Job {
@@ -104,6 +109,7 @@ pub enum Job {
     /// send it (`seal::send`) and print `sent`; wait for the receiver's one-byte answer,
     /// then check that the segment now holds `pattern(!seed, len)` and print `saw the
     /// write`. With `--hold`, print `holding` and keep everything until the socket closes.
+    /// With [`SIGPIPE_ENV`] set, SIGPIPE kills it, as it would a C program.
     SealSend {
         #[arg(long)]
         hold: bool,
@@ -519,6 +525,16 @@ mod seal {
         println!("{line}");
     }
 
+    /// SIGPIPE back to its default action, which kills the process: what a C program (or
+    /// a Rust one that restored it) has when it calls a library's `send`.
+    fn restore_sigpipe() {
+        use nix::sys::signal::{SigHandler, Signal, signal};
+        // SAFETY: SIG_DFL installs no handler, so no code of ours runs in a signal context;
+        // nothing else in this process relies on SIGPIPE being ignored: a write to a closed
+        // pipe or socket without MSG_NOSIGNAL now kills it, which is what this is for.
+        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    }
+
     /// Keeps everything until the peer closes the socket (or the test kills us).
     fn hold(socket: &mut UnixStream) {
         say("holding");
@@ -529,6 +545,9 @@ mod seal {
         let mut socket = socket()?;
         let segment = crate::seal::create(label, len)?;
         segment.write_bytes(0, &pattern(seed, len))?;
+        if std::env::var_os(super::SIGPIPE_ENV).is_some() {
+            restore_sigpipe();
+        }
         crate::seal::send(&socket, &segment)?;
         say("sent");
         let mut answer = [0u8; 1];

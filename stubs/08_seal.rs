@@ -44,7 +44,10 @@
 //! * `send(socket, segment)`: one `sendmsg` carrying the size (`segment.len() as u64`, 8
 //!   little-endian bytes) *and* the descriptor, as a `ControlMessage::ScmRights`. Pass
 //!   `MSG_NOSIGNAL`, so a receiver that has gone is `EPIPE` (`Error::Disconnected`), not a
-//!   SIGPIPE. The kernel gives the receiver a *new* descriptor of the same open file.
+//!   SIGPIPE. (A Rust program ignores SIGPIPE from its start, so here you would get `EPIPE`
+//!   either way; but a C program calling your code, or a Rust tool that restored SIGPIPE
+//!   to die quietly when its output pipe closes, would be killed.) The kernel gives the
+//!   receiver a *new* descriptor of the same open file.
 //! * `check(file, announced)`: **never trust a descriptor you received.** A careless or
 //!   hostile sender can send an unsealed memfd, or a plain file, and shrink it once you
 //!   have mapped it: the SIGBUS is back. So, in this order:
@@ -54,14 +57,23 @@
 //!      that are not (`SEALS.difference(seals)`);
 //!   3. only then the size (`file.metadata()`): with the seals on, it is final, and it must
 //!      be the announced one (`Error::WrongSize { announced, actual }`), and not 0
-//!      (`Error::ZeroLength`). A size read before the seals were checked is a snapshot.
-//! * `receive(socket)`: one `recvmsg` with room for 8 bytes and for the descriptors
-//!   (`nix::cmsg_space!`), and `MSG_CMSG_CLOEXEC` (the received descriptor is
-//!   close-on-exec too). Take ownership of *every* descriptor that came (`OwnedFd`, so
-//!   each is closed whatever you refuse), then: nothing at all (0 bytes) means the socket
-//!   was closed: `Error::Disconnected`; no descriptor is `Error::NoDescriptor`; not 8
-//!   bytes, or more than one descriptor, is `Error::BadMessage`. Then `check`, then map,
-//!   then `Segment::from_memfd`.
+//!      (`Error::ZeroLength`). A size read before the seals were checked is a snapshot:
+//!      an unsealed memfd of the wrong size is `NotSealed`, not `WrongSize`.
+//! * `receive(socket)`: one `recvmsg` with room for 8 bytes and for as many descriptors as
+//!   one message can carry (`nix::cmsg_space!([RawFd; 253])`: 253 is the kernel's
+//!   `SCM_MAX_FD`), and `MSG_CMSG_CLOEXEC` (the received descriptor is close-on-exec too).
+//!   The room matters: when a sender sends more descriptors than fit, the kernel installs
+//!   in your process those that fit, closes the rest and marks the message `MSG_CTRUNC`,
+//!   and nix's `cmsgs()` then refuses to read the control data at all (an `Err`, which is
+//!   `Error::BadMessage`): the descriptors that did arrive are open in your process, and
+//!   no code knows their numbers. Take ownership of *every* descriptor that came
+//!   (`OwnedFd::from_raw_fd`), before you judge anything, so that each is closed whatever
+//!   you refuse. Then refuse, in this order:
+//!   1. nothing at all (0 bytes, no descriptor): the socket was closed, `Error::Disconnected`;
+//!   2. no descriptor, whatever the bytes: `Error::NoDescriptor`;
+//!   3. not 8 bytes, or more than one descriptor: `Error::BadMessage`.
+//!
+//!   Then `check`, then map, then `Segment::from_memfd`.
 //!
 //! `Segment` or a type of its own? A `Segment`. Its views, and the reasons they are safe,
 //! are exactly those of a named segment: other processes may write the bytes at any
@@ -124,8 +136,8 @@ pub fn send(socket: &UnixStream, segment: &Segment) -> Result<(), Error> {
 
 /// Receives a segment's descriptor from `socket`, checks it, and maps it.
 pub fn receive(socket: &UnixStream) -> Result<Segment, Error> {
-    // TODO: one recvmsg (8 bytes, room for descriptors, MSG_CMSG_CLOEXEC); own every
-    // descriptor; refuse a closed socket, no descriptor, a bad message; check; map.
+    // TODO: one recvmsg (8 bytes, room for 253 descriptors, MSG_CMSG_CLOEXEC); own every
+    // descriptor; refuse a closed socket, then no descriptor, then a bad message; check; map.
     let _ = socket;
     todo!("08 seal: receive a segment's descriptor from the socket")
 }

@@ -1,11 +1,12 @@
 //! Exercise 08 · seal. Open `exercises/08_seal.rs`; hint: `cargo run -- hint 8`.
 //! (One test contrasts a memfd with a named segment made by your `create` from 01.)
 //!
-//! The exchange runs between two real worker processes, a sender and a receiver, whose
-//! standard inputs are the two ends of a Unix socket pair this test makes: the descriptor
-//! travels from one process to the other through the kernel, and no name is involved
-//! anywhere, not even for the socket. The refusals are tested in this process, which plays
-//! a careless (or hostile) sender with `nix` calls of its own.
+//! The tests follow the exercise from the top: `create` first, then `send`, `receive` and
+//! `check`, whose refusals are tested in this process, which plays a careless (or hostile)
+//! sender with `nix` calls of its own. Last, the whole exchange runs between two real
+//! worker processes, a sender and a receiver, whose standard inputs are the two ends of a
+//! Unix socket pair this test makes: the descriptor travels from one process to the other
+//! through the kernel, and no name is involved anywhere, not even for the socket.
 
 mod common;
 
@@ -39,6 +40,568 @@ fn label(tag: &str) -> String {
 /// What `/proc/PID/fd` and `/proc/PID/maps` show for a memfd labelled `label`.
 fn memfd_link(label: &str) -> String {
     format!("/memfd:{label} (deleted)")
+}
+
+thread_local! {
+    /// The message of the first panic a call into the exercise raised in this test, if any
+    /// (each test runs on a thread of its own).
+    static PANICKED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs one case of a property, turning a panic into a failed case that carries the
+/// panic's message. After one panic, later cases fail at once, with the same message,
+/// instead of running again while proptest shrinks: a `todo!()` or a worker's error is
+/// reached once, not for every smaller input. The message is part of the failure itself,
+/// so it shows wherever the failure is shown, in cargo's output and in the runner's.
+fn once<T>(case: impl FnOnce() -> Result<T, TestCaseError>) -> Result<T, TestCaseError> {
+    let panicked = |message: &str| {
+        TestCaseError::fail(format!(
+            "the case panicked: {message}\n(the case is not run again while proptest shrinks, \
+             so the input shown is not necessarily the one that panicked)"
+        ))
+    };
+    if let Some(message) = PANICKED.with_borrow(Clone::clone) {
+        return Err(panicked(&message));
+    }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(case)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "(a panic without a message)".to_owned());
+        PANICKED.set(Some(message.clone()));
+        Err(panicked(&message))
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// What create makes, seen from this process.
+
+/// `create` inside a test: a failure is explained.
+fn create_ok(label: &str, len: usize) -> Segment {
+    create(label, len).unwrap_or_else(|e| {
+        let eperm = matches!(&e, Error::Io { source, .. } if source.raw_os_error() == Some(nix::libc::EPERM));
+        let advice = if eperm {
+            "\nEPERM in create: was the memfd made with MFD_ALLOW_SEALING (without it, it \
+             starts with F_SEAL_SEAL and takes no seal), and are the seals added after \
+             set_len and posix_fallocate (once F_SEAL_GROW is on, not even you can give the \
+             file its length)? Only F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL: F_SEAL_WRITE \
+             forbids the writable mapping."
+        } else {
+            ""
+        };
+        panic!("create({label:?}, {len}) should succeed: {e}{advice}")
+    })
+}
+
+/// The seals a file carries, or `None` if it can carry none.
+fn seals_of(file: &File) -> Option<SealFlag> {
+    fcntl(file, FcntlArg::F_GET_SEALS)
+        .ok()
+        .map(SealFlag::from_bits_retain)
+}
+
+/// The segment `create` returns is a memfd sealed with exactly `SEALS`: no shrinking, no
+/// growing, no new seals.
+#[test]
+fn create_seals_against_shrinking_growing_and_new_seals() {
+    let segment = create_ok(&label("seals"), 4096);
+    let Some(seals) = seals_of(segment.file()) else {
+        panic!(
+            "the segment's file cannot carry seals: create must use memfd_create, with \
+             MFD_ALLOW_SEALING"
+        )
+    };
+    for (seal, why) in [
+        (
+            SealFlag::F_SEAL_SHRINK,
+            "without it, any holder can shrink the file under every mapping (SIGBUS)",
+        ),
+        (
+            SealFlag::F_SEAL_GROW,
+            "without it, any holder can grow the file, and the size the receiver checked is \
+             not the size any more",
+        ),
+        (
+            SealFlag::F_SEAL_SEAL,
+            "without it, any holder can still add seals (F_SEAL_FUTURE_WRITE, say, and every \
+             later receiver's writable mapping fails)",
+        ),
+    ] {
+        assert!(
+            seals.contains(seal),
+            "create must add {seal:?} (fcntl F_ADD_SEALS with SEALS): {why}; the file has \
+             {seals:?}"
+        );
+    }
+    assert_eq!(
+        seals, SEALS,
+        "create must add exactly SEALS: F_SEAL_WRITE or F_SEAL_FUTURE_WRITE would keep the \
+         receiver from writing"
+    );
+    assert_eq!(segment.len(), 4096);
+}
+
+/// The memfd is close-on-exec: a program this process starts later does not inherit it
+/// (and with it, the memory, for as long as that program lives).
+#[test]
+fn create_makes_a_close_on_exec_descriptor() {
+    let segment = create_ok(&label("cloexec"), 4096);
+    let flags = FdFlag::from_bits_retain(fcntl(segment.file(), FcntlArg::F_GETFD).unwrap());
+    assert!(
+        flags.contains(FdFlag::FD_CLOEXEC),
+        "the memfd must be close-on-exec (MFD_CLOEXEC): without it, every process this one \
+         starts inherits the descriptor and keeps the memory alive, and nobody sent it there"
+    );
+}
+
+/// `create` reserves every page (`posix_fallocate`): the memory is taken now, an error
+/// `create` can return, instead of page by page at the first touch.
+#[test]
+fn create_reserves_every_page() {
+    let len = 5 * 4096 + 1;
+    let segment = create_ok(&label("reserve"), len);
+    let meta = segment.file().metadata().unwrap();
+    assert!(
+        meta.blocks() * 512 >= len as u64,
+        "the memfd has {} bytes of pages for {len} bytes: reserve them with \
+         posix_fallocate(&file, 0, len) after set_len and before the seals",
+        meta.blocks() * 512
+    );
+}
+
+/// A segment of zero bytes cannot be mapped: `Error::ZeroLength`.
+#[test]
+fn create_of_zero_bytes_is_a_zero_length_error() {
+    let result = create(&label("empty"), 0);
+    assert!(
+        matches!(result, Err(Error::ZeroLength { .. })),
+        "create with len 0 must be Error::ZeroLength, got {result:?}"
+    );
+}
+
+/// A label `memfd_create` refuses (a NUL, more than 249 bytes) is `Error::InvalidName`.
+#[test]
+fn create_with_a_label_memfd_create_refuses_is_invalid_name() {
+    for bad in ["nul\0inside".to_owned(), "x".repeat(250)] {
+        let result = create(&bad, 4096);
+        assert!(
+            matches!(result, Err(Error::InvalidName { .. })),
+            "memfd_create refuses the label {:?}… (EINVAL): that is Error::InvalidName, got \
+             {result:?}",
+            &bad[..10]
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// send, to a peer that has gone.
+
+/// Sending to a socket whose other end is closed is `Error::Disconnected`, not a signal.
+#[test]
+fn sending_to_a_closed_socket_is_disconnected() {
+    let segment = create_ok(&label("nobody"), 4096);
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    drop(theirs);
+    let result = send(&ours, &segment);
+    assert!(
+        matches!(result, Err(Error::Disconnected)),
+        "sendmsg to a closed peer fails with EPIPE (with MSG_NOSIGNAL, instead of a SIGPIPE): \
+         that is Error::Disconnected, got {result:?}"
+    );
+}
+
+/// `send` to a closed peer is `Error::Disconnected` even in a process that has not ignored
+/// SIGPIPE: a worker that restores SIGPIPE's default action (death), as a C program has it,
+/// calls `send` on a socket whose other end is closed, and must live to report the error.
+#[test]
+fn sending_to_a_closed_socket_raises_no_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    use_this_builds_worker();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    drop(ours);
+    let job = Job::SealSend {
+        hold: false,
+        label: label("sigpipe"),
+        len: 4096,
+        seed: 5,
+    };
+    let mut command = job.command();
+    command.env(shm_kata::job::SIGPIPE_ENV, "default");
+    let what = "the worker that sends to a closed socket";
+    let finished =
+        common::run_bounded_with_input(command, Stdio::from(OwnedFd::from(theirs)), LIMIT, what);
+    assert_ne!(
+        finished.status.signal(),
+        Some(nix::libc::SIGPIPE),
+        "{what} was killed by SIGPIPE: sendmsg to a peer that has gone raises SIGPIPE unless \
+         it is passed MSG_NOSIGNAL (MsgFlags::MSG_NOSIGNAL), and a process that has not \
+         ignored SIGPIPE dies of it. Rust ignores it for you, a C program calling your code \
+         does not"
+    );
+    let disconnected = Error::Disconnected.to_string();
+    assert!(
+        finished.stderr.contains(&disconnected),
+        "{what} ended ({}) without reporting Error::Disconnected. It said on standard \
+         error:\n{}{}",
+        describe(finished.status),
+        finished.stderr,
+        advice(&finished.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The receiver, given good and bad messages by this process.
+
+/// A memfd of `len` bytes carrying `seals`, made the way a careless sender would.
+fn memfd_with(seals: SealFlag, len: usize) -> File {
+    memfd_labelled("shm-kata-08-crafted", seals, len)
+}
+
+/// [`memfd_with`], labelled `label`: a label no other test uses shows whether this process
+/// still holds the memfd.
+fn memfd_labelled(label: &str, seals: SealFlag, len: usize) -> File {
+    let fd = memfd_create(label, MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
+        .expect("memfd_create");
+    let file = File::from(fd);
+    file.set_len(len as u64).unwrap();
+    if !seals.is_empty() {
+        fcntl(&file, FcntlArg::F_ADD_SEALS(seals)).expect("F_ADD_SEALS");
+    }
+    file
+}
+
+/// Sends `payload` with `fds` attached, as one message.
+fn send_raw(socket: &UnixStream, payload: &[u8], fds: &[RawFd]) {
+    let rights = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
+    sendmsg::<()>(
+        socket.as_raw_fd(),
+        &[IoSlice::new(payload)],
+        cmsgs,
+        MsgFlags::empty(),
+        None,
+    )
+    .expect("sendmsg");
+}
+
+/// `receive` on `socket`, never longer than [`LIMIT`].
+fn receive_from(socket: UnixStream) -> Result<Segment, Error> {
+    common::within(LIMIT, "receive", move || receive(&socket))
+}
+
+/// `file` sent as a segment of `announced` bytes, and what `receive` made of it.
+fn offer(file: &File, announced: u64) -> Result<Segment, Error> {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    send_raw(&ours, &announced.to_le_bytes(), &[file.as_raw_fd()]);
+    receive_from(theirs)
+}
+
+/// What a refusal test says when `receive` accepted or returned another error.
+fn refused(result: Result<Segment, Error>, expected: &str, fix: &str) -> Error {
+    match result {
+        Err(e) => e,
+        Ok(segment) => panic!(
+            "receive accepted {} ({} bytes) but must refuse it with {expected}: {fix}",
+            segment.name(),
+            segment.len()
+        ),
+    }
+}
+
+/// A socket closed before anything arrived is `Error::Disconnected`.
+#[test]
+fn a_closed_socket_is_refused() {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    drop(ours);
+    let result = receive_from(theirs);
+    assert!(
+        matches!(result, Err(Error::Disconnected)),
+        "a socket whose other end is closed delivers 0 bytes and no descriptor: that is \
+         Error::Disconnected, got {result:?}"
+    );
+}
+
+/// A message with no descriptor attached is refused as such, whatever its length: that a
+/// descriptor is missing is what its sender needs to hear.
+#[test]
+fn a_message_with_no_descriptor_is_refused() {
+    for payload in [&4096u64.to_le_bytes()[..], &4096u32.to_le_bytes()[..]] {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        (&ours).write_all(payload).unwrap();
+        let error = refused(
+            receive_from(theirs),
+            "Error::NoDescriptor",
+            "no descriptor came with it",
+        );
+        let bytes = payload.len();
+        assert!(
+            matches!(error, Error::NoDescriptor),
+            "{bytes} bytes with no descriptor attached must be Error::NoDescriptor, got \
+             {error:?}: refuse a closed socket first, then a missing descriptor (whatever the \
+             bytes), and only then a malformed message"
+        );
+    }
+}
+
+/// A message with a descriptor that is not 8 bytes, or with more than one descriptor, is
+/// `Error::BadMessage`.
+#[test]
+fn a_malformed_message_is_refused() {
+    let file = memfd_with(SEALS, 4096);
+    let other = memfd_with(SEALS, 4096);
+    for (what, payload, fds) in [
+        (
+            "a 4-byte size",
+            &4096u32.to_le_bytes()[..],
+            vec![file.as_raw_fd()],
+        ),
+        (
+            "two descriptors",
+            &4096u64.to_le_bytes()[..],
+            vec![file.as_raw_fd(), other.as_raw_fd()],
+        ),
+    ] {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        send_raw(&ours, payload, &fds);
+        drop(ours);
+        let result = receive_from(theirs);
+        assert!(
+            matches!(result, Err(Error::BadMessage { .. })),
+            "a message with {what} must be Error::BadMessage, got {result:?}"
+        );
+    }
+}
+
+/// Whatever `receive` refuses, it closes every descriptor that came with it: nothing is
+/// left open in the receiving process, however the message was wrong.
+#[test]
+fn a_refused_descriptor_is_closed() {
+    let size = 4096u64.to_le_bytes();
+    let short = 4096u32.to_le_bytes();
+    let own_first = "take ownership of every received descriptor (OwnedFd::from_raw_fd) as \
+                     soon as recvmsg returns, before you judge anything, so that every early \
+                     return closes them";
+    for (tag, what, payload, seals, copies, fix) in [
+        (
+            "unsealed",
+            "an unsealed memfd",
+            &size[..],
+            SealFlag::empty(),
+            1,
+            own_first,
+        ),
+        ("short", "a 4-byte size", &short[..], SEALS, 1, own_first),
+        ("two", "two descriptors", &size[..], SEALS, 2, own_first),
+        (
+            "many",
+            "253 descriptors, as many as one message can carry (SCM_MAX_FD)",
+            &size[..],
+            SEALS,
+            253,
+            "give recvmsg room for 253 descriptors (nix::cmsg_space!([RawFd; 253])): with \
+             less, the kernel installs in your process the descriptors that fit, closes the \
+             rest and marks the message MSG_CTRUNC, and cmsgs() then returns Err, so the \
+             descriptors that did arrive are never owned, and never closed",
+        ),
+    ] {
+        let label = label(&format!("refused-{tag}"));
+        let file = memfd_labelled(&label, seals, 4096);
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        send_raw(&ours, payload, &vec![file.as_fd().as_raw_fd(); copies]);
+        drop(ours);
+        let result = receive_from(theirs).map(|segment| segment.name().to_owned());
+        assert!(
+            result.is_err(),
+            "a message with {what} must be refused, but receive accepted {result:?}"
+        );
+        drop(file);
+        let me = std::process::id();
+        let open: Vec<String> = what_it_holds(me)
+            .into_iter()
+            .filter(|line| line.ends_with(&memfd_link(&label)))
+            .collect();
+        assert!(
+            open.is_empty(),
+            "receive refused a message with {what} ({result:?}) but left {} of its \
+             descriptors open ({open:?}), and no code knows their numbers any more: {fix}",
+            open.len()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// check: the seals first, then the size.
+
+/// `check` alone: the same rules, for a descriptor that came some other way.
+#[test]
+fn check_accepts_a_sealed_memfd_of_the_announced_size() {
+    let file = memfd_with(SEALS, 4096);
+    let result = check(&file, 4096);
+    assert!(
+        result.is_ok(),
+        "a memfd with every seal of SEALS, of the announced size, passes check: got {result:?}"
+    );
+}
+
+/// The seals are judged before the size: an unsealed memfd announced with a wrong size is
+/// `Error::NotSealed`, not `Error::WrongSize`. Until the seals are on, its size is only a
+/// snapshot, which its sender can change a moment later.
+#[test]
+fn the_seals_are_judged_before_the_size() {
+    let file = memfd_with(SealFlag::empty(), 4096);
+    let fix = "check the seals first (F_GET_SEALS), and read the size (file.metadata()) only \
+               once they are all on: before, the size is a snapshot its sender can change a \
+               moment later, and a mismatch says nothing about the file you would map";
+    let checked = check(&file, 8192);
+    assert!(
+        matches!(checked, Err(Error::NotSealed { .. })),
+        "check of an unsealed 4096-byte memfd announced as 8192 bytes must be \
+         Error::NotSealed, got {checked:?}: {fix}"
+    );
+    let received = offer(&file, 8192);
+    assert!(
+        matches!(received, Err(Error::NotSealed { .. })),
+        "receive of an unsealed 4096-byte memfd announced as 8192 bytes must be \
+         Error::NotSealed, got {received:?}: {fix}"
+    );
+}
+
+/// An unsealed memfd is refused: its sender could shrink it under the receiver's mapping.
+#[test]
+fn an_unsealed_memfd_is_refused() {
+    let error = refused(
+        offer(&memfd_with(SealFlag::empty(), 4096), 4096),
+        "Error::NotSealed",
+        "an unsealed memfd can be shrunk by its sender at any time, and the receiver's next \
+         touch is a SIGBUS: check the seals (fcntl F_GET_SEALS) before mapping",
+    );
+    assert!(
+        matches!(error, Error::NotSealed { missing } if missing == SEALS),
+        "an unsealed memfd lacks every seal: Error::NotSealed {{ missing: SEALS }}, got {error:?}"
+    );
+}
+
+/// A memfd missing any one of the three seals is refused, and the error names that seal.
+#[test]
+fn a_memfd_missing_one_seal_is_refused_and_the_seal_named() {
+    for missing in [
+        SealFlag::F_SEAL_SHRINK,
+        SealFlag::F_SEAL_GROW,
+        SealFlag::F_SEAL_SEAL,
+    ] {
+        let file = memfd_with(SEALS.difference(missing), 4096);
+        let error = refused(
+            offer(&file, 4096),
+            "Error::NotSealed",
+            &format!(
+                "it lacks {missing:?}; check that every seal of SEALS is there \
+                 (SEALS.difference(seals) must be empty), not just one of them"
+            ),
+        );
+        assert!(
+            matches!(&error, Error::NotSealed { missing: m } if *m == missing),
+            "a memfd without {missing:?} must be Error::NotSealed {{ missing: {missing:?} }}, \
+             got {error:?}"
+        );
+    }
+}
+
+/// A regular file's descriptor is refused: no seal can ever be put on it.
+#[test]
+fn a_regular_files_descriptor_is_refused() {
+    let scratch = Scratch::new();
+    let path = scratch.path().join("plain");
+    std::fs::write(&path, [0u8; 4096]).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let error = refused(
+        offer(&file, 4096),
+        "Error::NotAMemfd",
+        "a regular file's owner can truncate it under the mapping whenever it likes: check \
+         the seals before mapping (F_GET_SEALS fails with EINVAL on a file that cannot carry \
+         any)",
+    );
+    // On a tmpfs, a plain file answers F_GET_SEALS (with F_SEAL_SEAL alone): there it is
+    // refused for its missing seals instead.
+    let on_tmpfs = nix::sys::statfs::fstatfs(&file)
+        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
+    assert!(
+        matches!(error, Error::NotAMemfd) || (on_tmpfs && matches!(error, Error::NotSealed { .. })),
+        "a regular file must be Error::NotAMemfd (F_GET_SEALS says EINVAL), got {error:?}"
+    );
+    std::fs::remove_file(&path).unwrap();
+    scratch.finish();
+}
+
+proptest! {
+    #![proptest_config(common::cases(24))]
+
+    /// A memfd whose size is not the announced one is refused, with both sizes: a sender
+    /// that announced more would have the receiver touch pages the file does not have.
+    #[test]
+    fn a_size_other_than_the_announced_one_is_refused(len in 1usize..1 << 16, delta in prop_oneof![-4096i64..0, 1i64..4096]) {
+        let announced = (len as i64 + delta).max(0) as u64;
+        let result = once(|| Ok(offer(&memfd_with(SEALS, len), announced)))?;
+        let error = refused(result, "Error::WrongSize",
+            "compare the file's size (file.metadata()) with the announced one");
+        prop_assert!(
+            matches!(error, Error::WrongSize { announced: a, actual } if a == announced && actual == len as u64),
+            "a {len}-byte memfd announced as {announced} bytes must be Error::WrongSize \
+             {{ announced: {announced}, actual: {len} }}, got {error:?}");
+    }
+}
+
+/// A sealed memfd of 0 bytes, announced as 0 bytes, is refused: there is nothing to share.
+#[test]
+fn a_zero_length_memfd_is_refused() {
+    let result = offer(&memfd_with(SEALS, 0), 0);
+    assert!(
+        matches!(result, Err(Error::ZeroLength { .. })),
+        "a memfd of 0 bytes (announced as 0) must be Error::ZeroLength, as create refuses \
+         0: there is nothing in it to share, and mmap(2) itself refuses a length of 0 \
+         (memmap2 only hides that EINVAL behind an empty placeholder mapping); check the size \
+         for 0 after comparing it with the announced one. Got {result:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// send and receive together, in this process.
+
+/// A memfd sent properly arrives whole, in this process too, and shares its bytes.
+#[test]
+fn a_sealed_segment_sent_over_a_socket_is_received_and_shares_its_bytes() {
+    let sent = create_ok(&label("local"), 8192);
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    send(&ours, &sent).unwrap_or_else(|e| panic!("send should succeed: {e}"));
+    let received = receive_from(theirs).unwrap_or_else(|e| panic!("receive should succeed: {e}"));
+    assert_eq!(
+        received.len(),
+        8192,
+        "the received segment has the sent size"
+    );
+    sent.write_bytes(100, b"through the kernel").unwrap();
+    assert_eq!(
+        &received.read_bytes()[100..118],
+        b"through the kernel",
+        "the received segment must map the same file as the sent one"
+    );
+}
+
+/// The received descriptor is close-on-exec (`MSG_CMSG_CLOEXEC`), like the sender's.
+#[test]
+fn the_received_descriptor_is_close_on_exec() {
+    let file = memfd_with(SEALS, 4096);
+    let received = offer(&file, 4096).unwrap_or_else(|e| panic!("receive should succeed: {e}"));
+    let flags = FdFlag::from_bits_retain(fcntl(received.file(), FcntlArg::F_GETFD).unwrap());
+    assert!(
+        flags.contains(FdFlag::FD_CLOEXEC),
+        "a received descriptor is not close-on-exec unless recvmsg is asked for it: pass \
+         MsgFlags::MSG_CMSG_CLOEXEC, or every program this process starts inherits it"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -214,31 +777,6 @@ fn exchange(scratch: &Scratch, label: &str, len: usize, seed: u64, hold: bool) -
         Peer::start(&sender, a, scratch),
         Peer::start(&receiver, b, scratch),
     )
-}
-
-thread_local! {
-    /// Whether a call into the exercise has panicked in this test (each test runs on a
-    /// thread of its own).
-    static PANICKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Runs one case of a property, turning a panic into a failed case. After one panic, later
-/// cases fail at once instead of running again while proptest shrinks: the message (a
-/// `todo!()`, a worker's error) is printed once, not for every smaller input.
-fn once<T>(case: impl FnOnce() -> Result<T, TestCaseError>) -> Result<T, TestCaseError> {
-    let panicked = || {
-        TestCaseError::fail(
-            "the case panicked (its message is above; not run again while proptest shrinks, \
-             so the input below is not the one that panicked)",
-        )
-    };
-    if PANICKED.get() {
-        return Err(panicked());
-    }
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(case)).unwrap_or_else(|_| {
-        PANICKED.set(true);
-        Err(panicked())
-    })
 }
 
 proptest! {
@@ -442,427 +980,4 @@ fn after_a_sigkill_nothing_is_left_to_clean_unlike_a_named_segment() {
     );
     scratch.remove("named");
     scratch.finish();
-}
-
-// ---------------------------------------------------------------------------------------
-// What create makes, seen from this process.
-
-/// `create` inside a test: a failure is explained.
-fn create_ok(label: &str, len: usize) -> Segment {
-    create(label, len).unwrap_or_else(|e| {
-        let eperm = matches!(&e, Error::Io { source, .. } if source.raw_os_error() == Some(nix::libc::EPERM));
-        let advice = if eperm {
-            "\nEPERM in create: was the memfd made with MFD_ALLOW_SEALING (without it, it \
-             starts with F_SEAL_SEAL and takes no seal), and are the seals added after \
-             set_len and posix_fallocate (once F_SEAL_GROW is on, not even you can give the \
-             file its length)? Only F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL: F_SEAL_WRITE \
-             forbids the writable mapping."
-        } else {
-            ""
-        };
-        panic!("create({label:?}, {len}) should succeed: {e}{advice}")
-    })
-}
-
-/// The seals a file carries, or `None` if it can carry none.
-fn seals_of(file: &File) -> Option<SealFlag> {
-    fcntl(file, FcntlArg::F_GET_SEALS)
-        .ok()
-        .map(SealFlag::from_bits_retain)
-}
-
-/// The segment `create` returns is a memfd sealed with exactly `SEALS`: no shrinking, no
-/// growing, no new seals.
-#[test]
-fn create_seals_against_shrinking_growing_and_new_seals() {
-    let segment = create_ok(&label("seals"), 4096);
-    let Some(seals) = seals_of(segment.file()) else {
-        panic!(
-            "the segment's file cannot carry seals: create must use memfd_create, with \
-             MFD_ALLOW_SEALING"
-        )
-    };
-    for (seal, why) in [
-        (
-            SealFlag::F_SEAL_SHRINK,
-            "without it, any holder can shrink the file under every mapping (SIGBUS)",
-        ),
-        (
-            SealFlag::F_SEAL_GROW,
-            "without it, any holder can grow the file, and the size the receiver checked is \
-             not the size any more",
-        ),
-        (
-            SealFlag::F_SEAL_SEAL,
-            "without it, any holder can still add seals (F_SEAL_FUTURE_WRITE, say, and every \
-             later receiver's writable mapping fails)",
-        ),
-    ] {
-        assert!(
-            seals.contains(seal),
-            "create must add {seal:?} (fcntl F_ADD_SEALS with SEALS): {why}; the file has \
-             {seals:?}"
-        );
-    }
-    assert_eq!(
-        seals, SEALS,
-        "create must add exactly SEALS: F_SEAL_WRITE or F_SEAL_FUTURE_WRITE would keep the \
-         receiver from writing"
-    );
-    assert_eq!(segment.len(), 4096);
-}
-
-/// The memfd is close-on-exec: a program this process starts later does not inherit it
-/// (and with it, the memory, for as long as that program lives).
-#[test]
-fn create_makes_a_close_on_exec_descriptor() {
-    let segment = create_ok(&label("cloexec"), 4096);
-    let flags = FdFlag::from_bits_retain(fcntl(segment.file(), FcntlArg::F_GETFD).unwrap());
-    assert!(
-        flags.contains(FdFlag::FD_CLOEXEC),
-        "the memfd must be close-on-exec (MFD_CLOEXEC): without it, every process this one \
-         starts inherits the descriptor and keeps the memory alive, and nobody sent it there"
-    );
-}
-
-/// `create` reserves every page (`posix_fallocate`): the memory is taken now, an error
-/// `create` can return, instead of page by page at the first touch.
-#[test]
-fn create_reserves_every_page() {
-    let len = 5 * 4096 + 1;
-    let segment = create_ok(&label("reserve"), len);
-    let meta = segment.file().metadata().unwrap();
-    assert!(
-        meta.blocks() * 512 >= len as u64,
-        "the memfd has {} bytes of pages for {len} bytes: reserve them with \
-         posix_fallocate(&file, 0, len) after set_len and before the seals",
-        meta.blocks() * 512
-    );
-}
-
-/// A segment of zero bytes cannot be mapped: `Error::ZeroLength`.
-#[test]
-fn create_of_zero_bytes_is_a_zero_length_error() {
-    let result = create(&label("empty"), 0);
-    assert!(
-        matches!(result, Err(Error::ZeroLength { .. })),
-        "create with len 0 must be Error::ZeroLength, got {result:?}"
-    );
-}
-
-/// A label `memfd_create` refuses (a NUL, more than 249 bytes) is `Error::InvalidName`.
-#[test]
-fn create_with_a_label_memfd_create_refuses_is_invalid_name() {
-    for bad in ["nul\0inside".to_owned(), "x".repeat(250)] {
-        let result = create(&bad, 4096);
-        assert!(
-            matches!(result, Err(Error::InvalidName { .. })),
-            "memfd_create refuses the label {:?}… (EINVAL): that is Error::InvalidName, got \
-             {result:?}",
-            &bad[..10]
-        );
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// The receiver, given good and bad messages by this process.
-
-/// A memfd of `len` bytes carrying `seals`, made the way a careless sender would.
-fn memfd_with(seals: SealFlag, len: usize) -> File {
-    let fd = memfd_create(
-        "shm-kata-08-crafted",
-        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-    )
-    .expect("memfd_create");
-    let file = File::from(fd);
-    file.set_len(len as u64).unwrap();
-    if !seals.is_empty() {
-        fcntl(&file, FcntlArg::F_ADD_SEALS(seals)).expect("F_ADD_SEALS");
-    }
-    file
-}
-
-/// Sends `payload` with `fds` attached, as one message.
-fn send_raw(socket: &UnixStream, payload: &[u8], fds: &[RawFd]) {
-    let rights = [ControlMessage::ScmRights(fds)];
-    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
-    sendmsg::<()>(
-        socket.as_raw_fd(),
-        &[IoSlice::new(payload)],
-        cmsgs,
-        MsgFlags::empty(),
-        None,
-    )
-    .expect("sendmsg");
-}
-
-/// `receive` on `socket`, never longer than [`LIMIT`].
-fn receive_from(socket: UnixStream) -> Result<Segment, Error> {
-    common::within(LIMIT, "receive", move || receive(&socket))
-}
-
-/// `file` sent as a segment of `announced` bytes, and what `receive` made of it.
-fn offer(file: &File, announced: u64) -> Result<Segment, Error> {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    send_raw(&ours, &announced.to_le_bytes(), &[file.as_raw_fd()]);
-    receive_from(theirs)
-}
-
-/// What a refusal test says when `receive` accepted or returned another error.
-fn refused(result: Result<Segment, Error>, expected: &str, fix: &str) -> Error {
-    match result {
-        Err(e) => e,
-        Ok(segment) => panic!(
-            "receive accepted {} ({} bytes) but must refuse it with {expected}: {fix}",
-            segment.name(),
-            segment.len()
-        ),
-    }
-}
-
-/// A memfd sent properly arrives whole, in this process too, and shares its bytes.
-#[test]
-fn a_sealed_segment_sent_over_a_socket_is_received_and_shares_its_bytes() {
-    let sent = create_ok(&label("local"), 8192);
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    send(&ours, &sent).unwrap_or_else(|e| panic!("send should succeed: {e}"));
-    let received = receive_from(theirs).unwrap_or_else(|e| panic!("receive should succeed: {e}"));
-    assert_eq!(
-        received.len(),
-        8192,
-        "the received segment has the sent size"
-    );
-    sent.write_bytes(100, b"through the kernel").unwrap();
-    assert_eq!(
-        &received.read_bytes()[100..118],
-        b"through the kernel",
-        "the received segment must map the same file as the sent one"
-    );
-}
-
-/// The received descriptor is close-on-exec (`MSG_CMSG_CLOEXEC`), like the sender's.
-#[test]
-fn the_received_descriptor_is_close_on_exec() {
-    let file = memfd_with(SEALS, 4096);
-    let received = offer(&file, 4096).unwrap_or_else(|e| panic!("receive should succeed: {e}"));
-    let flags = FdFlag::from_bits_retain(fcntl(received.file(), FcntlArg::F_GETFD).unwrap());
-    assert!(
-        flags.contains(FdFlag::FD_CLOEXEC),
-        "a received descriptor is not close-on-exec unless recvmsg is asked for it: pass \
-         MsgFlags::MSG_CMSG_CLOEXEC, or every program this process starts inherits it"
-    );
-}
-
-/// An unsealed memfd is refused: its sender could shrink it under the receiver's mapping.
-#[test]
-fn an_unsealed_memfd_is_refused() {
-    let error = refused(
-        offer(&memfd_with(SealFlag::empty(), 4096), 4096),
-        "Error::NotSealed",
-        "an unsealed memfd can be shrunk by its sender at any time, and the receiver's next \
-         touch is a SIGBUS: check the seals (fcntl F_GET_SEALS) before mapping",
-    );
-    assert!(
-        matches!(error, Error::NotSealed { missing } if missing == SEALS),
-        "an unsealed memfd lacks every seal: Error::NotSealed {{ missing: SEALS }}, got {error:?}"
-    );
-}
-
-/// A memfd missing any one of the three seals is refused, and the error names that seal.
-#[test]
-fn a_memfd_missing_one_seal_is_refused_and_the_seal_named() {
-    for missing in [
-        SealFlag::F_SEAL_SHRINK,
-        SealFlag::F_SEAL_GROW,
-        SealFlag::F_SEAL_SEAL,
-    ] {
-        let file = memfd_with(SEALS.difference(missing), 4096);
-        let error = refused(
-            offer(&file, 4096),
-            "Error::NotSealed",
-            &format!(
-                "it lacks {missing:?}; check that every seal of SEALS is there \
-                 (SEALS.difference(seals) must be empty), not just one of them"
-            ),
-        );
-        assert!(
-            matches!(&error, Error::NotSealed { missing: m } if *m == missing),
-            "a memfd without {missing:?} must be Error::NotSealed {{ missing: {missing:?} }}, \
-             got {error:?}"
-        );
-    }
-}
-
-/// A regular file's descriptor is refused: no seal can ever be put on it.
-#[test]
-fn a_regular_files_descriptor_is_refused() {
-    let scratch = Scratch::new();
-    let path = scratch.path().join("plain");
-    std::fs::write(&path, [0u8; 4096]).unwrap();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
-    let error = refused(
-        offer(&file, 4096),
-        "Error::NotAMemfd",
-        "a regular file's owner can truncate it under the mapping whenever it likes: check \
-         the seals before mapping (F_GET_SEALS fails with EINVAL on a file that cannot carry \
-         any)",
-    );
-    // On a tmpfs, a plain file answers F_GET_SEALS (with F_SEAL_SEAL alone): there it is
-    // refused for its missing seals instead.
-    let on_tmpfs = nix::sys::statfs::fstatfs(&file)
-        .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
-    assert!(
-        matches!(error, Error::NotAMemfd) || (on_tmpfs && matches!(error, Error::NotSealed { .. })),
-        "a regular file must be Error::NotAMemfd (F_GET_SEALS says EINVAL), got {error:?}"
-    );
-    std::fs::remove_file(&path).unwrap();
-    scratch.finish();
-}
-
-/// A message with no descriptor attached is refused.
-#[test]
-fn a_message_with_no_descriptor_is_refused() {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    (&ours).write_all(&4096u64.to_le_bytes()).unwrap();
-    let error = refused(
-        receive_from(theirs),
-        "Error::NoDescriptor",
-        "no descriptor came with it",
-    );
-    assert!(
-        matches!(error, Error::NoDescriptor),
-        "8 bytes with no descriptor attached must be Error::NoDescriptor, got {error:?}"
-    );
-}
-
-proptest! {
-    #![proptest_config(common::cases(24))]
-
-    /// A memfd whose size is not the announced one is refused, with both sizes: a sender
-    /// that announced more would have the receiver touch pages the file does not have.
-    #[test]
-    fn a_size_other_than_the_announced_one_is_refused(len in 1usize..1 << 16, delta in prop_oneof![-4096i64..0, 1i64..4096]) {
-        let announced = (len as i64 + delta).max(0) as u64;
-        let result = once(|| Ok(offer(&memfd_with(SEALS, len), announced)))?;
-        let error = refused(result, "Error::WrongSize",
-            "compare the file's size (file.metadata()) with the announced one");
-        prop_assert!(
-            matches!(error, Error::WrongSize { announced: a, actual } if a == announced && actual == len as u64),
-            "a {len}-byte memfd announced as {announced} bytes must be Error::WrongSize \
-             {{ announced: {announced}, actual: {len} }}, got {error:?}");
-    }
-}
-
-/// A sealed memfd of 0 bytes, announced as 0 bytes, is refused: there is nothing to map.
-#[test]
-fn a_zero_length_memfd_is_refused() {
-    let result = offer(&memfd_with(SEALS, 0), 0);
-    assert!(
-        matches!(result, Err(Error::ZeroLength { .. })),
-        "a memfd of 0 bytes (announced as 0) must be Error::ZeroLength: an empty file cannot \
-         be mapped; got {result:?}"
-    );
-}
-
-/// A socket closed before anything arrived is `Error::Disconnected`.
-#[test]
-fn a_closed_socket_is_refused() {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    drop(ours);
-    let result = receive_from(theirs);
-    assert!(
-        matches!(result, Err(Error::Disconnected)),
-        "a socket whose other end is closed delivers 0 bytes and no descriptor: that is \
-         Error::Disconnected, got {result:?}"
-    );
-}
-
-/// Sending to a socket whose other end is closed is `Error::Disconnected`, not a signal.
-#[test]
-fn sending_to_a_closed_socket_is_disconnected() {
-    let segment = create_ok(&label("nobody"), 4096);
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    drop(theirs);
-    let result = send(&ours, &segment);
-    assert!(
-        matches!(result, Err(Error::Disconnected)),
-        "sendmsg to a closed peer fails with EPIPE (with MSG_NOSIGNAL, instead of a SIGPIPE): \
-         that is Error::Disconnected, got {result:?}"
-    );
-}
-
-/// A message that is not 8 bytes and one descriptor is `Error::BadMessage`.
-#[test]
-fn a_malformed_message_is_refused() {
-    let file = memfd_with(SEALS, 4096);
-    let other = memfd_with(SEALS, 4096);
-    for (what, payload, fds) in [
-        (
-            "a 4-byte size",
-            &4096u32.to_le_bytes()[..],
-            vec![file.as_raw_fd()],
-        ),
-        (
-            "two descriptors",
-            &4096u64.to_le_bytes()[..],
-            vec![file.as_raw_fd(), other.as_raw_fd()],
-        ),
-    ] {
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        send_raw(&ours, payload, &fds);
-        drop(ours);
-        let result = receive_from(theirs);
-        assert!(
-            matches!(result, Err(Error::BadMessage { .. })),
-            "a message with {what} must be Error::BadMessage, got {result:?}"
-        );
-    }
-}
-
-/// Whatever `receive` refuses, it closes every descriptor that came with it: nothing is
-/// left open in the receiving process.
-#[test]
-fn a_refused_descriptor_is_closed() {
-    let label = label("refused");
-    let fd = memfd_create(
-        label.as_str(),
-        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
-    )
-    .expect("memfd_create");
-    let file = File::from(fd);
-    file.set_len(4096).unwrap();
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    send_raw(&ours, &4096u64.to_le_bytes(), &[file.as_fd().as_raw_fd()]);
-    let result = receive_from(theirs).map(|segment| segment.name().to_owned());
-    assert!(
-        result.is_err(),
-        "an unsealed memfd must be refused, but receive accepted {result:?}"
-    );
-    drop(file);
-    let me = std::process::id();
-    let open: Vec<String> = what_it_holds(me)
-        .into_iter()
-        .filter(|line| line.ends_with(&memfd_link(&label)))
-        .collect();
-    assert!(
-        open.is_empty(),
-        "receive refused the memfd but left its descriptor open ({open:?}): take ownership \
-         of every received descriptor (OwnedFd::from_raw_fd) before you check anything, so \
-         an early return closes it"
-    );
-}
-
-/// `check` alone: the same rules, for a descriptor that came some other way.
-#[test]
-fn check_accepts_a_sealed_memfd_of_the_announced_size() {
-    let file = memfd_with(SEALS, 4096);
-    let result = check(&file, 4096);
-    assert!(
-        result.is_ok(),
-        "a memfd with every seal of SEALS, of the announced size, passes check: got {result:?}"
-    );
 }

@@ -151,9 +151,11 @@ pub fn check(file: &File, announced: u64) -> Result<(), Error> {
 /// One message: the announced size and the one descriptor that came with it.
 fn receive_descriptor(socket: &UnixStream) -> Result<(u64, File), Error> {
     let mut size = [0u8; 8];
-    // Room for the most descriptors one message can carry (SCM_MAX_FD, 253): a sender that
-    // sends more than one still cannot make the kernel cut the control data short, and
-    // every descriptor that arrives is ours to close.
+    // Room for the most descriptors one message can carry (SCM_MAX_FD, 253). With less, a
+    // sender that sends more makes the kernel cut the control data short (MSG_CTRUNC): it
+    // still installs in this process the descriptors that fit (and closes the rest), but
+    // nix's `cmsgs()` refuses to read a truncated control buffer, so those would stay open
+    // with nobody knowing their numbers. With room for them all, every one is ours to close.
     let mut space = nix::cmsg_space!([RawFd; 253]);
     let mut fds: Vec<OwnedFd> = Vec::new();
     let bytes = {
@@ -190,21 +192,24 @@ fn receive_descriptor(socket: &UnixStream) -> Result<(u64, File), Error> {
         }
         message.bytes
     };
+    // Every descriptor that came is owned by now: each refusal below closes them all.
     if bytes == 0 && fds.is_empty() {
         return Err(Error::Disconnected);
     }
+    let count = fds.len();
+    let mut fds = fds.into_iter();
+    let Some(fd) = fds.next() else {
+        return Err(Error::NoDescriptor);
+    };
     if bytes != size.len() {
         return Err(Error::BadMessage {
             reason: format!("its size is {bytes} bytes long, not 8"),
         });
     }
-    let count = fds.len();
-    let mut fds = fds.into_iter();
-    match (fds.next(), count) {
-        (None, _) => Err(Error::NoDescriptor),
-        (Some(fd), 1) => Ok((u64::from_le_bytes(size), File::from(fd))),
-        (Some(_), _) => Err(Error::BadMessage {
+    if count != 1 {
+        return Err(Error::BadMessage {
             reason: format!("{count} descriptors came with it, not one"),
-        }),
+        });
     }
+    Ok((u64::from_le_bytes(size), File::from(fd)))
 }
