@@ -18,3 +18,6 @@ pub mod lock;
 
 #[path = "06_cleanup.rs"]
 pub mod cleanup;
+
+#[path = "07_ring.rs"]
+pub mod ring;

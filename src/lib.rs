@@ -11,7 +11,7 @@
 //!   the crate's `shm-kata-worker` binary and wait for them), and [`liveness`] (how the
 //!   kernel tells whether a segment still has a live holder);
 //! * **the exercises**, mounted at the crate root: [`create`], [`attach`], [`partition`],
-//!   [`transform`], [`lock`], [`cleanup`]. They come from `exercises/` (what a learner edits), or from
+//!   [`transform`], [`lock`], [`cleanup`], [`ring`] (with its kit, [`ring_kit`]). They come from `exercises/` (what a learner edits), or from
 //!   `solutions/` with `--features solutions`. Both trees have the same public API, so the
 //!   same tests, worker binary and runner work with either.
 //!
@@ -21,6 +21,7 @@
 pub mod error;
 pub mod job;
 pub mod liveness;
+pub mod ring_kit;
 pub mod runner;
 pub mod segment;
 pub mod worker;
@@ -32,4 +33,4 @@ pub use segment::{Segment, SegmentDir};
 #[cfg_attr(not(feature = "solutions"), path = "../exercises/mod.rs")]
 mod kata;
 
-pub use kata::{attach, cleanup, create, lock, partition, transform};
+pub use kata::{attach, cleanup, create, lock, partition, ring, transform};
