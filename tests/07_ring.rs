@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{Scratch, process_cases, start_until_ready, use_this_builds_worker, within};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use shm_kata::job::{Job, RingPlan, Then, first_difference, ring_message};
 use shm_kata::ring::{
     self, HEADER_LEN, LEN_PREFIX, Receiver, RingIndex, RingMemory, Sender, pop, push,
@@ -21,6 +22,37 @@ use shm_kata::{Error, SegmentDir};
 
 /// How long a test lets a blocking call or a worker take before it calls it a hang.
 const LIMIT: Duration = Duration::from_secs(30);
+
+/// The wrap-around, for the messages that catch a mistake in it.
+const WRAP: &str = "where a record reaches the end of the data, the rest continues at offset \
+     0: offset = position % capacity (a mask works only for powers of two), and each piece \
+     of the record, its 4-byte length too, is copied in two parts, the first up to the end";
+
+/// How long a process test waits for one message, or for room for one. A healthy ring
+/// takes microseconds; a ring that never delivers fails in seconds, and, once one case of
+/// a property has waited this long, the property's later cases (proptest's shrinking) fail
+/// at once instead of waiting again.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+static WAITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Fails a case at once if an earlier one already waited [`PATIENCE`] in vain.
+fn not_after_a_wait() -> Result<(), TestCaseError> {
+    prop_assert!(
+        !WAITED.load(Ordering::Relaxed),
+        "an earlier case of this test waited {:?} for a message, or for room, that never came \
+         (its message is above); this case is not run, to report in seconds, not minutes",
+        PATIENCE
+    );
+    Ok(())
+}
+
+/// Notes a `TimedOut` for [`not_after_a_wait`].
+fn note_a_wait<T>(result: &Result<T, Error>) {
+    if matches!(result, Err(Error::TimedOut { .. })) {
+        WAITED.store(true, Ordering::Relaxed);
+    }
+}
 
 /// The header's fields, as byte offsets (see `src/ring_kit.rs`).
 const VERSION_AT: usize = 8;
@@ -58,6 +90,15 @@ fn wait_until(done: impl Fn() -> bool, what: &str) {
     }
 }
 
+/// The text of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
 /// Greatest common divisor.
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
@@ -81,6 +122,7 @@ proptest! {
     fn messages_from_a_sender_process_arrive_whole_and_in_order(
         (capacity, lens, seed) in ring_and_lens()
     ) {
+        not_after_a_wait()?;
         use_this_builds_worker();
         let scratch = Scratch::new();
         let job = Job::RingSend {
@@ -95,14 +137,14 @@ proptest! {
         let mut receiver = ring::attach(&scratch.dir, "pipe").expect("ring::attach");
         let mut got = Vec::new();
         for (index, &len) in lens.iter().enumerate() {
-            let received = receiver.recv(&mut got, LIMIT);
+            let received = receiver.recv(&mut got, PATIENCE);
+            note_a_wait(&received);
             prop_assert!(received.is_ok(), "message {index} of {}: recv failed: {:?}", lens.len(), received);
             let expected = ring_message(seed, index, len);
             prop_assert!(
                 got == expected,
                 "message {index} ({len} bytes, ring of {capacity}) arrived as {} bytes, {}: \
-                 a record is its 4-byte length and then its bytes, each piece split at the \
-                 end of the data and continued at offset 0",
+                 a record is its 4-byte length and then its bytes. {WRAP}",
                 got.len(), first_difference(&got, &expected)
             );
         }
@@ -118,6 +160,7 @@ proptest! {
     fn a_receiver_process_gets_every_message_sent_to_it(
         (capacity, lens, seed) in ring_and_lens()
     ) {
+        not_after_a_wait()?;
         use_this_builds_worker();
         let scratch = Scratch::new();
         let mut sender = ring::create(&scratch.dir, "pipe", capacity).expect("ring::create");
@@ -130,7 +173,8 @@ proptest! {
         };
         let receiver = start_until_ready(&job, LIMIT);
         for (index, &len) in lens.iter().enumerate() {
-            let sent = sender.send(&ring_message(seed, index, len), LIMIT);
+            let sent = sender.send(&ring_message(seed, index, len), PATIENCE);
+            note_a_wait(&sent);
             prop_assert!(sent.is_ok(), "message {index}: send failed: {:?}", sent);
         }
         let (status, stderr) = receiver.finish(LIMIT);
@@ -148,7 +192,11 @@ proptest! {
     /// messages start at every offset of the data, so the wrap point falls at every byte
     /// of a record, its length included.
     #[test]
-    fn a_message_can_wrap_at_every_position(capacity in 5usize..64, pick in any::<prop::sample::Index>(), seed in any::<u64>()) {
+    fn a_message_can_wrap_at_every_position(
+        capacity in 5usize..64,
+        pick in any::<prop::sample::Index>(),
+        seed in any::<u64>(),
+    ) {
         let coprime: Vec<usize> = (0..=capacity - LEN_PREFIX)
             .filter(|len| gcd(len + LEN_PREFIX, capacity) == 1)
             .collect();
@@ -160,15 +208,17 @@ proptest! {
         for index in 0..=capacity {
             let at = index * (len + LEN_PREFIX) % capacity;
             let message = ring_message(seed, index, len);
-            prop_assert_eq!(sender.try_send(&message).ok(), Some(true),
-                "a {}-byte record into an empty ring of {} bytes must fit (it starts at offset {})",
-                len + LEN_PREFIX, capacity, at);
-            prop_assert_eq!(receiver.try_recv(&mut got).ok(), Some(true),
-                "the record just sent must be there to receive");
+            let sent = sender.try_send(&message);
+            prop_assert!(matches!(sent, Ok(true)),
+                "a {}-byte record into an empty ring of {capacity} bytes must fit (it starts at \
+                 offset {at}), but try_send said {sent:?}", len + LEN_PREFIX);
+            let received = receiver.try_recv(&mut got);
+            prop_assert!(matches!(received, Ok(true)),
+                "the {}-byte record just sent at offset {at} of a {capacity}-byte ring must be \
+                 there to receive, but try_recv said {received:?}: {WRAP}", len + LEN_PREFIX);
             prop_assert!(got == message,
                 "a {len}-byte message starting at offset {at} of a {capacity}-byte ring came \
-                 back {}: where a record reaches the end of the data, the rest continues at \
-                 offset 0 (position % capacity)", first_difference(&got, &message));
+                 back {}: {WRAP}", first_difference(&got, &message));
         }
         drop((sender, receiver));
         scratch.remove("wrap");
@@ -186,8 +236,13 @@ proptest! {
         let mut got = Vec::new();
         // Move head and tail away from 0 first, so the full ring also wraps.
         for index in 0..skip % capacity {
-            sender.try_send(&[index as u8]).expect("a one-byte message fits");
-            receiver.try_recv(&mut got).expect("and comes back");
+            let sent = sender.try_send(&[index as u8]);
+            prop_assert!(matches!(sent, Ok(true)), "a one-byte message into an empty ring of \
+                {capacity} bytes must fit, but try_send said {sent:?}");
+            let received = receiver.try_recv(&mut got);
+            prop_assert!(matches!(received, Ok(true)) && got == [index as u8],
+                "the one-byte message sent at position {} must come back, but try_recv said \
+                 {received:?} with {got:?}: {WRAP}", index * 5);
         }
         let mut used = 0;
         let mut accepted = Vec::new();
@@ -207,7 +262,10 @@ proptest! {
             accepted.push(message);
         }
         for (index, message) in accepted.iter().enumerate() {
-            prop_assert_eq!(receiver.try_recv(&mut got).ok(), Some(true));
+            let received = receiver.try_recv(&mut got);
+            prop_assert!(matches!(received, Ok(true)),
+                "message {index} of the {} accepted must still be there, but try_recv said \
+                 {received:?}: was it overwritten before it was read?", accepted.len());
             prop_assert!(&got == message,
                 "message {index} was overwritten before it was read ({}): the free bytes are \
                  capacity - (tail - head), length prefix included", first_difference(&got, message));
@@ -268,7 +326,8 @@ fn an_empty_ring_has_nothing_to_receive() {
     let last = receiver.try_recv(&mut got);
     assert!(
         matches!(last, Ok(false)),
-        "after the only message was read the ring is empty again, but try_recv said {last:?}"
+        "after the only message was read the ring is empty again, but try_recv said {last:?} \
+         (pop must move head past the whole record: its 4-byte length and its bytes)"
     );
     drop((sender, receiver));
     scratch.remove("empty");
@@ -363,9 +422,10 @@ fn a_ring_whose_size_does_not_match_its_header_is_an_error() {
                  Error::RingSize, got {other:?}",
                 HEADER_LEN + 64
             ),
-            Err(_) => panic!(
-                "check_header panicked on a capacity of {capacity}: HEADER_LEN + capacity \
-                 overflows, so add with checked_add and treat None as a mismatch"
+            Err(panic) => panic!(
+                "attach panicked on a header capacity of {capacity} ({:?}): HEADER_LEN + \
+                 capacity can overflow, so add with checked_add and treat None as a mismatch",
+                panic_message(&*panic)
             ),
         }
     }
@@ -563,10 +623,11 @@ fn a_corrupt_index_or_length_is_an_error_not_a_panic() {
         match popped {
             Ok(Err(Error::RingCorrupt { .. })) => {}
             Ok(other) => panic!("{what} must make try_recv Error::RingCorrupt, got {other:?}"),
-            Err(_) => panic!(
-                "{what} made try_recv panic: check what you read from shared memory (tail - \
-                    head between 0 and capacity, the record's length within tail - head - 4) \
-                    and return Error::RingCorrupt"
+            Err(panic) => panic!(
+                "{what} made try_recv panic ({:?}): check what you read from shared memory \
+                 (tail - head between 0 and capacity, the record's length within tail - head \
+                 - 4) and return Error::RingCorrupt",
+                panic_message(&*panic)
             ),
         }
         let pushed =
@@ -575,7 +636,7 @@ fn a_corrupt_index_or_length_is_an_error_not_a_panic() {
             assert!(
                 matches!(pushed, Ok(Err(Error::RingCorrupt { .. }))),
                 "{what} must make try_send Error::RingCorrupt too, got {:?}",
-                pushed.map_err(|_| "a panic")
+                pushed.map_err(|p| panic_message(&*p))
             );
         }
     }
@@ -662,7 +723,7 @@ mod model {
     /// thread while it returns `Ok(false)`. A panic or an error is recorded and ends the
     /// loop: `false`.
     fn until_done(what: &str, mut step: impl FnMut() -> Result<bool, Error>) -> bool {
-        loop {
+        for _ in 0..1000 {
             if failed() {
                 return false;
             }
@@ -675,7 +736,7 @@ mod model {
                 }
                 Ok(Err(error)) => format!("{what} returned an error in the model: {error}"),
                 Err(panic) => {
-                    let said = message_of(&*panic);
+                    let said = panic_message(&*panic);
                     if said.contains("Causality violation") {
                         // loom's own verdict: loom must unwind it itself, to end the model.
                         std::panic::resume_unwind(panic);
@@ -689,14 +750,16 @@ mod model {
                 .get_or_insert(failure);
             return false;
         }
-    }
-
-    fn message_of(panic: &(dyn std::any::Any + Send)) -> String {
-        panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned())
+        // The model's messages all fit an empty ring: a thousand Ok(false) in a row means
+        // they never will (loom would otherwise explore this loop forever).
+        FAILURE
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(format!(
+                "{what} said Ok(false) a thousand times in a row, for messages that fit the \
+                 empty ring"
+            ));
+        false
     }
 
     /// Runs a sender thread pushing `messages` and a receiver popping them through a ring
@@ -712,40 +775,26 @@ mod model {
         }
         let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             builder.check(move || {
+                run_once(capacity, messages);
                 if failed() {
-                    return; // one failure is enough: let loom finish at once
+                    // Every object of the model is dropped by now: this panic unwinds
+                    // through none of them, and ends loom's search.
+                    panic!("{STOP}");
                 }
-                let ring = loom::sync::Arc::new(Ring::new(capacity));
-                let theirs = ring.clone();
-                let sender = loom::thread::spawn(move || {
-                    for message in messages {
-                        if !until_done("push", || push(&*theirs, message)) {
-                            return;
-                        }
-                    }
-                });
-                let mut out = Vec::new();
-                for message in messages {
-                    if !until_done("pop", || pop(&*ring, &mut out)) {
-                        break;
-                    }
-                    if out != *message {
-                        FAILURE
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .get_or_insert(format!(
-                                "pop returned {out:?} where {message:?} was pushed"
-                            ));
-                        break;
-                    }
-                }
-                let _ = sender.join();
             })
         }));
-        let mut failure = FAILURE.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Err(panic) = verdict {
-            failure = Some(message_of(&*panic));
-        }
+        let recorded = FAILURE.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let failure = match verdict {
+            Err(panic) => {
+                let said = panic_message(&*panic);
+                if said.contains(STOP) {
+                    recorded
+                } else {
+                    Some(said)
+                }
+            }
+            Ok(()) => recorded,
+        };
         match failure {
             Some(said) if said.contains("Causality violation") => {
                 panic!("{explanation}\n(loom: {})", said.trim())
@@ -753,6 +802,37 @@ mod model {
             Some(said) => panic!("under the model checker: {said}"),
             None => {}
         }
+    }
+
+    /// What ends the model once a failure is recorded.
+    const STOP: &str = "the model recorded a failure";
+
+    /// One execution of the model: a sender thread pushes `messages`, this thread pops
+    /// and compares them.
+    fn run_once(capacity: usize, messages: &'static [&'static [u8]]) {
+        let ring = loom::sync::Arc::new(Ring::new(capacity));
+        let theirs = ring.clone();
+        let sender = loom::thread::spawn(move || {
+            for message in messages {
+                if !until_done("push", || push(&*theirs, message)) {
+                    return;
+                }
+            }
+        });
+        let mut out = Vec::new();
+        for message in messages {
+            if !until_done("pop", || pop(&*ring, &mut out)) {
+                break;
+            }
+            if out != *message {
+                FAILURE
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(format!("pop returned {out:?} where {message:?} was pushed"));
+                break;
+            }
+        }
+        let _ = sender.join();
     }
 }
 
