@@ -10,7 +10,9 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::{Scratch, process_cases, start_until_ready, use_this_builds_worker, within};
+use common::{
+    Scratch, one_at_a_time, process_cases, start_until_ready, use_this_builds_worker, within,
+};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use shm_kata::job::{Job, RingPlan, Then, first_difference, ring_message};
@@ -123,6 +125,7 @@ proptest! {
         (capacity, lens, seed) in ring_and_lens()
     ) {
         not_after_a_wait()?;
+        let _serial = one_at_a_time();
         use_this_builds_worker();
         let scratch = Scratch::new();
         let job = Job::RingSend {
@@ -139,7 +142,10 @@ proptest! {
         for (index, &len) in lens.iter().enumerate() {
             let received = receiver.recv(&mut got, PATIENCE);
             note_a_wait(&received);
-            prop_assert!(received.is_ok(), "message {index} of {}: recv failed: {:?}", lens.len(), received);
+            prop_assert!(
+                received.is_ok(),
+                "message {index} of {}: recv failed: {:?}", lens.len(), received
+            );
             let expected = ring_message(seed, index, len);
             prop_assert!(
                 got == expected,
@@ -161,6 +167,7 @@ proptest! {
         (capacity, lens, seed) in ring_and_lens()
     ) {
         not_after_a_wait()?;
+        let _serial = one_at_a_time();
         use_this_builds_worker();
         let scratch = Scratch::new();
         let mut sender = ring::create(&scratch.dir, "pipe", capacity).expect("ring::create");
@@ -178,7 +185,10 @@ proptest! {
             prop_assert!(sent.is_ok(), "message {index}: send failed: {:?}", sent);
         }
         let (status, stderr) = receiver.finish(LIMIT);
-        prop_assert!(status.success(), "the receiver process found a wrong message ({status}):\n{stderr}");
+        prop_assert!(
+            status.success(),
+            "the receiver process found a wrong message ({status}):\n{stderr}"
+        );
         drop(sender);
         scratch.remove("pipe");
         scratch.finish();
@@ -253,7 +263,11 @@ proptest! {
             prop_assert_eq!(sent.as_ref().ok(), Some(&fits),
                 "with {} of {} bytes in use, a {}-byte record {}; try_send said {:?}",
                 used, capacity, len + LEN_PREFIX,
-                if fits { "fits (free bytes: capacity - (tail - head))" } else { "does not fit: Ok(false)" },
+                if fits {
+                    "fits (free bytes: capacity - (tail - head))"
+                } else {
+                    "does not fit: Ok(false)"
+                },
                 sent);
             if !fits {
                 break;
@@ -268,7 +282,8 @@ proptest! {
                  {received:?}: was it overwritten before it was read?", accepted.len());
             prop_assert!(&got == message,
                 "message {index} was overwritten before it was read ({}): the free bytes are \
-                 capacity - (tail - head), length prefix included", first_difference(&got, message));
+                 capacity - (tail - head), length prefix included",
+                first_difference(&got, message));
         }
         prop_assert_eq!(receiver.try_recv(&mut got).ok(), Some(false),
             "after every message was read, the ring is empty");
@@ -437,6 +452,9 @@ fn a_ring_whose_size_does_not_match_its_header_is_an_error() {
 /// lives, and welcome once it has gone.
 #[test]
 fn a_second_sender_or_receiver_is_refused_while_the_first_lives() {
+    // A worker started by another test at the moment both roles are dropped would hold
+    // copies of their descriptors, and with them the roles, until it runs its program.
+    let _serial = one_at_a_time();
     let scratch = Scratch::new();
     let (sender, receiver) = new_ring(&scratch.dir, "roles", 64);
     let second = ring::attach(&scratch.dir, "roles");
@@ -470,6 +488,7 @@ fn a_second_sender_or_receiver_is_refused_while_the_first_lives() {
 /// The kernel frees the role of a process that dies, however it dies.
 #[test]
 fn a_role_is_freed_when_its_process_is_killed() {
+    let _serial = one_at_a_time();
     use_this_builds_worker();
     let scratch = Scratch::new();
     drop(ring::create(&scratch.dir, "killed", 64).expect("ring::create"));
@@ -504,6 +523,7 @@ fn a_role_is_freed_when_its_process_is_killed() {
 /// sender is gone instead of waiting.
 #[test]
 fn a_dead_senders_messages_arrive_then_recv_says_it_is_gone() {
+    let _serial = one_at_a_time();
     use_this_builds_worker();
     let scratch = Scratch::new();
     let lens = [0, 1, 17, 40, 100];
@@ -549,6 +569,7 @@ fn a_dead_senders_messages_arrive_then_recv_says_it_is_gone() {
 /// A receiver that dies: a sender waiting for room gets an error, not a hang.
 #[test]
 fn a_dead_receiver_is_an_error_for_a_waiting_sender() {
+    let _serial = one_at_a_time();
     use_this_builds_worker();
     let scratch = Scratch::new();
     let mut sender = ring::create(&scratch.dir, "deaf", 64).expect("ring::create");
@@ -767,7 +788,7 @@ mod model {
     /// (an access not ordered after the one it conflicts with) fails the test with
     /// `explanation`.
     pub fn check(capacity: usize, messages: &'static [&'static [u8]], explanation: &str) {
-        let _one_model_at_a_time = common::one_at_a_time();
+        let _one_model_at_a_time = one_at_a_time();
         FAILURE.lock().unwrap_or_else(|p| p.into_inner()).take();
         let mut builder = loom::model::Builder::new();
         if builder.preemption_bound.is_none() {
