@@ -410,6 +410,11 @@ pub fn attach(dir: &SegmentDir, name: &str) -> Result<Receiver> {
 
 /// Attaches to ring `name` in `dir` as its sender: the way a new sender takes over a ring
 /// whose first sender has gone. `RoleTaken` while that one lives.
+///
+/// The trap of a hand-over: between the first sender letting go and the new one taking
+/// the role, the ring has no sender, and a receiver waiting in `recv` then sees the
+/// sender *gone* (`PeerGone`) — it cannot tell a hand-over from a death. Hand a ring over
+/// before a receiver waits on it, or let the process that creates it be its sender.
 pub fn attach_sender(dir: &SegmentDir, name: &str) -> Result<Sender> {
     open_role(dir, name, Role::Sender).map(Sender)
 }
