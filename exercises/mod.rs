@@ -19,5 +19,8 @@ pub mod lock;
 #[path = "06_cleanup.rs"]
 pub mod cleanup;
 
+#[path = "07_ring.rs"]
+pub mod ring;
+
 #[path = "08_seal.rs"]
 pub mod seal;

@@ -143,6 +143,73 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// Exercise 07: the file does not start with a ring's magic number.
+    #[error(
+        "segment {name:?} is not a ring: its first 8 bytes are {found:#018x}, not the ring's magic number (attach to a segment made by ring::create, and only once create has returned)"
+    )]
+    NotARing { name: String, found: u64 },
+
+    /// Exercise 07: a ring laid out by another version of the code.
+    #[error(
+        "ring {name:?} has layout version {found}, this code reads version {expected} (both sides must be built from the same kit: rebuild the older one)"
+    )]
+    RingVersion {
+        name: String,
+        found: u32,
+        expected: u32,
+    },
+
+    /// Exercise 07: the header's capacity does not match the file (or cannot be a ring's).
+    #[error(
+        "ring {name:?}: its header says {capacity} data bytes, which needs a file of header + capacity bytes (capacity at least {min}), but the file has {file} bytes: a damaged or foreign segment, never map past the file"
+    )]
+    RingSize {
+        name: String,
+        capacity: u64,
+        file: u64,
+        min: u64,
+    },
+
+    /// Exercise 07: another live process (or handle) already plays this role.
+    #[error(
+        "ring {name:?} already has a live {role} (a ring has one sender and one receiver; the kernel frees the role when its holder exits or dies)"
+    )]
+    RoleTaken { name: String, role: &'static str },
+
+    /// Exercise 07: a message the ring can never hold, whatever the receiver does.
+    #[error(
+        "a message of {len} bytes cannot go through ring {name:?}: the largest it can ever hold is {max} bytes (its capacity less the 4-byte length); make the ring larger or split the message"
+    )]
+    MessageTooLarge {
+        name: String,
+        len: usize,
+        max: usize,
+    },
+
+    /// Exercise 07: the ring's indices or a record's length cannot be true.
+    #[error(
+        "ring {name:?} is corrupt: {reason} (a peer wrote garbage into the shared header or data; never trust a length read from shared memory)"
+    )]
+    RingCorrupt { name: String, reason: String },
+
+    /// Exercise 07: the peer process has exited or died; what is left can never come.
+    #[error("the {peer} of ring {name:?} is gone (exited or killed): {what}")]
+    PeerGone {
+        name: String,
+        peer: &'static str,
+        what: &'static str,
+    },
+
+    /// Exercise 07: a blocking send or receive waited as long as it was allowed to.
+    #[error(
+        "ring {name:?}: {what} for {waited:?}, the time allowed (is the peer there, and alive?)"
+    )]
+    TimedOut {
+        name: String,
+        what: &'static str,
+        waited: std::time::Duration,
+    },
 }
 
 impl Error {

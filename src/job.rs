@@ -128,7 +128,92 @@ pub enum Job {
         hold: bool,
         seed: u64,
     },
+    /// Create ring `name` with `capacity` data bytes (`ring::create`; with 0, take over an
+    /// existing one with `ring::attach_sender`), print `ready`, and send the messages of
+    /// `plan` ([`RingPlan`]: their lengths; contents [`ring_message`]`(seed, i, len)`),
+    /// each with `send` and a 20 s timeout; `then` exit, or keep the role until standard
+    /// input closes.
+    RingSend {
+        dir: PathBuf,
+        name: String,
+        capacity: usize,
+        seed: u64,
+        plan: String,
+        then: Then,
+    },
+    /// Attach to ring `name` as its receiver, print `ready`, and receive the messages of
+    /// `plan`, each with `recv` and a 20 s timeout, checking each byte; `then` exit, or
+    /// keep the role until standard input closes.
+    RingRecv {
+        dir: PathBuf,
+        name: String,
+        seed: u64,
+        plan: String,
+        then: Then,
+    },
 }
+
+/// What a ring worker does once its messages are through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Then {
+    /// Exit (dropping its role).
+    Exit,
+    /// Keep its role until standard input closes (or it is killed).
+    Hold,
+}
+
+impl std::fmt::Display for Then {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Then::Exit => "exit",
+            Then::Hold => "hold",
+        })
+    }
+}
+
+/// The lengths of a ring worker's messages, as one command-line word: `3,0,17`, or
+/// `none` for no message at all.
+pub struct RingPlan;
+
+impl RingPlan {
+    /// The word for `lens`.
+    pub fn encode(lens: &[usize]) -> String {
+        if lens.is_empty() {
+            return "none".to_owned();
+        }
+        lens.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The lengths in `plan`; an unreadable word is an error naming the ring.
+    pub fn decode(plan: &str, name: &str) -> Result<Vec<usize>> {
+        if plan == "none" {
+            return Ok(Vec::new());
+        }
+        plan.split(',')
+            .map(|len| {
+                len.parse().map_err(|_| Error::Io {
+                    name: name.to_owned(),
+                    source: std::io::Error::other(format!("bad message length {len:?} in plan")),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Message `index` of a ring test: `len` bytes that depend on `seed` and `index`, so two
+/// processes agree on every message without sending it any other way.
+pub fn ring_message(seed: u64, index: usize, len: usize) -> Vec<u8> {
+    pattern(
+        seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        len,
+    )
+}
+
+/// How long a ring worker waits for each message, or for room for it.
+const RING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// How a [`Job::Count`] worker keeps its increments from getting lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -202,6 +287,36 @@ impl Job {
                 ("own-and-panic", dir, name, vec![len.to_string()])
             }
             Job::SealSend { .. } | Job::SealReceive { .. } => unreachable!("seal::args"),
+            Job::RingSend {
+                dir,
+                name,
+                capacity,
+                seed,
+                plan,
+                then,
+            } => (
+                "ring-send",
+                dir,
+                name,
+                vec![
+                    capacity.to_string(),
+                    seed.to_string(),
+                    plan.clone(),
+                    then.to_string(),
+                ],
+            ),
+            Job::RingRecv {
+                dir,
+                name,
+                seed,
+                plan,
+                then,
+            } => (
+                "ring-recv",
+                dir,
+                name,
+                vec![seed.to_string(), plan.clone(), then.to_string()],
+            ),
         };
         // `--` ends the options: a segment named `-h` is a name, not a request for help.
         let mut args: Vec<OsString> = vec![command.into(), "--".into(), dir.into(), name.into()];
@@ -239,6 +354,14 @@ impl Job {
                 format!("create a sealed memfd {label:?} of {len} bytes and send it")
             }
             Job::SealReceive { .. } => "receive a sealed memfd".to_owned(),
+            Job::RingSend { name, plan, .. } => format!(
+                "send {} messages through ring {name:?}",
+                plan.split(',').filter(|l| *l != "none").count()
+            ),
+            Job::RingRecv { name, plan, .. } => format!(
+                "receive {} messages from ring {name:?}",
+                plan.split(',').filter(|l| *l != "none").count()
+            ),
         }
     }
 
@@ -345,6 +468,61 @@ impl Job {
                 seed,
             } => seal::send(&label, len, seed, hold),
             Job::SealReceive { hold, seed } => seal::receive(seed, hold),
+            Job::RingSend {
+                dir,
+                name,
+                capacity,
+                seed,
+                plan,
+                then,
+            } => {
+                let lens = RingPlan::decode(&plan, &name)?;
+                let dir = SegmentDir::at(dir);
+                let mut sender = match capacity {
+                    0 => crate::ring::attach_sender(&dir, &name)?,
+                    _ => crate::ring::create(&dir, &name, capacity)?,
+                };
+                say_ready(&name)?;
+                for (index, len) in lens.into_iter().enumerate() {
+                    sender.send(&ring_message(seed, index, len), RING_PATIENCE)?;
+                }
+                match then {
+                    Then::Exit => Ok(()),
+                    Then::Hold => wait_for_stdin_to_close(&name),
+                }
+            }
+            Job::RingRecv {
+                dir,
+                name,
+                seed,
+                plan,
+                then,
+            } => {
+                let lens = RingPlan::decode(&plan, &name)?;
+                let mut receiver = crate::ring::attach(&SegmentDir::at(dir), &name)?;
+                say_ready(&name)?;
+                let mut got = Vec::new();
+                for (index, len) in lens.into_iter().enumerate() {
+                    receiver.recv(&mut got, RING_PATIENCE)?;
+                    let expected = ring_message(seed, index, len);
+                    if got != expected {
+                        return Err(Error::Io {
+                            name,
+                            source: std::io::Error::other(format!(
+                                "message {index} arrived as {} bytes, {}, but {len} bytes were \
+                                 sent: {}",
+                                got.len(),
+                                first_difference(&got, &expected),
+                                "messages must arrive whole, in order, byte for byte"
+                            )),
+                        });
+                    }
+                }
+                match then {
+                    Then::Exit => Ok(()),
+                    Then::Hold => wait_for_stdin_to_close(&name),
+                }
+            }
         }
     }
 }
@@ -408,6 +586,41 @@ fn ready_then_wait_for_stdin_to_close(name: &str) -> Result<()> {
     stdout.flush().map_err(io)?;
     std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink()).map_err(io)?;
     Ok(())
+}
+
+/// Tells the parent (a line `ready` on standard output) that the job holds what it came
+/// to hold, and goes on.
+fn say_ready(name: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(b"ready\n")
+        .and_then(|()| stdout.flush())
+        .map_err(|source| Error::Io {
+            name: name.to_owned(),
+            source,
+        })
+}
+
+/// Waits until standard input reaches its end (the parent closed it, or died).
+fn wait_for_stdin_to_close(name: &str) -> Result<()> {
+    std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink())
+        .map(drop)
+        .map_err(|source| Error::Io {
+            name: name.to_owned(),
+            source,
+        })
+}
+
+/// Where two messages first differ, in words.
+pub fn first_difference(got: &[u8], expected: &[u8]) -> String {
+    match got.iter().zip(expected).position(|(a, b)| a != b) {
+        Some(at) => format!(
+            "first wrong at byte {at} ({:#04x} instead of {:#04x})",
+            got[at], expected[at]
+        ),
+        None if got.len() == expected.len() => "identical".to_owned(),
+        None => "equal as far as the shorter goes".to_owned(),
+    }
 }
 
 /// `len` pseudo-random bytes determined by `seed` (SplitMix64), so two processes can agree

@@ -12,7 +12,8 @@
 //!   kernel tells whether a segment still has a live holder), and [`pages`] (2 MiB-aligned
 //!   mappings, and huge pages for the segments the kata creates);
 //! * **the exercises**, mounted at the crate root: [`create`], [`attach`], [`partition`],
-//!   [`transform`], [`lock`], [`cleanup`], [`seal`]. They come from `exercises/` (what a learner edits), or from
+//!   [`transform`], [`lock`], [`cleanup`], [`ring`] (with its kit, [`ring_kit`]), [`seal`].
+//!   They come from `exercises/` (what a learner edits), or from
 //!   `solutions/` with `--features solutions`. Both trees have the same public API, so the
 //!   same tests, worker binary and runner work with either.
 //!
@@ -23,6 +24,7 @@ pub mod error;
 pub mod job;
 pub mod liveness;
 pub mod pages;
+pub mod ring_kit;
 pub mod runner;
 pub mod segment;
 pub mod worker;
@@ -34,5 +36,4 @@ pub use segment::{Segment, SegmentDir};
 #[cfg_attr(not(feature = "solutions"), path = "../exercises/mod.rs")]
 mod kata;
 
-pub use kata::seal;
-pub use kata::{attach, cleanup, create, lock, partition, transform};
+pub use kata::{attach, cleanup, create, lock, partition, ring, seal, transform};

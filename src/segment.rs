@@ -291,6 +291,13 @@ impl Segment {
         views::atomic_words(&self.map)
     }
 
+    /// The mapping's start address, for the kit's own typed views (the ring's header and
+    /// data in `ring_kit`). Taken from `MmapRaw::as_mut_ptr`, so writes through it are
+    /// allowed; every use argues its own soundness.
+    pub(crate) fn base_ptr(&self) -> *mut u8 {
+        self.map.as_mut_ptr()
+    }
+
     /// The segment as atomic bytes (see [`atomics`](Segment::atomics)).
     fn atomic_bytes(&self) -> &[AtomicU8] {
         views::atomic_bytes(&self.map)

@@ -1,0 +1,517 @@
+//! The kit behind exercise 07 (`ring`): the header's layout, the two roles and their locks,
+//! waiting for the peer, and the small memory facade the ring's algorithm runs over.
+//!
+//! The learner writes the algorithm (`ring::push`, `ring::pop`, and the header check); this
+//! module is the plumbing around it, kept out of the exercise so the lesson stays the
+//! ordering of the publish and the consume and the wrap-around arithmetic.
+//!
+//! # The layout
+//! ```text
+//! byte 0    magic (8)  version (4)  peers (4)  capacity (8)     first cache line: read once
+//! byte 128  head (8): where the receiver reads next              written by the receiver only
+//! byte 256  tail (8): where the sender writes next               written by the sender only
+//! byte 384  data: `capacity` bytes, records of [length: u32 LE][bytes], wrapping at the end
+//! ```
+//! `head` and `tail` are free-running byte counters (they never wrap: 2^64 bytes is
+//! centuries of traffic); a position's place in the data is `position % capacity`, and
+//! `tail - head` is how many bytes are in use. Each index sits on a cache line of its own,
+//! padded to 128 bytes, because the sender writes `tail` on every message and the receiver
+//! writes `head`: on one shared line, every write by one core would take the line away from
+//! the other (*false sharing*), and the two would take turns instead of running side by
+//! side. 128, not 64: Intel's spatial prefetcher fetches lines in pairs.
+//!
+//! # The roles
+//! One sender and one receiver, enforced by the kernel: each role is an exclusive
+//! open-file-description lock (`fcntl(F_OFD_SETLK)`) on one byte far past the end of the
+//! file (next to the kit's liveness byte), held by a file the role opened for itself.
+//! The kernel drops it when that file is closed, which a process that dies does too, so
+//! a new sender can take over from a dead one, and a peer's death is visible to the other
+//! side (`F_OFD_GETLK`). Not `flock`: a file has only one `flock` per open description,
+//! and a ring needs two roles.
+//!
+//! # Waiting
+//! `send` and `recv` try, spin a little (the peer is usually a few hundred nanoseconds
+//! away), then yield, then sleep in growing steps up to a millisecond, until their
+//! timeout. Each time they would sleep they ask the kernel whether the peer still holds its
+//! role: a dead peer is an error at once, never a wait for the timeout. The next step would
+//! be a futex on a shared word: `FUTEX_WAIT` without `FUTEX_PRIVATE_FLAG` works across
+//! processes, and a sleeping receiver is woken by the sender's `FUTEX_WAKE` instead of
+//! polling.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::OFlag;
+
+use crate::error::{Error, Result};
+use crate::segment::{Segment, SegmentDir};
+
+/// The first 8 bytes of every ring: `shmring` and a NUL, read as a little-endian `u64`.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"shmring\0");
+
+/// The layout's version: a reader refuses a ring whose header says another one.
+pub const VERSION: u32 = 1;
+
+/// How far apart the header's parts are (two 64-byte cache lines).
+pub const LINE: usize = 128;
+
+/// The header's size: where the data starts.
+pub const HEADER_LEN: usize = 3 * LINE;
+
+/// The bytes of a record's length, before its message.
+pub const LEN_PREFIX: usize = 4;
+
+/// The smallest capacity: one record with a message of one byte.
+pub const MIN_CAPACITY: usize = LEN_PREFIX + 1;
+
+/// The start of a ring's segment, as `#[repr(C)]` lays it out: the same bytes in every
+/// process, whatever the compiler. Every field is atomic, padding too: another process may
+/// write any byte of shared memory at any moment, and Rust must never be told that a byte
+/// stays put.
+#[repr(C)]
+pub struct Header {
+    /// [`MAGIC`], stored last by `create` (Release), so a reader that sees it (Acquire)
+    /// sees the rest of the header too.
+    pub magic: AtomicU64,
+    /// [`VERSION`].
+    pub version: AtomicU32,
+    /// Which roles have ever been taken: bit 0 the sender, bit 1 the receiver. A peer
+    /// that was never there is not "gone".
+    pub peers: AtomicU32,
+    /// The data's length in bytes.
+    pub capacity: AtomicU64,
+    _pad0: [AtomicU64; LINE / 8 - 3],
+    /// Where the receiver reads next: the bytes before it are free again.
+    pub head: AtomicU64,
+    _pad1: [AtomicU64; LINE / 8 - 1],
+    /// Where the sender writes next: the bytes before it are published.
+    pub tail: AtomicU64,
+    _pad2: [AtomicU64; LINE / 8 - 1],
+}
+
+const _: () = {
+    assert!(std::mem::size_of::<Header>() == HEADER_LEN);
+    assert!(std::mem::offset_of!(Header, head) == LINE);
+    assert!(std::mem::offset_of!(Header, tail) == 2 * LINE);
+};
+
+/// One of the ring's indices, as the algorithm sees it: a `u64` loaded and stored with
+/// the ordering the caller chooses. An `AtomicU64` in shared memory in a real run; loom's
+/// model of one in the model-checked tests.
+pub trait RingIndex {
+    /// Loads the index.
+    fn load(&self, order: Ordering) -> u64;
+    /// Stores the index.
+    fn store(&self, value: u64, order: Ordering);
+}
+
+impl RingIndex for AtomicU64 {
+    fn load(&self, order: Ordering) -> u64 {
+        AtomicU64::load(self, order)
+    }
+    fn store(&self, value: u64, order: Ordering) {
+        AtomicU64::store(self, value, order)
+    }
+}
+
+/// The memory a ring's algorithm runs over: two indices and `capacity` bytes of data.
+///
+/// The segment's memory in a real run ([`SharedRing`]); in the model-checked tests, loom's
+/// atomics and one `loom::cell::UnsafeCell` per byte, so that loom sees every access and
+/// reports a read that is not ordered after the write it reads.
+pub trait RingMemory {
+    /// The index type.
+    type Index: RingIndex;
+    /// The ring's name, for errors.
+    fn name(&self) -> &str;
+    /// The data's length in bytes (checked when the ring was attached; never re-read from
+    /// shared memory, where a peer could change it).
+    fn capacity(&self) -> usize;
+    /// Where the receiver reads next (written by the receiver only).
+    fn head(&self) -> &Self::Index;
+    /// Where the sender writes next (written by the sender only).
+    fn tail(&self) -> &Self::Index;
+    /// Copies `bytes` into the data at `at..at + bytes.len()`.
+    ///
+    /// # Safety
+    /// Nobody else reads or writes those bytes meanwhile: for the sender, they are free
+    /// (the receiver has released them, and we saw that release). Panics if the range runs
+    /// past the end of the data: a record that wraps is copied in two pieces.
+    unsafe fn write(&self, at: usize, bytes: &[u8]);
+    /// Copies the data at `at..at + out.len()` into `out`.
+    ///
+    /// # Safety
+    /// Nobody writes those bytes meanwhile: for the receiver, they are published (the
+    /// sender has written them, and we saw that publication). Panics if the range runs
+    /// past the end of the data.
+    unsafe fn read(&self, at: usize, out: &mut [u8]);
+}
+
+/// Panics, with what to change, if `at..at + len` runs past the end of `capacity` bytes:
+/// an access there would be outside the ring (in a segment, past the mapping).
+pub fn check_span(name: &str, capacity: usize, at: usize, len: usize, what: &str) {
+    let inside = at <= capacity && len <= capacity - at;
+    assert!(
+        inside,
+        "ring {name:?}: a {what} of {len} bytes at offset {at} runs past the end of the data \
+         ({capacity} bytes). Offsets are position % capacity, and a record that reaches the \
+         end continues at offset 0: copy it in two pieces, the first up to the end"
+    );
+}
+
+/// The ring in a segment: the [`RingMemory`] of every real run.
+#[derive(Debug)]
+pub struct SharedRing {
+    segment: Segment,
+    capacity: usize,
+}
+
+impl SharedRing {
+    /// The header at the start of the segment.
+    pub fn header(&self) -> &Header {
+        header_of(&self.segment)
+    }
+
+    /// The segment the ring lives in.
+    pub fn segment(&self) -> &Segment {
+        &self.segment
+    }
+
+    fn data(&self) -> *mut u8 {
+        // SAFETY: the segment is HEADER_LEN + capacity bytes long (checked before this
+        // `SharedRing` was built), so the data's start is inside the mapping.
+        unsafe { self.segment.base_ptr().add(HEADER_LEN) }
+    }
+}
+
+fn header_of(segment: &Segment) -> &Header {
+    debug_assert!(segment.len() >= HEADER_LEN);
+    // SAFETY: the segment is at least HEADER_LEN bytes (checked by the caller) and starts
+    // on a page boundary, so a `Header` (align 8) fits at its start. Every field is an
+    // atomic, so any bytes are a valid `Header`, and sharing it with other processes that
+    // write it is what atomics allow. The pointer is the mapping's raw one, never taken
+    // from a `&[u8]`, and the reference borrows the segment, which outlives it.
+    unsafe { &*segment.base_ptr().cast::<Header>() }
+}
+
+impl RingMemory for SharedRing {
+    type Index = AtomicU64;
+
+    fn name(&self) -> &str {
+        self.segment.name()
+    }
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
+    fn head(&self) -> &AtomicU64 {
+        &self.header().head
+    }
+    fn tail(&self) -> &AtomicU64 {
+        &self.header().tail
+    }
+    unsafe fn write(&self, at: usize, bytes: &[u8]) {
+        check_span(self.name(), self.capacity, at, bytes.len(), "write");
+        // SAFETY: `at..at + len` is inside the data (checked above), and the caller
+        // promises nobody touches those bytes meanwhile. A plain copy, not atomics: the
+        // ordering of the indices is what keeps the two sides apart.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data().add(at), bytes.len()) }
+    }
+    unsafe fn read(&self, at: usize, out: &mut [u8]) {
+        check_span(self.name(), self.capacity, at, out.len(), "read");
+        // SAFETY: as for `write`: inside the data, and nobody writes those bytes meanwhile
+        // (the caller's promise).
+        unsafe { std::ptr::copy_nonoverlapping(self.data().add(at), out.as_mut_ptr(), out.len()) }
+    }
+}
+
+/// Who holds a role's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The one process that writes messages.
+    Sender,
+    /// The one process that reads them.
+    Receiver,
+}
+
+impl Role {
+    fn label(self) -> &'static str {
+        match self {
+            Role::Sender => "sender",
+            Role::Receiver => "receiver",
+        }
+    }
+    fn bit(self) -> u32 {
+        match self {
+            Role::Sender => 1,
+            Role::Receiver => 2,
+        }
+    }
+    fn other(self) -> Role {
+        match self {
+            Role::Sender => Role::Receiver,
+            Role::Receiver => Role::Sender,
+        }
+    }
+    /// The byte whose exclusive lock is this role: just past the kit's liveness byte.
+    fn offset(self) -> i64 {
+        crate::liveness::LIVENESS_OFFSET
+            + match self {
+                Role::Sender => 1,
+                Role::Receiver => 2,
+            }
+    }
+}
+
+/// A role taken: the ring, and the file whose lock is the role (closed, and so released,
+/// when this is dropped, or by the kernel when the process dies).
+#[derive(Debug)]
+struct Held {
+    ring: SharedRing,
+    role: Role,
+    lock: File,
+}
+
+impl Held {
+    fn take(segment: Segment, capacity: usize, dir: &SegmentDir, role: Role) -> Result<Held> {
+        let name = segment.name().to_owned();
+        let io = |source| Error::Io {
+            name: name.clone(),
+            source,
+        };
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true) // an exclusive (write) record lock needs a writable descriptor
+            .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+            .open(dir.join(&name))
+            .map_err(|e| Error::io(dir.path(), &name, e))?;
+        let (ours, mapped) = (
+            lock.metadata().map_err(io)?,
+            segment.file().metadata().map_err(io)?,
+        );
+        if (ours.dev(), ours.ino()) != (mapped.dev(), mapped.ino()) {
+            // The name was removed and taken by another file since the segment was opened.
+            return Err(Error::NotFound {
+                name,
+                dir: dir.path().to_owned(),
+            });
+        }
+        if !ofd::try_lock(&lock, role.offset()).map_err(io)? {
+            return Err(Error::RoleTaken {
+                name,
+                role: role.label(),
+            });
+        }
+        header_of(&segment)
+            .peers
+            .fetch_or(role.bit(), Ordering::Relaxed);
+        let ring = SharedRing { segment, capacity };
+        Ok(Held { ring, role, lock })
+    }
+
+    /// `Ok(true)` if the other role was taken once and nobody holds it now.
+    fn peer_gone(&self) -> Result<bool> {
+        let peer = self.role.other();
+        if self.ring.header().peers.load(Ordering::Relaxed) & peer.bit() == 0 {
+            return Ok(false); // not there yet
+        }
+        let held = ofd::is_locked(&self.lock, peer.offset()).map_err(|source| Error::Io {
+            name: self.ring.name().to_owned(),
+            source,
+        })?;
+        Ok(!held)
+    }
+
+    /// Calls `attempt` until it succeeds, the peer is gone, or `timeout` has passed.
+    fn wait(
+        &self,
+        timeout: Duration,
+        waiting: &'static str,
+        gone: &'static str,
+        mut attempt: impl FnMut(&SharedRing) -> Result<bool>,
+    ) -> Result<()> {
+        let start = Instant::now();
+        let mut pause = Duration::from_micros(20);
+        for round in 0u32.. {
+            if attempt(&self.ring)? {
+                return Ok(());
+            }
+            if round < 100 {
+                std::hint::spin_loop();
+                continue;
+            }
+            if self.peer_gone()? {
+                // One last look: the peer may have acted just before it went.
+                if attempt(&self.ring)? {
+                    return Ok(());
+                }
+                return Err(Error::PeerGone {
+                    name: self.ring.name().to_owned(),
+                    peer: self.role.other().label(),
+                    what: gone,
+                });
+            }
+            let waited = start.elapsed();
+            if waited >= timeout {
+                return Err(Error::TimedOut {
+                    name: self.ring.name().to_owned(),
+                    what: waiting,
+                    waited,
+                });
+            }
+            if round < 200 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(pause.min(timeout - waited));
+                pause = (pause * 2).min(Duration::from_millis(1));
+            }
+        }
+        unreachable!("the loop above only ends by returning")
+    }
+}
+
+/// The sending end of a ring. One per ring: the role is a lock the kernel holds for it.
+#[derive(Debug)]
+pub struct Sender(Held);
+
+/// The receiving end of a ring. One per ring, like the sender.
+#[derive(Debug)]
+pub struct Receiver(Held);
+
+/// Creates ring `name` in `dir` with `capacity` data bytes (through exercise 01's
+/// `create`), and takes its sender role.
+pub fn create(dir: &SegmentDir, name: &str, capacity: usize) -> Result<Sender> {
+    let Some(len) = capacity
+        .checked_add(HEADER_LEN)
+        .filter(|_| capacity >= MIN_CAPACITY)
+    else {
+        return Err(Error::RingSize {
+            name: name.to_owned(),
+            capacity: capacity as u64,
+            file: 0,
+            min: MIN_CAPACITY as u64,
+        });
+    };
+    let segment = crate::create::create(dir, name, len)?;
+    let header = header_of(&segment);
+    header.version.store(VERSION, Ordering::Relaxed);
+    header.capacity.store(capacity as u64, Ordering::Relaxed);
+    // Release: whoever sees the magic number (with Acquire) sees the fields above too.
+    header.magic.store(MAGIC, Ordering::Release);
+    Held::take(segment, capacity, dir, Role::Sender).map(Sender)
+}
+
+/// Attaches to ring `name` in `dir` (through exercise 02's `attach`) and takes its
+/// receiver role. The header is checked first (`ring::check_header`).
+pub fn attach(dir: &SegmentDir, name: &str) -> Result<Receiver> {
+    open_role(dir, name, Role::Receiver).map(Receiver)
+}
+
+/// Attaches to ring `name` in `dir` as its sender: the way a new sender takes over a ring
+/// whose first sender has gone. `RoleTaken` while that one lives.
+///
+/// The trap of a hand-over: between the first sender letting go and the new one taking
+/// the role, the ring has no sender, and a receiver waiting in `recv` then sees the
+/// sender *gone* (`PeerGone`) — it cannot tell a hand-over from a death. Hand a ring over
+/// before a receiver waits on it, or let the process that creates it be its sender.
+pub fn attach_sender(dir: &SegmentDir, name: &str) -> Result<Sender> {
+    open_role(dir, name, Role::Sender).map(Sender)
+}
+
+fn open_role(dir: &SegmentDir, name: &str, role: Role) -> Result<Held> {
+    let segment = crate::attach::attach(dir, name)?;
+    if segment.len() < HEADER_LEN {
+        return Err(Error::TooSmall {
+            name: name.to_owned(),
+            needed: HEADER_LEN as u64,
+            actual: segment.len() as u64,
+        });
+    }
+    let capacity = crate::ring::check_header(header_of(&segment), name, segment.len() as u64)?;
+    Held::take(segment, capacity, dir, role)
+}
+
+impl Sender {
+    /// Puts `message` into the ring if there is room now: `Ok(false)` if the ring is too
+    /// full (try again later), `MessageTooLarge` if it never could be.
+    pub fn try_send(&mut self, message: &[u8]) -> Result<bool> {
+        crate::ring::push(&self.0.ring, message)
+    }
+
+    /// Puts `message` into the ring, waiting at most `timeout` for room. A receiver that
+    /// has gone is `PeerGone`: nobody would ever make room.
+    pub fn send(&mut self, message: &[u8], timeout: Duration) -> Result<()> {
+        self.0.wait(
+            timeout,
+            "the ring stayed full",
+            "the ring is full and nobody will ever read it",
+            |ring| crate::ring::push(ring, message),
+        )
+    }
+
+    /// The ring's memory.
+    pub fn ring(&self) -> &SharedRing {
+        &self.0.ring
+    }
+}
+
+impl Receiver {
+    /// Takes the oldest message into `out` (replacing what it held) if there is one:
+    /// `Ok(false)` if the ring is empty now.
+    pub fn try_recv(&mut self, out: &mut Vec<u8>) -> Result<bool> {
+        crate::ring::pop(&self.0.ring, out)
+    }
+
+    /// Takes the oldest message into `out`, waiting at most `timeout` for one. A sender
+    /// that has gone, with nothing left in the ring, is `PeerGone`: the end of the stream.
+    pub fn recv(&mut self, out: &mut Vec<u8>, timeout: Duration) -> Result<()> {
+        self.0.wait(
+            timeout,
+            "the ring stayed empty",
+            "every message it sent has been received",
+            |ring| crate::ring::pop(ring, out),
+        )
+    }
+
+    /// The ring's memory.
+    pub fn ring(&self) -> &SharedRing {
+        &self.0.ring
+    }
+}
+
+/// Open-file-description record locks on one byte.
+mod ofd {
+    use std::fs::File;
+    use std::io;
+
+    use nix::errno::Errno;
+    use nix::fcntl::{FcntlArg, fcntl};
+    use nix::libc;
+
+    fn one_byte(at: i64, kind: libc::c_int) -> libc::flock {
+        libc::flock {
+            l_type: kind as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: at,
+            l_len: 1,
+            l_pid: 0, // required by the OFD commands: the owner is the description
+        }
+    }
+
+    /// Takes the exclusive lock of byte `at`; `Ok(false)` if another description has it.
+    pub fn try_lock(file: &File, at: i64) -> io::Result<bool> {
+        match fcntl(file, FcntlArg::F_OFD_SETLK(&one_byte(at, libc::F_WRLCK))) {
+            Ok(_) => Ok(true),
+            Err(Errno::EAGAIN | Errno::EACCES) => Ok(false),
+            Err(errno) => Err(errno.into()),
+        }
+    }
+
+    /// Whether another description holds a lock on byte `at`.
+    pub fn is_locked(file: &File, at: i64) -> io::Result<bool> {
+        let mut probe = one_byte(at, libc::F_WRLCK);
+        fcntl(file, FcntlArg::F_OFD_GETLK(&mut probe))?;
+        Ok(probe.l_type != libc::F_UNLCK as libc::c_short)
+    }
+}

@@ -1,0 +1,119 @@
+//! # 07 · ring — a queue between two processes, with no system call per message
+//!
+//! A pipe costs two system calls and two copies per message. In a segment, a sender and a
+//! receiver can share a *ring*: the sender writes each message into the data area and
+//! moves `tail` forward; the receiver reads at `head` and moves `head` forward. Neither
+//! ever waits for the kernel. The kit (`src/ring_kit.rs`) lays out the header, gives each
+//! role its lock and does the waiting; you write the three pieces that make it a queue:
+//!
+//! * `check_header(header, name, file_len)`: the segment is a stranger's memory until its
+//!   header says otherwise. Load the magic number with `Acquire` (create stores it last,
+//!   with `Release`): not `MAGIC` is `Error::NotARing`; a `version` other than `VERSION`
+//!   is `Error::RingVersion`; a `capacity` below `MIN_CAPACITY`, or with
+//!   `HEADER_LEN + capacity != file_len` (careful: a garbage capacity overflows that sum),
+//!   is `Error::RingSize`. Return the capacity: read once, checked, kept.
+//! * `push(ring, message)`: a record is the message's length (`u32`, little-endian, 4
+//!   bytes) and then its bytes, written at `tail`. A message longer than
+//!   `capacity - LEN_PREFIX` can never fit: `Error::MessageTooLarge`. A record that does
+//!   not fit in the free bytes *now* is `Ok(false)`.
+//! * `pop(ring, out)`: `Ok(false)` when `head == tail`; otherwise read the length and the
+//!   message at `head` into `out`, and move `head` past them.
+//!
+//! **The wrap-around.** `head` and `tail` are byte positions that only ever grow; the
+//! bytes in use are `tail - head`, the free ones `capacity - (tail - head)`, and a
+//! position lives at offset `position % capacity` of the data. A record that reaches the
+//! end of the data continues at offset 0: copy it in two pieces (`write_wrapped`,
+//! `read_wrapped`). The length itself can be split, too.
+//!
+//! **The ordering, which is the lesson.** The sender writes the bytes, *then* stores the
+//! new `tail`; the receiver loads `tail`, *then* reads the bytes. Neither the compiler nor
+//! the CPU keeps that order for plain memory unless you ask: `tail.store(_, Release)`
+//! means "every write before this is visible to whoever sees this value", and
+//! `tail.load(Acquire)` means "every read after this sees what was written before the
+//! value I saw". The same pair guards the way back: the receiver reads, then stores `head`
+//! with `Release`; the sender loads `head` with `Acquire` before it writes over the bytes
+//! the receiver freed. Your own index (the sender's `tail`, the receiver's `head`) nobody
+//! else writes, so `Relaxed` reads it. On x86 a `Relaxed` where `Release` belongs almost
+//! never misbehaves in a test run; on ARM it does, rarely. So the tests check your
+//! `push` and `pop` under **loom**, a model checker that tries every interleaving and
+//! every reordering the language allows, and tells you which read was not ordered after
+//! the write it read.
+//!
+//! **Never trust shared memory.** A peer (buggy, or not a ring at all) can write anything
+//! into the header: a `tail` behind `head`, more than `capacity` bytes in use, a length
+//! longer than what was published. Each is `Error::RingCorrupt`, never a panic or a read
+//! outside the ring.
+//!
+//! Why the kit does the rest: the layout (a `#[repr(C)]` header with `head` and `tail` on
+//! cache lines of their own, against false sharing), the role locks (an `F_OFD_SETLK`
+//! lock per role, which the kernel frees when its holder dies) and the waiting (spin, then
+//! back off, and a dead peer is an error) are plumbing you read, not the lesson.
+//!
+//! Run: `cargo test --test 07_ring`   Stuck? `cargo run -- hint 7`
+
+#[allow(unused_imports)] // you will need these
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+use crate::Error;
+pub use crate::ring_kit::{
+    HEADER_LEN, Header, LEN_PREFIX, MAGIC, MIN_CAPACITY, Receiver, RingIndex, RingMemory, Sender,
+    VERSION, attach, attach_sender, create,
+};
+
+/// Checks the header of a segment that claims to be a ring, and returns its capacity.
+pub fn check_header(header: &Header, name: &str, file_len: u64) -> Result<usize, Error> {
+    // TODO: magic (Acquire) → NotARing; version → RingVersion; capacity (once) below
+    // MIN_CAPACITY or HEADER_LEN + capacity != file_len (checked_add) → RingSize.
+    let _ = header;
+    todo!("07 ring: check the header of {name:?} ({file_len} bytes)")
+}
+
+/// Sender side: puts one record (length, then `message`) at the tail, if it fits now.
+pub fn push(ring: &impl RingMemory, message: &[u8]) -> Result<bool, Error> {
+    // TODO: too large → MessageTooLarge; load tail (Relaxed) and head (Acquire); bytes in
+    // use (RingCorrupt if impossible); no room → Ok(false); write the length and the
+    // message with write_wrapped; store the new tail (Release).
+    todo!(
+        "07 ring: push a message of {} bytes into ring {:?}",
+        message.len(),
+        ring.name()
+    )
+}
+
+/// Receiver side: takes the record at the head into `out`, if there is one.
+pub fn pop(ring: &impl RingMemory, out: &mut Vec<u8>) -> Result<bool, Error> {
+    // TODO: load head (Relaxed) and tail (Acquire); equal → Ok(false); read the length
+    // with read_wrapped and check it (RingCorrupt); read the message into `out`; store
+    // the new head (Release).
+    let _ = out;
+    todo!("07 ring: pop a message from ring {:?}", ring.name())
+}
+
+/// Writes `bytes` at `position`, continuing at offset 0 when it reaches the end.
+///
+/// # Safety
+/// Nobody else touches those bytes meanwhile (see [`RingMemory::write`]).
+#[allow(dead_code)]
+unsafe fn write_wrapped(ring: &impl RingMemory, position: u64, bytes: &[u8]) {
+    // TODO: offset = position % capacity; the first piece up to the end of the data,
+    // the rest at offset 0 (`ring.write`, in an unsafe block with a SAFETY comment).
+    todo!(
+        "07 ring: write {} bytes at position {position} of ring {:?}",
+        bytes.len(),
+        ring.name()
+    )
+}
+
+/// Reads `out.len()` bytes at `position`, continuing at offset 0 when it reaches the end.
+///
+/// # Safety
+/// Nobody writes those bytes meanwhile (see [`RingMemory::read`]).
+#[allow(dead_code)]
+unsafe fn read_wrapped(ring: &impl RingMemory, position: u64, out: &mut [u8]) {
+    // TODO: like write_wrapped, with `ring.read` (split `out` with split_at_mut).
+    todo!(
+        "07 ring: read {} bytes at position {position} of ring {:?}",
+        out.len(),
+        ring.name()
+    )
+}

@@ -1,0 +1,894 @@
+//! Exercise 07 · ring. Open `exercises/07_ring.rs`; hint: `cargo run -- hint 7`.
+//! (These tests use your `create` and `attach` from 01–02.)
+//!
+//! Two kinds of test: real processes sending through a ring in a segment (contents,
+//! wrap-around, full, empty, dead peers), and the memory ordering of your `push` and `pop`
+//! model-checked with loom, over a model of the ring's memory in this process.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::{
+    Scratch, one_at_a_time, process_cases, start_until_ready, use_this_builds_worker, within,
+};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use shm_kata::job::{Job, RingPlan, Then, first_difference, ring_message};
+use shm_kata::ring::{
+    self, HEADER_LEN, LEN_PREFIX, Receiver, RingIndex, RingMemory, Sender, pop, push,
+};
+use shm_kata::ring_kit::check_span;
+use shm_kata::{Error, SegmentDir};
+
+/// How long a test lets a blocking call or a worker take before it calls it a hang.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// The wrap-around, for the messages that catch a mistake in it.
+const WRAP: &str = "where a record reaches the end of the data, the rest continues at offset \
+     0: offset = position % capacity (a mask works only for powers of two), and each piece \
+     of the record, its 4-byte length too, is copied in two parts, the first up to the end";
+
+/// How long a process test waits for one message, or for room for one. A healthy ring
+/// takes microseconds; a ring that never delivers fails in seconds, and, once one case of
+/// a property has waited this long, the property's later cases (proptest's shrinking) fail
+/// at once instead of waiting again.
+const PATIENCE: Duration = Duration::from_secs(5);
+
+static WAITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Fails a case at once if an earlier one already waited [`PATIENCE`] in vain.
+fn not_after_a_wait() -> Result<(), TestCaseError> {
+    prop_assert!(
+        !WAITED.load(Ordering::Relaxed),
+        "an earlier case of this test waited {:?} for a message, or for room, that never came \
+         (its message is above); this case is not run, to report in seconds, not minutes",
+        PATIENCE
+    );
+    Ok(())
+}
+
+/// Notes a `TimedOut` for [`not_after_a_wait`].
+fn note_a_wait<T>(result: &Result<T, Error>) {
+    if matches!(result, Err(Error::TimedOut { .. })) {
+        WAITED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The header's fields, as byte offsets (see `src/ring_kit.rs`).
+const VERSION_AT: usize = 8;
+const CAPACITY_AT: usize = 16;
+const HEAD_AT: usize = 128;
+const TAIL_AT: usize = 256;
+
+fn new_ring(dir: &SegmentDir, name: &str, capacity: usize) -> (Sender, Receiver) {
+    let sender = ring::create(dir, name, capacity).expect("ring::create should succeed");
+    let receiver = ring::attach(dir, name).expect("ring::attach of a fresh ring should succeed");
+    (sender, receiver)
+}
+
+/// Overwrites bytes of a ring's segment from outside, as a buggy or hostile peer would.
+fn poke(dir: &SegmentDir, name: &str, at: usize, bytes: &[u8]) {
+    let segment = shm_kata::attach::attach(dir, name).expect("attach (exercise 02)");
+    segment.write_bytes(at, bytes).expect("inside the segment");
+}
+
+/// `recv` that must return within [`LIMIT`], however it is written.
+fn recv_bounded(mut receiver: Receiver, timeout: Duration) -> (Receiver, Result<Vec<u8>, Error>) {
+    within(LIMIT, "Receiver::recv", move || {
+        let mut out = Vec::new();
+        let result = receiver.recv(&mut out, timeout).map(|()| out);
+        (receiver, result)
+    })
+}
+
+/// Waits (at most [`LIMIT`]) until `done()`.
+fn wait_until(done: impl Fn() -> bool, what: &str) {
+    let deadline = Instant::now() + LIMIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "waited {LIMIT:?} for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The text of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// Greatest common divisor.
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Lengths of messages for a ring of `capacity` bytes, each one that fits.
+fn lens_for(capacity: usize, count: usize) -> impl Strategy<Value = Vec<usize>> {
+    prop::collection::vec(0..=capacity - LEN_PREFIX, 1..=count)
+}
+
+fn ring_and_lens() -> impl Strategy<Value = (usize, Vec<usize>, u64)> {
+    (5usize..300).prop_flat_map(|capacity| (Just(capacity), lens_for(capacity, 60), any::<u64>()))
+}
+
+proptest! {
+    #![proptest_config(process_cases(6))]
+
+    /// A sender process's messages reach the receiver whole, in order, byte for byte, for
+    /// any capacity and any sizes up to the largest the ring holds.
+    #[test]
+    fn messages_from_a_sender_process_arrive_whole_and_in_order(
+        (capacity, lens, seed) in ring_and_lens()
+    ) {
+        not_after_a_wait()?;
+        let _serial = one_at_a_time();
+        use_this_builds_worker();
+        let scratch = Scratch::new();
+        let job = Job::RingSend {
+            dir: scratch.dir.path().to_owned(),
+            name: "pipe".into(),
+            capacity,
+            seed,
+            plan: RingPlan::encode(&lens),
+            then: Then::Exit,
+        };
+        let sender = start_until_ready(&job, LIMIT);
+        let mut receiver = ring::attach(&scratch.dir, "pipe").expect("ring::attach");
+        let mut got = Vec::new();
+        for (index, &len) in lens.iter().enumerate() {
+            let received = receiver.recv(&mut got, PATIENCE);
+            note_a_wait(&received);
+            prop_assert!(
+                received.is_ok(),
+                "message {index} of {}: recv failed: {:?}", lens.len(), received
+            );
+            let expected = ring_message(seed, index, len);
+            prop_assert!(
+                got == expected,
+                "message {index} ({len} bytes, ring of {capacity}) arrived as {} bytes, {}: \
+                 a record is its 4-byte length and then its bytes. {WRAP}",
+                got.len(), first_difference(&got, &expected)
+            );
+        }
+        let (status, stderr) = sender.finish(LIMIT);
+        prop_assert!(status.success(), "the sender process failed ({status}):\n{stderr}");
+        drop(receiver);
+        scratch.remove("pipe");
+        scratch.finish();
+    }
+
+    /// The other way round: this process sends, a receiver process checks every message.
+    #[test]
+    fn a_receiver_process_gets_every_message_sent_to_it(
+        (capacity, lens, seed) in ring_and_lens()
+    ) {
+        not_after_a_wait()?;
+        let _serial = one_at_a_time();
+        use_this_builds_worker();
+        let scratch = Scratch::new();
+        let mut sender = ring::create(&scratch.dir, "pipe", capacity).expect("ring::create");
+        let job = Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "pipe".into(),
+            seed,
+            plan: RingPlan::encode(&lens),
+            then: Then::Exit,
+        };
+        let receiver = start_until_ready(&job, LIMIT);
+        for (index, &len) in lens.iter().enumerate() {
+            let sent = sender.send(&ring_message(seed, index, len), PATIENCE);
+            note_a_wait(&sent);
+            prop_assert!(sent.is_ok(), "message {index}: send failed: {:?}", sent);
+        }
+        let (status, stderr) = receiver.finish(LIMIT);
+        prop_assert!(
+            status.success(),
+            "the receiver process found a wrong message ({status}):\n{stderr}"
+        );
+        drop(sender);
+        scratch.remove("pipe");
+        scratch.finish();
+    }
+}
+
+proptest! {
+    #![proptest_config(common::cases(64))]
+
+    /// With records whose length and the capacity share no factor, `capacity + 1`
+    /// messages start at every offset of the data, so the wrap point falls at every byte
+    /// of a record, its length included.
+    #[test]
+    fn a_message_can_wrap_at_every_position(
+        capacity in 5usize..64,
+        pick in any::<prop::sample::Index>(),
+        seed in any::<u64>(),
+    ) {
+        let coprime: Vec<usize> = (0..=capacity - LEN_PREFIX)
+            .filter(|len| gcd(len + LEN_PREFIX, capacity) == 1)
+            .collect();
+        prop_assume!(!coprime.is_empty());
+        let len = coprime[pick.index(coprime.len())];
+        let scratch = Scratch::new();
+        let (mut sender, mut receiver) = new_ring(&scratch.dir, "wrap", capacity);
+        let mut got = Vec::new();
+        for index in 0..=capacity {
+            let at = index * (len + LEN_PREFIX) % capacity;
+            let message = ring_message(seed, index, len);
+            let sent = sender.try_send(&message);
+            prop_assert!(matches!(sent, Ok(true)),
+                "a {}-byte record into an empty ring of {capacity} bytes must fit (it starts at \
+                 offset {at}), but try_send said {sent:?}", len + LEN_PREFIX);
+            let received = receiver.try_recv(&mut got);
+            prop_assert!(matches!(received, Ok(true)),
+                "the {}-byte record just sent at offset {at} of a {capacity}-byte ring must be \
+                 there to receive, but try_recv said {received:?}: {WRAP}", len + LEN_PREFIX);
+            prop_assert!(got == message,
+                "a {len}-byte message starting at offset {at} of a {capacity}-byte ring came \
+                 back {}: {WRAP}", first_difference(&got, &message));
+        }
+        drop((sender, receiver));
+        scratch.remove("wrap");
+        scratch.finish();
+    }
+
+    /// `try_send` refuses a record exactly when it does not fit in the free bytes, and
+    /// never overwrites what the receiver has not read.
+    #[test]
+    fn a_full_ring_refuses_and_keeps_every_unread_message(
+        (capacity, lens, seed) in ring_and_lens(), skip in 0usize..50
+    ) {
+        let scratch = Scratch::new();
+        let (mut sender, mut receiver) = new_ring(&scratch.dir, "full", capacity);
+        let mut got = Vec::new();
+        // Move head and tail away from 0 first, so the full ring also wraps.
+        for index in 0..skip % capacity {
+            let sent = sender.try_send(&[index as u8]);
+            prop_assert!(matches!(sent, Ok(true)), "a one-byte message into an empty ring of \
+                {capacity} bytes must fit, but try_send said {sent:?}");
+            let received = receiver.try_recv(&mut got);
+            prop_assert!(matches!(received, Ok(true)) && got == [index as u8],
+                "the one-byte message sent at position {} must come back, but try_recv said \
+                 {received:?} with {got:?}: {WRAP}", index * 5);
+        }
+        let mut used = 0;
+        let mut accepted = Vec::new();
+        for (index, &len) in lens.iter().enumerate() {
+            let message = ring_message(seed, index, len);
+            let fits = used + LEN_PREFIX + len <= capacity;
+            let sent = sender.try_send(&message);
+            prop_assert_eq!(sent.as_ref().ok(), Some(&fits),
+                "with {} of {} bytes in use, a {}-byte record {}; try_send said {:?}",
+                used, capacity, len + LEN_PREFIX,
+                if fits {
+                    "fits (free bytes: capacity - (tail - head))"
+                } else {
+                    "does not fit: Ok(false)"
+                },
+                sent);
+            if !fits {
+                break;
+            }
+            used += LEN_PREFIX + len;
+            accepted.push(message);
+        }
+        for (index, message) in accepted.iter().enumerate() {
+            let received = receiver.try_recv(&mut got);
+            prop_assert!(matches!(received, Ok(true)),
+                "message {index} of the {} accepted must still be there, but try_recv said \
+                 {received:?}: was it overwritten before it was read?", accepted.len());
+            prop_assert!(&got == message,
+                "message {index} was overwritten before it was read ({}): the free bytes are \
+                 capacity - (tail - head), length prefix included",
+                first_difference(&got, message));
+        }
+        prop_assert_eq!(receiver.try_recv(&mut got).ok(), Some(false),
+            "after every message was read, the ring is empty");
+        drop((sender, receiver));
+        scratch.remove("full");
+        scratch.finish();
+    }
+}
+
+/// The largest message, `capacity - 4` bytes, fits an empty ring exactly.
+#[test]
+fn the_largest_message_fills_an_empty_ring_exactly() {
+    let scratch = Scratch::new();
+    for capacity in [5, 8, 13, 64] {
+        let name = format!("exact{capacity}");
+        let (mut sender, mut receiver) = new_ring(&scratch.dir, &name, capacity);
+        let message = ring_message(7, 0, capacity - LEN_PREFIX);
+        let sent = sender.try_send(&message);
+        assert!(
+            matches!(sent, Ok(true)),
+            "a {}-byte message with its 4-byte length is exactly {capacity} bytes: it fits an \
+             empty ring of {capacity}, but try_send said {sent:?} (full means free < record, \
+             not free <= record)",
+            capacity - LEN_PREFIX
+        );
+        assert!(
+            matches!(sender.try_send(&[]), Ok(false)),
+            "now the ring is full: even an empty message (4 bytes of length) must wait"
+        );
+        let mut got = Vec::new();
+        assert!(matches!(receiver.try_recv(&mut got), Ok(true)));
+        assert_eq!(got, message, "the message must come back whole");
+        drop((sender, receiver));
+        scratch.remove(&name);
+    }
+    scratch.finish();
+}
+
+/// An empty ring has nothing to receive, before any message and after the last one.
+#[test]
+fn an_empty_ring_has_nothing_to_receive() {
+    let scratch = Scratch::new();
+    let (mut sender, mut receiver) = new_ring(&scratch.dir, "empty", 32);
+    let mut got = vec![1, 2, 3];
+    let first = receiver.try_recv(&mut got);
+    assert!(
+        matches!(first, Ok(false)),
+        "a fresh ring (head == tail) is empty: try_recv must say Ok(false), said {first:?}"
+    );
+    assert!(matches!(sender.try_send(b""), Ok(true)));
+    assert!(
+        matches!(receiver.try_recv(&mut got), Ok(true)) && got.is_empty(),
+        "an empty message is a message: Ok(true), and `out` emptied (got {got:?})"
+    );
+    let last = receiver.try_recv(&mut got);
+    assert!(
+        matches!(last, Ok(false)),
+        "after the only message was read the ring is empty again, but try_recv said {last:?} \
+         (pop must move head past the whole record: its 4-byte length and its bytes)"
+    );
+    drop((sender, receiver));
+    scratch.remove("empty");
+    scratch.finish();
+}
+
+/// A message larger than the ring can ever hold is an error, and the ring is unchanged.
+#[test]
+fn a_message_too_large_is_an_error_and_leaves_the_ring_unchanged() {
+    let scratch = Scratch::new();
+    let (mut sender, mut receiver) = new_ring(&scratch.dir, "large", 16);
+    for len in [13, 16, 17, 1 << 20] {
+        let result = sender.try_send(&vec![9; len]);
+        assert!(
+            matches!(&result, Err(Error::MessageTooLarge { len: l, max: 12, .. }) if *l == len),
+            "a {len}-byte message can never fit a 16-byte ring (12 bytes of message at most, \
+             after its 4-byte length): Error::MessageTooLarge {{ len: {len}, max: 12 }}, \
+             not {result:?} (Ok(false) would make a blocking send wait forever)"
+        );
+    }
+    let tail = sender.ring().header().tail.load(Ordering::Relaxed);
+    assert_eq!(tail, 0, "a refused message must not move the tail");
+    let mut got = Vec::new();
+    assert!(
+        matches!(receiver.try_recv(&mut got), Ok(false)),
+        "nothing was sent"
+    );
+    assert!(matches!(sender.try_send(b"ok"), Ok(true)));
+    assert!(matches!(receiver.try_recv(&mut got), Ok(true)) && got == b"ok");
+    drop((sender, receiver));
+    scratch.remove("large");
+    scratch.finish();
+}
+
+/// A segment that does not start with the ring's magic number is refused.
+#[test]
+fn attaching_to_something_that_is_not_a_ring_is_an_error() {
+    let scratch = Scratch::new();
+    let segment = shm_kata::create::create(&scratch.dir, "plain", 4096).expect("create (01)");
+    segment.write_bytes(0, b"PNG\r\n\x1a\n.").unwrap();
+    let result = ring::attach(&scratch.dir, "plain");
+    assert!(
+        matches!(result, Err(Error::NotARing { .. })),
+        "a segment whose first 8 bytes are not MAGIC is Error::NotARing, got {result:?}"
+    );
+    drop(segment);
+    scratch.remove("plain");
+    scratch.finish();
+}
+
+/// A ring whose header has another layout version is refused.
+#[test]
+fn a_ring_of_another_version_is_an_error() {
+    let scratch = Scratch::new();
+    drop(ring::create(&scratch.dir, "old", 64).expect("ring::create"));
+    poke(&scratch.dir, "old", VERSION_AT, &2u32.to_le_bytes());
+    let result = ring::attach(&scratch.dir, "old");
+    assert!(
+        matches!(
+            result,
+            Err(Error::RingVersion {
+                found: 2,
+                expected: 1,
+                ..
+            })
+        ),
+        "a ring of version 2 must be Error::RingVersion {{ found: 2, expected: 1 }}, got \
+         {result:?}"
+    );
+    scratch.remove("old");
+    scratch.finish();
+}
+
+/// A header whose capacity does not match the file (or cannot be one) is refused, also
+/// when header + capacity overflows.
+#[test]
+fn a_ring_whose_size_does_not_match_its_header_is_an_error() {
+    let scratch = Scratch::new();
+    drop(ring::create(&scratch.dir, "size", 64).expect("ring::create"));
+    for capacity in [65u64, 63, 0, 4, u64::MAX, u64::MAX - HEADER_LEN as u64 + 1] {
+        poke(&scratch.dir, "size", CAPACITY_AT, &capacity.to_le_bytes());
+        let dir = scratch.dir.clone();
+        let result = std::panic::catch_unwind(move || ring::attach(&dir, "size"));
+        match result {
+            Ok(Err(Error::RingSize {
+                capacity: c, file, ..
+            })) => {
+                assert_eq!((c, file), (capacity, (HEADER_LEN + 64) as u64));
+            }
+            Ok(other) => panic!(
+                "a header that says {capacity} data bytes, in a file of {} bytes, must be \
+                 Error::RingSize, got {other:?}",
+                HEADER_LEN + 64
+            ),
+            Err(panic) => panic!(
+                "attach panicked on a header capacity of {capacity} ({:?}): HEADER_LEN + \
+                 capacity can overflow, so add with checked_add and treat None as a mismatch",
+                panic_message(&*panic)
+            ),
+        }
+    }
+    scratch.remove("size");
+    scratch.finish();
+}
+
+/// One receiver and one sender per ring: a second of either is refused while the first
+/// lives, and welcome once it has gone.
+#[test]
+fn a_second_sender_or_receiver_is_refused_while_the_first_lives() {
+    // A worker started by another test at the moment both roles are dropped would hold
+    // copies of their descriptors, and with them the roles, until it runs its program.
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let (sender, receiver) = new_ring(&scratch.dir, "roles", 64);
+    let second = ring::attach(&scratch.dir, "roles");
+    assert!(
+        matches!(
+            &second,
+            Err(Error::RoleTaken {
+                role: "receiver",
+                ..
+            })
+        ),
+        "a second receiver must be Error::RoleTaken, got {second:?}"
+    );
+    let second = ring::attach_sender(&scratch.dir, "roles");
+    assert!(
+        matches!(&second, Err(Error::RoleTaken { role: "sender", .. })),
+        "a second sender must be Error::RoleTaken, got {second:?}"
+    );
+    drop((sender, receiver));
+    let again = ring::attach(&scratch.dir, "roles")
+        .and_then(|r| ring::attach_sender(&scratch.dir, "roles").map(|s| (r, s)));
+    assert!(
+        again.is_ok(),
+        "once both are dropped, both roles are free: {again:?}"
+    );
+    drop(again);
+    scratch.remove("roles");
+    scratch.finish();
+}
+
+/// The kernel frees the role of a process that dies, however it dies.
+#[test]
+fn a_role_is_freed_when_its_process_is_killed() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    drop(ring::create(&scratch.dir, "killed", 64).expect("ring::create"));
+    let holder = start_until_ready(
+        &Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "killed".into(),
+            seed: 0,
+            plan: RingPlan::encode(&[]),
+            then: Then::Hold,
+        },
+        LIMIT,
+    );
+    let taken = ring::attach(&scratch.dir, "killed");
+    assert!(
+        matches!(&taken, Err(Error::RoleTaken { .. })),
+        "while the receiver process lives, its role is taken: got {taken:?}"
+    );
+    holder.kill();
+    let free = ring::attach(&scratch.dir, "killed");
+    assert!(
+        free.is_ok(),
+        "a SIGKILLed receiver's role must be free at once (the kernel closed its file, and \
+         with it the lock): got {free:?}"
+    );
+    drop(free);
+    scratch.remove("killed");
+    scratch.finish();
+}
+
+/// A sender that dies leaves every message it sent; after the last one, `recv` says the
+/// sender is gone instead of waiting.
+#[test]
+fn a_dead_senders_messages_arrive_then_recv_says_it_is_gone() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let lens = [0, 1, 17, 40, 100];
+    let sender = start_until_ready(
+        &Job::RingSend {
+            dir: scratch.dir.path().to_owned(),
+            name: "orphan".into(),
+            capacity: 256,
+            seed: 11,
+            plan: RingPlan::encode(&lens),
+            then: Then::Hold,
+        },
+        LIMIT,
+    );
+    let mut receiver = ring::attach(&scratch.dir, "orphan").expect("ring::attach");
+    let all = lens.iter().map(|len| (len + LEN_PREFIX) as u64).sum();
+    wait_until(
+        || receiver.ring().header().tail.load(Ordering::Acquire) == all,
+        "every message sent",
+    );
+    sender.kill();
+    for (index, &len) in lens.iter().enumerate() {
+        let (back, got) = recv_bounded(receiver, LIMIT);
+        receiver = back;
+        let got = got.unwrap_or_else(|e| {
+            panic!("message {index}, sent before the sender died, must still arrive: {e}")
+        });
+        assert_eq!(got, ring_message(11, index, len), "message {index}");
+    }
+    let start = Instant::now();
+    let (receiver, end) = recv_bounded(receiver, LIMIT);
+    assert!(
+        matches!(end, Err(Error::PeerGone { peer: "sender", .. })),
+        "with the sender dead and the ring empty, recv must be Error::PeerGone, got {end:?} \
+         after {:?}",
+        start.elapsed()
+    );
+    drop(receiver);
+    scratch.remove("orphan");
+    scratch.finish();
+}
+
+/// A receiver that dies: a sender waiting for room gets an error, not a hang.
+#[test]
+fn a_dead_receiver_is_an_error_for_a_waiting_sender() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let mut sender = ring::create(&scratch.dir, "deaf", 64).expect("ring::create");
+    // Sent before the receiver comes: they fit the ring together (9 + 24 + 4 bytes).
+    let lens = [5, 20, 0];
+    for (index, &len) in lens.iter().enumerate() {
+        sender
+            .send(&ring_message(3, index, len), LIMIT)
+            .expect("room for it");
+    }
+    let receiver = start_until_ready(
+        &Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "deaf".into(),
+            seed: 3,
+            plan: RingPlan::encode(&lens),
+            then: Then::Hold,
+        },
+        LIMIT,
+    );
+    let all = lens.iter().map(|len| (len + LEN_PREFIX) as u64).sum();
+    wait_until(
+        || sender.ring().header().head.load(Ordering::Acquire) == all,
+        "every message received",
+    );
+    receiver.kill();
+    let end = within(LIMIT, "Sender::send", move || {
+        let message = [0u8; 30];
+        loop {
+            if let Err(e) = sender.send(&message, LIMIT) {
+                return (sender, e);
+            }
+        }
+    });
+    assert!(
+        matches!(
+            end.1,
+            Error::PeerGone {
+                peer: "receiver",
+                ..
+            }
+        ),
+        "with the receiver dead and the ring full, send must be Error::PeerGone, got {:?}",
+        end.1
+    );
+    drop(end);
+    scratch.remove("deaf");
+    scratch.finish();
+}
+
+/// Garbage in the shared indices or in a record's length is an error, never a panic or
+/// a read outside the ring: shared memory is written by a peer you do not control.
+#[test]
+fn a_corrupt_index_or_length_is_an_error_not_a_panic() {
+    let scratch = Scratch::new();
+    let (mut sender, mut receiver) = new_ring(&scratch.dir, "bad", 32);
+    let cases: [(&str, usize, u64); 3] = [
+        ("a tail more than capacity bytes past the head", TAIL_AT, 33),
+        ("a tail behind the head", HEAD_AT, 20),
+        ("a record longer than what was published", TAIL_AT, 6),
+    ];
+    for (what, at, value) in cases {
+        poke(&scratch.dir, "bad", HEAD_AT, &0u64.to_le_bytes());
+        poke(&scratch.dir, "bad", TAIL_AT, &0u64.to_le_bytes());
+        sender
+            .try_send(b"0123456789")
+            .expect("a message into an empty ring");
+        poke(&scratch.dir, "bad", at, &value.to_le_bytes());
+        let mut out = Vec::new();
+        let popped =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| receiver.try_recv(&mut out)));
+        match popped {
+            Ok(Err(Error::RingCorrupt { .. })) => {}
+            Ok(other) => panic!("{what} must make try_recv Error::RingCorrupt, got {other:?}"),
+            Err(panic) => panic!(
+                "{what} made try_recv panic ({:?}): check what you read from shared memory \
+                 (tail - head between 0 and capacity, the record's length within tail - head \
+                 - 4) and return Error::RingCorrupt",
+                panic_message(&*panic)
+            ),
+        }
+        let pushed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sender.try_send(b"x")));
+        if at == TAIL_AT && value > 32 || at == HEAD_AT {
+            assert!(
+                matches!(pushed, Ok(Err(Error::RingCorrupt { .. }))),
+                "{what} must make try_send Error::RingCorrupt too, got {:?}",
+                pushed.map_err(|p| panic_message(&*p))
+            );
+        }
+    }
+    drop((sender, receiver));
+    scratch.remove("bad");
+    scratch.finish();
+}
+
+/// The ring's memory under loom: two indices and one loom `UnsafeCell` per data byte, so
+/// loom sees every access and every ordering.
+mod model {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::atomic::AtomicU64;
+
+    pub struct Index(AtomicU64);
+
+    impl RingIndex for Index {
+        fn load(&self, order: Ordering) -> u64 {
+            self.0.load(order)
+        }
+        fn store(&self, value: u64, order: Ordering) {
+            self.0.store(value, order)
+        }
+    }
+
+    pub struct Ring {
+        head: Index,
+        tail: Index,
+        data: Vec<UnsafeCell<u8>>,
+    }
+
+    impl Ring {
+        pub fn new(capacity: usize) -> Ring {
+            Ring {
+                head: Index(AtomicU64::new(0)),
+                tail: Index(AtomicU64::new(0)),
+                data: (0..capacity).map(|_| UnsafeCell::new(0)).collect(),
+            }
+        }
+    }
+
+    impl RingMemory for Ring {
+        type Index = Index;
+        fn name(&self) -> &str {
+            "model"
+        }
+        fn capacity(&self) -> usize {
+            self.data.len()
+        }
+        fn head(&self) -> &Index {
+            &self.head
+        }
+        fn tail(&self) -> &Index {
+            &self.tail
+        }
+        unsafe fn write(&self, at: usize, bytes: &[u8]) {
+            check_span("model", self.data.len(), at, bytes.len(), "write");
+            for (cell, &byte) in self.data[at..].iter().zip(bytes) {
+                // SAFETY: loom checks the promise: a write that races a read or a write
+                // of the same byte fails the model with a causality violation.
+                cell.with_mut(|p| unsafe { *p = byte });
+            }
+        }
+        unsafe fn read(&self, at: usize, out: &mut [u8]) {
+            check_span("model", self.data.len(), at, out.len(), "read");
+            for (cell, byte) in self.data[at..].iter().zip(out) {
+                // SAFETY: as for `write`, checked by loom.
+                *byte = cell.with(|p| unsafe { *p });
+            }
+        }
+    }
+
+    /// What went wrong in the model, first failure only: a panic must never unwind
+    /// through loom's objects (its destructors need the model's state, and a panic there
+    /// aborts the whole test binary), so each thread catches its own and stops.
+    static FAILURE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+    fn failed() -> bool {
+        FAILURE.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// Runs `step` (a push or a pop) until it returns `Ok(true)`, yielding to the other
+    /// thread while it returns `Ok(false)`. A panic or an error is recorded and ends the
+    /// loop: `false`.
+    fn until_done(what: &str, mut step: impl FnMut() -> Result<bool, Error>) -> bool {
+        for _ in 0..1000 {
+            if failed() {
+                return false;
+            }
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut step));
+            let failure = match outcome {
+                Ok(Ok(true)) => return true,
+                Ok(Ok(false)) => {
+                    loom::thread::yield_now();
+                    continue;
+                }
+                Ok(Err(error)) => format!("{what} returned an error in the model: {error}"),
+                Err(panic) => {
+                    let said = panic_message(&*panic);
+                    if said.contains("Causality violation") {
+                        // loom's own verdict: loom must unwind it itself, to end the model.
+                        std::panic::resume_unwind(panic);
+                    }
+                    said
+                }
+            };
+            FAILURE
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(failure);
+            return false;
+        }
+        // The model's messages all fit an empty ring: a thousand Ok(false) in a row means
+        // they never will (loom would otherwise explore this loop forever).
+        FAILURE
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(format!(
+                "{what} said Ok(false) a thousand times in a row, for messages that fit the \
+                 empty ring"
+            ));
+        false
+    }
+
+    /// Runs a sender thread pushing `messages` and a receiver popping them through a ring
+    /// of `capacity` bytes, under every interleaving loom explores. A causality violation
+    /// (an access not ordered after the one it conflicts with) fails the test with
+    /// `explanation`.
+    pub fn check(capacity: usize, messages: &'static [&'static [u8]], explanation: &str) {
+        let _one_model_at_a_time = one_at_a_time();
+        FAILURE.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut builder = loom::model::Builder::new();
+        if builder.preemption_bound.is_none() {
+            builder.preemption_bound = Some(3); // LOOM_MAX_PREEMPTIONS overrides it
+        }
+        let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            builder.check(move || {
+                run_once(capacity, messages);
+                if failed() {
+                    // Every object of the model is dropped by now: this panic unwinds
+                    // through none of them, and ends loom's search.
+                    panic!("{STOP}");
+                }
+            })
+        }));
+        let recorded = FAILURE.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let failure = match verdict {
+            Err(panic) => {
+                let said = panic_message(&*panic);
+                if said.contains(STOP) {
+                    recorded
+                } else {
+                    Some(said)
+                }
+            }
+            Ok(()) => recorded,
+        };
+        match failure {
+            Some(said) if said.contains("Causality violation") => {
+                panic!("{explanation}\n(loom: {})", said.trim())
+            }
+            Some(said) => panic!("under the model checker: {said}"),
+            None => {}
+        }
+    }
+
+    /// What ends the model once a failure is recorded.
+    const STOP: &str = "the model recorded a failure";
+
+    /// One execution of the model: a sender thread pushes `messages`, this thread pops
+    /// and compares them.
+    fn run_once(capacity: usize, messages: &'static [&'static [u8]]) {
+        let ring = loom::sync::Arc::new(Ring::new(capacity));
+        let theirs = ring.clone();
+        let sender = loom::thread::spawn(move || {
+            for message in messages {
+                if !until_done("push", || push(&*theirs, message)) {
+                    return;
+                }
+            }
+        });
+        let mut out = Vec::new();
+        for message in messages {
+            if !until_done("pop", || pop(&*ring, &mut out)) {
+                break;
+            }
+            if out != *message {
+                FAILURE
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(format!("pop returned {out:?} where {message:?} was pushed"));
+                break;
+            }
+        }
+        let _ = sender.join();
+    }
+}
+
+/// The publish: the receiver reads only bytes the sender's writes are ordered before.
+/// Two small messages, no wrap, no reuse of freed bytes: only `tail` matters here.
+#[test]
+fn the_receiver_reads_only_bytes_the_sender_published() {
+    model::check(
+        16,
+        &[b"ab", b"c"],
+        "loom found an order of events, allowed by the memory model, in which pop read \
+            message bytes that push had not yet written (or whose writes it could not yet see): \
+            the new tail became visible before the bytes it publishes. push must store tail \
+            with Ordering::Release after writing the record, and pop must load tail with \
+            Ordering::Acquire before reading it: the Release store carries every earlier write \
+            along with it, and only an Acquire load of that value receives them. With Relaxed \
+            on either side nothing orders the bytes and the index (on x86 this almost never \
+            shows, on ARM it does).",
+    );
+}
+
+/// The consume: the sender writes over bytes only after the receiver is done reading
+/// them. A ring of 8 bytes holds one record at a time, so each record reuses the bytes
+/// of the one before, and they wrap.
+#[test]
+fn the_sender_overwrites_only_bytes_the_receiver_has_released() {
+    model::check(
+        8,
+        &[b"abc", b"de", b"f"],
+        "loom found an order of events, allowed by the memory model, in which push wrote \
+            over bytes that pop was still reading (or had read, but not in an order push could \
+            see): the new head became visible before pop's reads were done. pop must store \
+            head with Ordering::Release after reading the record, and push must load head \
+            with Ordering::Acquire before writing into the bytes it frees. (If \
+            the_receiver_reads_only_bytes_the_sender_published fails too, fix tail first: this \
+            test needs both pairs.)",
+    );
+}
