@@ -448,6 +448,61 @@ fn a_ring_whose_size_does_not_match_its_header_is_an_error() {
     scratch.finish();
 }
 
+/// A ring too small for one record (a one-byte message and its length) is refused, even
+/// when its header and its file agree.
+#[test]
+fn a_ring_too_small_for_one_record_is_an_error() {
+    let scratch = Scratch::new();
+    for capacity in [0, LEN_PREFIX] {
+        let name = format!("tiny{capacity}");
+        let segment = shm_kata::create::create(&scratch.dir, &name, HEADER_LEN + capacity)
+            .expect("create (01)");
+        // The header as `create` writes it, but for a capacity `create` refuses.
+        segment
+            .write_bytes(CAPACITY_AT, &(capacity as u64).to_le_bytes())
+            .unwrap();
+        segment
+            .write_bytes(VERSION_AT, &ring::VERSION.to_le_bytes())
+            .unwrap();
+        segment.write_bytes(0, &ring::MAGIC.to_le_bytes()).unwrap();
+        let dir = scratch.dir.clone();
+        let attach_name = name.clone();
+        let result = std::panic::catch_unwind(move || ring::attach(&dir, &attach_name));
+        match result {
+            Ok(Err(Error::RingSize {
+                capacity: c,
+                file,
+                min,
+                ..
+            })) => {
+                assert_eq!(
+                    (c, file, min),
+                    (
+                        capacity as u64,
+                        (HEADER_LEN + capacity) as u64,
+                        ring::MIN_CAPACITY as u64
+                    )
+                );
+            }
+            Ok(other) => panic!(
+                "a header that says {capacity} data bytes, in a file of exactly HEADER_LEN + \
+                 {capacity} bytes, must be Error::RingSize all the same: below MIN_CAPACITY \
+                 ({}) not even a one-byte message fits, got {other:?}",
+                ring::MIN_CAPACITY
+            ),
+            Err(panic) => panic!(
+                "attach panicked on a ring of {capacity} data bytes ({:?}): a capacity below \
+                 MIN_CAPACITY ({}) is Error::RingSize, checked before anything uses it",
+                panic_message(&*panic),
+                ring::MIN_CAPACITY
+            ),
+        }
+        drop(segment);
+        scratch.remove(&name);
+    }
+    scratch.finish();
+}
+
 /// One receiver and one sender per ring: a second of either is refused while the first
 /// lives, and welcome once it has gone.
 #[test]
