@@ -4,6 +4,9 @@
 //! Two kinds of test: real processes sending through a ring in a segment (contents,
 //! wrap-around, full, empty, dead peers), and the memory ordering of your `push` and `pop`
 //! model-checked with loom, over a model of the ring's memory in this process.
+//!
+//! In the order you meet them: the header (`check_header`), then `push` and `pop` in this
+//! process alone, then under loom, and last with other processes.
 
 mod common;
 
@@ -113,268 +116,6 @@ fn lens_for(capacity: usize, count: usize) -> impl Strategy<Value = Vec<usize>> 
 
 fn ring_and_lens() -> impl Strategy<Value = (usize, Vec<usize>, u64)> {
     (5usize..300).prop_flat_map(|capacity| (Just(capacity), lens_for(capacity, 60), any::<u64>()))
-}
-
-proptest! {
-    #![proptest_config(process_cases(6))]
-
-    /// A sender process's messages reach the receiver whole, in order, byte for byte, for
-    /// any capacity and any sizes up to the largest the ring holds.
-    #[test]
-    fn messages_from_a_sender_process_arrive_whole_and_in_order(
-        (capacity, lens, seed) in ring_and_lens()
-    ) {
-        not_after_a_wait()?;
-        let _serial = one_at_a_time();
-        use_this_builds_worker();
-        let scratch = Scratch::new();
-        let job = Job::RingSend {
-            dir: scratch.dir.path().to_owned(),
-            name: "pipe".into(),
-            capacity,
-            seed,
-            plan: RingPlan::encode(&lens),
-            then: Then::Exit,
-        };
-        let sender = start_until_ready(&job, LIMIT);
-        let mut receiver = ring::attach(&scratch.dir, "pipe").expect("ring::attach");
-        let mut got = Vec::new();
-        for (index, &len) in lens.iter().enumerate() {
-            let received = receiver.recv(&mut got, PATIENCE);
-            note_a_wait(&received);
-            prop_assert!(
-                received.is_ok(),
-                "message {index} of {}: recv failed: {:?}", lens.len(), received
-            );
-            let expected = ring_message(seed, index, len);
-            prop_assert!(
-                got == expected,
-                "message {index} ({len} bytes, ring of {capacity}) arrived as {} bytes, {}: \
-                 a record is its 4-byte length and then its bytes. {WRAP}",
-                got.len(), first_difference(&got, &expected)
-            );
-        }
-        let (status, stderr) = sender.finish(LIMIT);
-        prop_assert!(status.success(), "the sender process failed ({status}):\n{stderr}");
-        drop(receiver);
-        scratch.remove("pipe");
-        scratch.finish();
-    }
-
-    /// The other way round: this process sends, a receiver process checks every message.
-    #[test]
-    fn a_receiver_process_gets_every_message_sent_to_it(
-        (capacity, lens, seed) in ring_and_lens()
-    ) {
-        not_after_a_wait()?;
-        let _serial = one_at_a_time();
-        use_this_builds_worker();
-        let scratch = Scratch::new();
-        let mut sender = ring::create(&scratch.dir, "pipe", capacity).expect("ring::create");
-        let job = Job::RingRecv {
-            dir: scratch.dir.path().to_owned(),
-            name: "pipe".into(),
-            seed,
-            plan: RingPlan::encode(&lens),
-            then: Then::Exit,
-        };
-        let receiver = start_until_ready(&job, LIMIT);
-        for (index, &len) in lens.iter().enumerate() {
-            let sent = sender.send(&ring_message(seed, index, len), PATIENCE);
-            note_a_wait(&sent);
-            prop_assert!(sent.is_ok(), "message {index}: send failed: {:?}", sent);
-        }
-        let (status, stderr) = receiver.finish(LIMIT);
-        prop_assert!(
-            status.success(),
-            "the receiver process found a wrong message ({status}):\n{stderr}"
-        );
-        drop(sender);
-        scratch.remove("pipe");
-        scratch.finish();
-    }
-}
-
-proptest! {
-    #![proptest_config(common::cases(64))]
-
-    /// With records whose length and the capacity share no factor, `capacity + 1`
-    /// messages start at every offset of the data, so the wrap point falls at every byte
-    /// of a record, its length included.
-    #[test]
-    fn a_message_can_wrap_at_every_position(
-        capacity in 5usize..64,
-        pick in any::<prop::sample::Index>(),
-        seed in any::<u64>(),
-    ) {
-        let coprime: Vec<usize> = (0..=capacity - LEN_PREFIX)
-            .filter(|len| gcd(len + LEN_PREFIX, capacity) == 1)
-            .collect();
-        prop_assume!(!coprime.is_empty());
-        let len = coprime[pick.index(coprime.len())];
-        let scratch = Scratch::new();
-        let (mut sender, mut receiver) = new_ring(&scratch.dir, "wrap", capacity);
-        let mut got = Vec::new();
-        for index in 0..=capacity {
-            let at = index * (len + LEN_PREFIX) % capacity;
-            let message = ring_message(seed, index, len);
-            let sent = sender.try_send(&message);
-            prop_assert!(matches!(sent, Ok(true)),
-                "a {}-byte record into an empty ring of {capacity} bytes must fit (it starts at \
-                 offset {at}), but try_send said {sent:?}", len + LEN_PREFIX);
-            let received = receiver.try_recv(&mut got);
-            prop_assert!(matches!(received, Ok(true)),
-                "the {}-byte record just sent at offset {at} of a {capacity}-byte ring must be \
-                 there to receive, but try_recv said {received:?}: {WRAP}", len + LEN_PREFIX);
-            prop_assert!(got == message,
-                "a {len}-byte message starting at offset {at} of a {capacity}-byte ring came \
-                 back {}: {WRAP}", first_difference(&got, &message));
-        }
-        drop((sender, receiver));
-        scratch.remove("wrap");
-        scratch.finish();
-    }
-
-    /// `try_send` refuses a record exactly when it does not fit in the free bytes, and
-    /// never overwrites what the receiver has not read.
-    #[test]
-    fn a_full_ring_refuses_and_keeps_every_unread_message(
-        (capacity, lens, seed) in ring_and_lens(), skip in 0usize..50
-    ) {
-        let scratch = Scratch::new();
-        let (mut sender, mut receiver) = new_ring(&scratch.dir, "full", capacity);
-        let mut got = Vec::new();
-        // Move head and tail away from 0 first, so the full ring also wraps.
-        for index in 0..skip % capacity {
-            let sent = sender.try_send(&[index as u8]);
-            prop_assert!(matches!(sent, Ok(true)), "a one-byte message into an empty ring of \
-                {capacity} bytes must fit, but try_send said {sent:?}");
-            let received = receiver.try_recv(&mut got);
-            prop_assert!(matches!(received, Ok(true)) && got == [index as u8],
-                "the one-byte message sent at position {} must come back, but try_recv said \
-                 {received:?} with {got:?}: {WRAP}", index * 5);
-        }
-        let mut used = 0;
-        let mut accepted = Vec::new();
-        for (index, &len) in lens.iter().enumerate() {
-            let message = ring_message(seed, index, len);
-            let fits = used + LEN_PREFIX + len <= capacity;
-            let sent = sender.try_send(&message);
-            prop_assert_eq!(sent.as_ref().ok(), Some(&fits),
-                "with {} of {} bytes in use, a {}-byte record {}; try_send said {:?}",
-                used, capacity, len + LEN_PREFIX,
-                if fits {
-                    "fits (free bytes: capacity - (tail - head))"
-                } else {
-                    "does not fit: Ok(false)"
-                },
-                sent);
-            if !fits {
-                break;
-            }
-            used += LEN_PREFIX + len;
-            accepted.push(message);
-        }
-        for (index, message) in accepted.iter().enumerate() {
-            let received = receiver.try_recv(&mut got);
-            prop_assert!(matches!(received, Ok(true)),
-                "message {index} of the {} accepted must still be there, but try_recv said \
-                 {received:?}: was it overwritten before it was read?", accepted.len());
-            prop_assert!(&got == message,
-                "message {index} was overwritten before it was read ({}): the free bytes are \
-                 capacity - (tail - head), length prefix included",
-                first_difference(&got, message));
-        }
-        prop_assert_eq!(receiver.try_recv(&mut got).ok(), Some(false),
-            "after every message was read, the ring is empty");
-        drop((sender, receiver));
-        scratch.remove("full");
-        scratch.finish();
-    }
-}
-
-/// The largest message, `capacity - 4` bytes, fits an empty ring exactly.
-#[test]
-fn the_largest_message_fills_an_empty_ring_exactly() {
-    let scratch = Scratch::new();
-    for capacity in [5, 8, 13, 64] {
-        let name = format!("exact{capacity}");
-        let (mut sender, mut receiver) = new_ring(&scratch.dir, &name, capacity);
-        let message = ring_message(7, 0, capacity - LEN_PREFIX);
-        let sent = sender.try_send(&message);
-        assert!(
-            matches!(sent, Ok(true)),
-            "a {}-byte message with its 4-byte length is exactly {capacity} bytes: it fits an \
-             empty ring of {capacity}, but try_send said {sent:?} (full means free < record, \
-             not free <= record)",
-            capacity - LEN_PREFIX
-        );
-        assert!(
-            matches!(sender.try_send(&[]), Ok(false)),
-            "now the ring is full: even an empty message (4 bytes of length) must wait"
-        );
-        let mut got = Vec::new();
-        assert!(matches!(receiver.try_recv(&mut got), Ok(true)));
-        assert_eq!(got, message, "the message must come back whole");
-        drop((sender, receiver));
-        scratch.remove(&name);
-    }
-    scratch.finish();
-}
-
-/// An empty ring has nothing to receive, before any message and after the last one.
-#[test]
-fn an_empty_ring_has_nothing_to_receive() {
-    let scratch = Scratch::new();
-    let (mut sender, mut receiver) = new_ring(&scratch.dir, "empty", 32);
-    let mut got = vec![1, 2, 3];
-    let first = receiver.try_recv(&mut got);
-    assert!(
-        matches!(first, Ok(false)),
-        "a fresh ring (head == tail) is empty: try_recv must say Ok(false), said {first:?}"
-    );
-    assert!(matches!(sender.try_send(b""), Ok(true)));
-    assert!(
-        matches!(receiver.try_recv(&mut got), Ok(true)) && got.is_empty(),
-        "an empty message is a message: Ok(true), and `out` emptied (got {got:?})"
-    );
-    let last = receiver.try_recv(&mut got);
-    assert!(
-        matches!(last, Ok(false)),
-        "after the only message was read the ring is empty again, but try_recv said {last:?} \
-         (pop must move head past the whole record: its 4-byte length and its bytes)"
-    );
-    drop((sender, receiver));
-    scratch.remove("empty");
-    scratch.finish();
-}
-
-/// A message larger than the ring can ever hold is an error, and the ring is unchanged.
-#[test]
-fn a_message_too_large_is_an_error_and_leaves_the_ring_unchanged() {
-    let scratch = Scratch::new();
-    let (mut sender, mut receiver) = new_ring(&scratch.dir, "large", 16);
-    for len in [13, 16, 17, 1 << 20] {
-        let result = sender.try_send(&vec![9; len]);
-        assert!(
-            matches!(&result, Err(Error::MessageTooLarge { len: l, max: 12, .. }) if *l == len),
-            "a {len}-byte message can never fit a 16-byte ring (12 bytes of message at most, \
-             after its 4-byte length): Error::MessageTooLarge {{ len: {len}, max: 12 }}, \
-             not {result:?} (Ok(false) would make a blocking send wait forever)"
-        );
-    }
-    let tail = sender.ring().header().tail.load(Ordering::Relaxed);
-    assert_eq!(tail, 0, "a refused message must not move the tail");
-    let mut got = Vec::new();
-    assert!(
-        matches!(receiver.try_recv(&mut got), Ok(false)),
-        "nothing was sent"
-    );
-    assert!(matches!(sender.try_send(b"ok"), Ok(true)));
-    assert!(matches!(receiver.try_recv(&mut got), Ok(true)) && got == b"ok");
-    drop((sender, receiver));
-    scratch.remove("large");
-    scratch.finish();
 }
 
 /// A segment that does not start with the ring's magic number is refused.
@@ -503,176 +244,186 @@ fn a_ring_too_small_for_one_record_is_an_error() {
     scratch.finish();
 }
 
-/// One receiver and one sender per ring: a second of either is refused while the first
-/// lives, and welcome once it has gone.
+/// An empty ring has nothing to receive, before any message and after the last one.
 #[test]
-fn a_second_sender_or_receiver_is_refused_while_the_first_lives() {
-    // A worker started by another test at the moment both roles are dropped would hold
-    // copies of their descriptors, and with them the roles, until it runs its program.
-    let _serial = one_at_a_time();
+fn an_empty_ring_has_nothing_to_receive() {
     let scratch = Scratch::new();
-    let (sender, receiver) = new_ring(&scratch.dir, "roles", 64);
-    let second = ring::attach(&scratch.dir, "roles");
+    let (mut sender, mut receiver) = new_ring(&scratch.dir, "empty", 32);
+    let mut got = vec![1, 2, 3];
+    let first = receiver.try_recv(&mut got);
     assert!(
-        matches!(
-            &second,
-            Err(Error::RoleTaken {
-                role: "receiver",
-                ..
-            })
-        ),
-        "a second receiver must be Error::RoleTaken, got {second:?}"
+        matches!(first, Ok(false)),
+        "a fresh ring (head == tail) is empty: try_recv must say Ok(false), said {first:?}"
     );
-    let second = ring::attach_sender(&scratch.dir, "roles");
+    assert!(matches!(sender.try_send(b""), Ok(true)));
     assert!(
-        matches!(&second, Err(Error::RoleTaken { role: "sender", .. })),
-        "a second sender must be Error::RoleTaken, got {second:?}"
+        matches!(receiver.try_recv(&mut got), Ok(true)) && got.is_empty(),
+        "an empty message is a message: Ok(true), and `out` emptied (got {got:?})"
+    );
+    let last = receiver.try_recv(&mut got);
+    assert!(
+        matches!(last, Ok(false)),
+        "after the only message was read the ring is empty again, but try_recv said {last:?} \
+         (pop must move head past the whole record: its 4-byte length and its bytes)"
     );
     drop((sender, receiver));
-    let again = ring::attach(&scratch.dir, "roles")
-        .and_then(|r| ring::attach_sender(&scratch.dir, "roles").map(|s| (r, s)));
-    assert!(
-        again.is_ok(),
-        "once both are dropped, both roles are free: {again:?}"
-    );
-    drop(again);
-    scratch.remove("roles");
+    scratch.remove("empty");
     scratch.finish();
 }
 
-/// The kernel frees the role of a process that dies, however it dies.
+/// A message larger than the ring can ever hold is an error, and the ring is unchanged.
 #[test]
-fn a_role_is_freed_when_its_process_is_killed() {
-    let _serial = one_at_a_time();
-    use_this_builds_worker();
+fn a_message_too_large_is_an_error_and_leaves_the_ring_unchanged() {
     let scratch = Scratch::new();
-    drop(ring::create(&scratch.dir, "killed", 64).expect("ring::create"));
-    let holder = start_until_ready(
-        &Job::RingRecv {
-            dir: scratch.dir.path().to_owned(),
-            name: "killed".into(),
-            seed: 0,
-            plan: RingPlan::encode(&[]),
-            then: Then::Hold,
-        },
-        LIMIT,
-    );
-    let taken = ring::attach(&scratch.dir, "killed");
-    assert!(
-        matches!(&taken, Err(Error::RoleTaken { .. })),
-        "while the receiver process lives, its role is taken: got {taken:?}"
-    );
-    holder.kill();
-    let free = ring::attach(&scratch.dir, "killed");
-    assert!(
-        free.is_ok(),
-        "a SIGKILLed receiver's role must be free at once (the kernel closed its file, and \
-         with it the lock): got {free:?}"
-    );
-    drop(free);
-    scratch.remove("killed");
-    scratch.finish();
-}
-
-/// A sender that dies leaves every message it sent; after the last one, `recv` says the
-/// sender is gone instead of waiting.
-#[test]
-fn a_dead_senders_messages_arrive_then_recv_says_it_is_gone() {
-    let _serial = one_at_a_time();
-    use_this_builds_worker();
-    let scratch = Scratch::new();
-    let lens = [0, 1, 17, 40, 100];
-    let sender = start_until_ready(
-        &Job::RingSend {
-            dir: scratch.dir.path().to_owned(),
-            name: "orphan".into(),
-            capacity: 256,
-            seed: 11,
-            plan: RingPlan::encode(&lens),
-            then: Then::Hold,
-        },
-        LIMIT,
-    );
-    let mut receiver = ring::attach(&scratch.dir, "orphan").expect("ring::attach");
-    let all = lens.iter().map(|len| (len + LEN_PREFIX) as u64).sum();
-    wait_until(
-        || receiver.ring().header().tail.load(Ordering::Acquire) == all,
-        "every message sent",
-    );
-    sender.kill();
-    for (index, &len) in lens.iter().enumerate() {
-        let (back, got) = recv_bounded(receiver, LIMIT);
-        receiver = back;
-        let got = got.unwrap_or_else(|e| {
-            panic!("message {index}, sent before the sender died, must still arrive: {e}")
-        });
-        assert_eq!(got, ring_message(11, index, len), "message {index}");
+    let (mut sender, mut receiver) = new_ring(&scratch.dir, "large", 16);
+    for len in [13, 16, 17, 1 << 20] {
+        let result = sender.try_send(&vec![9; len]);
+        assert!(
+            matches!(&result, Err(Error::MessageTooLarge { len: l, max: 12, .. }) if *l == len),
+            "a {len}-byte message can never fit a 16-byte ring (12 bytes of message at most, \
+             after its 4-byte length): Error::MessageTooLarge {{ len: {len}, max: 12 }}, \
+             not {result:?} (Ok(false) would make a blocking send wait forever)"
+        );
     }
-    let start = Instant::now();
-    let (receiver, end) = recv_bounded(receiver, LIMIT);
+    let tail = sender.ring().header().tail.load(Ordering::Relaxed);
+    assert_eq!(tail, 0, "a refused message must not move the tail");
+    let mut got = Vec::new();
     assert!(
-        matches!(end, Err(Error::PeerGone { peer: "sender", .. })),
-        "with the sender dead and the ring empty, recv must be Error::PeerGone, got {end:?} \
-         after {:?}",
-        start.elapsed()
+        matches!(receiver.try_recv(&mut got), Ok(false)),
+        "nothing was sent"
     );
-    drop(receiver);
-    scratch.remove("orphan");
+    assert!(matches!(sender.try_send(b"ok"), Ok(true)));
+    assert!(matches!(receiver.try_recv(&mut got), Ok(true)) && got == b"ok");
+    drop((sender, receiver));
+    scratch.remove("large");
     scratch.finish();
 }
 
-/// A receiver that dies: a sender waiting for room gets an error, not a hang.
+/// The largest message, `capacity - 4` bytes, fits an empty ring exactly.
 #[test]
-fn a_dead_receiver_is_an_error_for_a_waiting_sender() {
-    let _serial = one_at_a_time();
-    use_this_builds_worker();
+fn the_largest_message_fills_an_empty_ring_exactly() {
     let scratch = Scratch::new();
-    let mut sender = ring::create(&scratch.dir, "deaf", 64).expect("ring::create");
-    // Sent before the receiver comes: they fit the ring together (9 + 24 + 4 bytes).
-    let lens = [5, 20, 0];
-    for (index, &len) in lens.iter().enumerate() {
-        sender
-            .send(&ring_message(3, index, len), LIMIT)
-            .expect("room for it");
+    for capacity in [5, 8, 13, 64] {
+        let name = format!("exact{capacity}");
+        let (mut sender, mut receiver) = new_ring(&scratch.dir, &name, capacity);
+        let message = ring_message(7, 0, capacity - LEN_PREFIX);
+        let sent = sender.try_send(&message);
+        assert!(
+            matches!(sent, Ok(true)),
+            "a {}-byte message with its 4-byte length is exactly {capacity} bytes: it fits an \
+             empty ring of {capacity}, but try_send said {sent:?} (full means free < record, \
+             not free <= record)",
+            capacity - LEN_PREFIX
+        );
+        assert!(
+            matches!(sender.try_send(&[]), Ok(false)),
+            "now the ring is full: even an empty message (4 bytes of length) must wait"
+        );
+        let mut got = Vec::new();
+        assert!(matches!(receiver.try_recv(&mut got), Ok(true)));
+        assert_eq!(got, message, "the message must come back whole");
+        drop((sender, receiver));
+        scratch.remove(&name);
     }
-    let receiver = start_until_ready(
-        &Job::RingRecv {
-            dir: scratch.dir.path().to_owned(),
-            name: "deaf".into(),
-            seed: 3,
-            plan: RingPlan::encode(&lens),
-            then: Then::Hold,
-        },
-        LIMIT,
-    );
-    let all = lens.iter().map(|len| (len + LEN_PREFIX) as u64).sum();
-    wait_until(
-        || sender.ring().header().head.load(Ordering::Acquire) == all,
-        "every message received",
-    );
-    receiver.kill();
-    let end = within(LIMIT, "Sender::send", move || {
-        let message = [0u8; 30];
-        loop {
-            if let Err(e) = sender.send(&message, LIMIT) {
-                return (sender, e);
-            }
+    scratch.finish();
+}
+
+proptest! {
+    #![proptest_config(common::cases(64))]
+
+    /// With records whose length and the capacity share no factor, `capacity + 1`
+    /// messages start at every offset of the data, so the wrap point falls at every byte
+    /// of a record, its length included.
+    #[test]
+    fn a_message_can_wrap_at_every_position(
+        capacity in 5usize..64,
+        pick in any::<prop::sample::Index>(),
+        seed in any::<u64>(),
+    ) {
+        let coprime: Vec<usize> = (0..=capacity - LEN_PREFIX)
+            .filter(|len| gcd(len + LEN_PREFIX, capacity) == 1)
+            .collect();
+        prop_assume!(!coprime.is_empty());
+        let len = coprime[pick.index(coprime.len())];
+        let scratch = Scratch::new();
+        let (mut sender, mut receiver) = new_ring(&scratch.dir, "wrap", capacity);
+        let mut got = Vec::new();
+        for index in 0..=capacity {
+            let at = index * (len + LEN_PREFIX) % capacity;
+            let message = ring_message(seed, index, len);
+            let sent = sender.try_send(&message);
+            prop_assert!(matches!(sent, Ok(true)),
+                "a {}-byte record into an empty ring of {capacity} bytes must fit (it starts at \
+                 offset {at}), but try_send said {sent:?}", len + LEN_PREFIX);
+            let received = receiver.try_recv(&mut got);
+            prop_assert!(matches!(received, Ok(true)),
+                "the {}-byte record just sent at offset {at} of a {capacity}-byte ring must be \
+                 there to receive, but try_recv said {received:?}: {WRAP}", len + LEN_PREFIX);
+            prop_assert!(got == message,
+                "a {len}-byte message starting at offset {at} of a {capacity}-byte ring came \
+                 back {}: {WRAP}", first_difference(&got, &message));
         }
-    });
-    assert!(
-        matches!(
-            end.1,
-            Error::PeerGone {
-                peer: "receiver",
-                ..
+        drop((sender, receiver));
+        scratch.remove("wrap");
+        scratch.finish();
+    }
+
+    /// `try_send` refuses a record exactly when it does not fit in the free bytes, and
+    /// never overwrites what the receiver has not read.
+    #[test]
+    fn a_full_ring_refuses_and_keeps_every_unread_message(
+        (capacity, lens, seed) in ring_and_lens(), skip in 0usize..50
+    ) {
+        let scratch = Scratch::new();
+        let (mut sender, mut receiver) = new_ring(&scratch.dir, "full", capacity);
+        let mut got = Vec::new();
+        // Move head and tail away from 0 first, so the full ring also wraps.
+        for index in 0..skip % capacity {
+            let sent = sender.try_send(&[index as u8]);
+            prop_assert!(matches!(sent, Ok(true)), "a one-byte message into an empty ring of \
+                {capacity} bytes must fit, but try_send said {sent:?}");
+            let received = receiver.try_recv(&mut got);
+            prop_assert!(matches!(received, Ok(true)) && got == [index as u8],
+                "the one-byte message sent at position {} must come back, but try_recv said \
+                 {received:?} with {got:?}: {WRAP}", index * 5);
+        }
+        let mut used = 0;
+        let mut accepted = Vec::new();
+        for (index, &len) in lens.iter().enumerate() {
+            let message = ring_message(seed, index, len);
+            let fits = used + LEN_PREFIX + len <= capacity;
+            let sent = sender.try_send(&message);
+            prop_assert_eq!(sent.as_ref().ok(), Some(&fits),
+                "with {} of {} bytes in use, a {}-byte record {}; try_send said {:?}",
+                used, capacity, len + LEN_PREFIX,
+                if fits {
+                    "fits (free bytes: capacity - (tail - head))"
+                } else {
+                    "does not fit: Ok(false)"
+                },
+                sent);
+            if !fits {
+                break;
             }
-        ),
-        "with the receiver dead and the ring full, send must be Error::PeerGone, got {:?}",
-        end.1
-    );
-    drop(end);
-    scratch.remove("deaf");
-    scratch.finish();
+            used += LEN_PREFIX + len;
+            accepted.push(message);
+        }
+        for (index, message) in accepted.iter().enumerate() {
+            let received = receiver.try_recv(&mut got);
+            prop_assert!(matches!(received, Ok(true)),
+                "message {index} of the {} accepted must still be there, but try_recv said \
+                 {received:?}: was it overwritten before it was read?", accepted.len());
+            prop_assert!(&got == message,
+                "message {index} was overwritten before it was read ({}): the free bytes are \
+                 capacity - (tail - head), length prefix included",
+                first_difference(&got, message));
+        }
+        prop_assert_eq!(receiver.try_recv(&mut got).ok(), Some(false),
+            "after every message was read, the ring is empty");
+        drop((sender, receiver));
+        scratch.remove("full");
+        scratch.finish();
+    }
 }
 
 /// Garbage in the shared indices or in a record's length is an error, never a panic or
@@ -718,6 +469,43 @@ fn a_corrupt_index_or_length_is_an_error_not_a_panic() {
     }
     drop((sender, receiver));
     scratch.remove("bad");
+    scratch.finish();
+}
+
+/// One receiver and one sender per ring: a second of either is refused while the first
+/// lives, and welcome once it has gone.
+#[test]
+fn a_second_sender_or_receiver_is_refused_while_the_first_lives() {
+    // A worker started by another test at the moment both roles are dropped would hold
+    // copies of their descriptors, and with them the roles, until it runs its program.
+    let _serial = one_at_a_time();
+    let scratch = Scratch::new();
+    let (sender, receiver) = new_ring(&scratch.dir, "roles", 64);
+    let second = ring::attach(&scratch.dir, "roles");
+    assert!(
+        matches!(
+            &second,
+            Err(Error::RoleTaken {
+                role: "receiver",
+                ..
+            })
+        ),
+        "a second receiver must be Error::RoleTaken, got {second:?}"
+    );
+    let second = ring::attach_sender(&scratch.dir, "roles");
+    assert!(
+        matches!(&second, Err(Error::RoleTaken { role: "sender", .. })),
+        "a second sender must be Error::RoleTaken, got {second:?}"
+    );
+    drop((sender, receiver));
+    let again = ring::attach(&scratch.dir, "roles")
+        .and_then(|r| ring::attach_sender(&scratch.dir, "roles").map(|s| (r, s)));
+    assert!(
+        again.is_ok(),
+        "once both are dropped, both roles are free: {again:?}"
+    );
+    drop(again);
+    scratch.remove("roles");
     scratch.finish();
 }
 
@@ -946,4 +734,219 @@ fn the_sender_overwrites_only_bytes_the_receiver_has_released() {
             the_receiver_reads_only_bytes_the_sender_published fails too, fix tail first: this \
             test needs both pairs.)",
     );
+}
+
+/// The kernel frees the role of a process that dies, however it dies.
+#[test]
+fn a_role_is_freed_when_its_process_is_killed() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    drop(ring::create(&scratch.dir, "killed", 64).expect("ring::create"));
+    let holder = start_until_ready(
+        &Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "killed".into(),
+            seed: 0,
+            plan: RingPlan::encode(&[]),
+            then: Then::Hold,
+        },
+        LIMIT,
+    );
+    let taken = ring::attach(&scratch.dir, "killed");
+    assert!(
+        matches!(&taken, Err(Error::RoleTaken { .. })),
+        "while the receiver process lives, its role is taken: got {taken:?}"
+    );
+    holder.kill();
+    let free = ring::attach(&scratch.dir, "killed");
+    assert!(
+        free.is_ok(),
+        "a SIGKILLed receiver's role must be free at once (the kernel closed its file, and \
+         with it the lock): got {free:?}"
+    );
+    drop(free);
+    scratch.remove("killed");
+    scratch.finish();
+}
+
+/// A sender that dies leaves every message it sent; after the last one, `recv` says the
+/// sender is gone instead of waiting.
+#[test]
+fn a_dead_senders_messages_arrive_then_recv_says_it_is_gone() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let lens = [0, 1, 17, 40, 100];
+    let sender = start_until_ready(
+        &Job::RingSend {
+            dir: scratch.dir.path().to_owned(),
+            name: "orphan".into(),
+            capacity: 256,
+            seed: 11,
+            plan: RingPlan::encode(&lens),
+            then: Then::Hold,
+        },
+        LIMIT,
+    );
+    let mut receiver = ring::attach(&scratch.dir, "orphan").expect("ring::attach");
+    let all = lens.iter().map(|len| (len + LEN_PREFIX) as u64).sum();
+    wait_until(
+        || receiver.ring().header().tail.load(Ordering::Acquire) == all,
+        "every message sent",
+    );
+    sender.kill();
+    for (index, &len) in lens.iter().enumerate() {
+        let (back, got) = recv_bounded(receiver, LIMIT);
+        receiver = back;
+        let got = got.unwrap_or_else(|e| {
+            panic!("message {index}, sent before the sender died, must still arrive: {e}")
+        });
+        assert_eq!(got, ring_message(11, index, len), "message {index}");
+    }
+    let start = Instant::now();
+    let (receiver, end) = recv_bounded(receiver, LIMIT);
+    assert!(
+        matches!(end, Err(Error::PeerGone { peer: "sender", .. })),
+        "with the sender dead and the ring empty, recv must be Error::PeerGone, got {end:?} \
+         after {:?}",
+        start.elapsed()
+    );
+    drop(receiver);
+    scratch.remove("orphan");
+    scratch.finish();
+}
+
+/// A receiver that dies: a sender waiting for room gets an error, not a hang.
+#[test]
+fn a_dead_receiver_is_an_error_for_a_waiting_sender() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let mut sender = ring::create(&scratch.dir, "deaf", 64).expect("ring::create");
+    // Sent before the receiver comes: they fit the ring together (9 + 24 + 4 bytes).
+    let lens = [5, 20, 0];
+    for (index, &len) in lens.iter().enumerate() {
+        sender
+            .send(&ring_message(3, index, len), LIMIT)
+            .expect("room for it");
+    }
+    let receiver = start_until_ready(
+        &Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "deaf".into(),
+            seed: 3,
+            plan: RingPlan::encode(&lens),
+            then: Then::Hold,
+        },
+        LIMIT,
+    );
+    let all = lens.iter().map(|len| (len + LEN_PREFIX) as u64).sum();
+    wait_until(
+        || sender.ring().header().head.load(Ordering::Acquire) == all,
+        "every message received",
+    );
+    receiver.kill();
+    let end = within(LIMIT, "Sender::send", move || {
+        let message = [0u8; 30];
+        loop {
+            if let Err(e) = sender.send(&message, LIMIT) {
+                return (sender, e);
+            }
+        }
+    });
+    assert!(
+        matches!(
+            end.1,
+            Error::PeerGone {
+                peer: "receiver",
+                ..
+            }
+        ),
+        "with the receiver dead and the ring full, send must be Error::PeerGone, got {:?}",
+        end.1
+    );
+    drop(end);
+    scratch.remove("deaf");
+    scratch.finish();
+}
+
+proptest! {
+    #![proptest_config(process_cases(6))]
+
+    /// A sender process's messages reach the receiver whole, in order, byte for byte, for
+    /// any capacity and any sizes up to the largest the ring holds.
+    #[test]
+    fn messages_from_a_sender_process_arrive_whole_and_in_order(
+        (capacity, lens, seed) in ring_and_lens()
+    ) {
+        not_after_a_wait()?;
+        let _serial = one_at_a_time();
+        use_this_builds_worker();
+        let scratch = Scratch::new();
+        let job = Job::RingSend {
+            dir: scratch.dir.path().to_owned(),
+            name: "pipe".into(),
+            capacity,
+            seed,
+            plan: RingPlan::encode(&lens),
+            then: Then::Exit,
+        };
+        let sender = start_until_ready(&job, LIMIT);
+        let mut receiver = ring::attach(&scratch.dir, "pipe").expect("ring::attach");
+        let mut got = Vec::new();
+        for (index, &len) in lens.iter().enumerate() {
+            let received = receiver.recv(&mut got, PATIENCE);
+            note_a_wait(&received);
+            prop_assert!(
+                received.is_ok(),
+                "message {index} of {}: recv failed: {:?}", lens.len(), received
+            );
+            let expected = ring_message(seed, index, len);
+            prop_assert!(
+                got == expected,
+                "message {index} ({len} bytes, ring of {capacity}) arrived as {} bytes, {}: \
+                 a record is its 4-byte length and then its bytes. {WRAP}",
+                got.len(), first_difference(&got, &expected)
+            );
+        }
+        let (status, stderr) = sender.finish(LIMIT);
+        prop_assert!(status.success(), "the sender process failed ({status}):\n{stderr}");
+        drop(receiver);
+        scratch.remove("pipe");
+        scratch.finish();
+    }
+
+    /// The other way round: this process sends, a receiver process checks every message.
+    #[test]
+    fn a_receiver_process_gets_every_message_sent_to_it(
+        (capacity, lens, seed) in ring_and_lens()
+    ) {
+        not_after_a_wait()?;
+        let _serial = one_at_a_time();
+        use_this_builds_worker();
+        let scratch = Scratch::new();
+        let mut sender = ring::create(&scratch.dir, "pipe", capacity).expect("ring::create");
+        let job = Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "pipe".into(),
+            seed,
+            plan: RingPlan::encode(&lens),
+            then: Then::Exit,
+        };
+        let receiver = start_until_ready(&job, LIMIT);
+        for (index, &len) in lens.iter().enumerate() {
+            let sent = sender.send(&ring_message(seed, index, len), PATIENCE);
+            note_a_wait(&sent);
+            prop_assert!(sent.is_ok(), "message {index}: send failed: {:?}", sent);
+        }
+        let (status, stderr) = receiver.finish(LIMIT);
+        prop_assert!(
+            status.success(),
+            "the receiver process found a wrong message ({status}):\n{stderr}"
+        );
+        drop(sender);
+        scratch.remove("pipe");
+        scratch.finish();
+    }
 }
