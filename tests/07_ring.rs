@@ -244,6 +244,41 @@ fn a_ring_too_small_for_one_record_is_an_error() {
     scratch.finish();
 }
 
+/// A record's first 4 bytes are its message's length as a little-endian `u32`: the layout
+/// is a contract with the other process, which may be built from other code, or for
+/// another CPU.
+#[test]
+fn a_record_starts_with_its_length_as_a_little_endian_u32() {
+    let scratch = Scratch::new();
+    let (mut sender, receiver) = new_ring(&scratch.dir, "layout", 300);
+    // 258 = 0x0102: little-endian [2, 1, 0, 0], big-endian [0, 0, 1, 2].
+    let message = ring_message(5, 0, 258);
+    let sent = sender.try_send(&message);
+    assert!(
+        matches!(sent, Ok(true)),
+        "a 258-byte message fits an empty ring of 300 bytes, but try_send said {sent:?}"
+    );
+    let segment = shm_kata::attach::attach(&scratch.dir, "layout").expect("attach (exercise 02)");
+    let bytes = segment.read_bytes();
+    let data = &bytes[HEADER_LEN..];
+    assert_eq!(
+        data[..LEN_PREFIX],
+        258u32.to_le_bytes(),
+        "the first record's length, at offset 0 of the data, must be (len as u32).to_le_bytes() \
+         ([2, 1, 0, 0] for 258 bytes), found {:?}: the receiver may be another program, and \
+         it reads the length as the layout says, a little-endian u32",
+        &data[..LEN_PREFIX]
+    );
+    assert!(
+        data[LEN_PREFIX..LEN_PREFIX + message.len()] == message[..],
+        "the message's bytes must follow its 4-byte length at once: {}",
+        first_difference(&data[LEN_PREFIX..LEN_PREFIX + message.len()], &message)
+    );
+    drop((segment, sender, receiver));
+    scratch.remove("layout");
+    scratch.finish();
+}
+
 /// An empty ring has nothing to receive, before any message and after the last one.
 #[test]
 fn an_empty_ring_has_nothing_to_receive() {
@@ -432,10 +467,15 @@ proptest! {
 fn a_corrupt_index_or_length_is_an_error_not_a_panic() {
     let scratch = Scratch::new();
     let (mut sender, mut receiver) = new_ring(&scratch.dir, "bad", 32);
-    let cases: [(&str, usize, u64); 3] = [
+    let cases: [(&str, usize, u64); 4] = [
         ("a tail more than capacity bytes past the head", TAIL_AT, 33),
         ("a tail behind the head", HEAD_AT, 20),
         ("a record longer than what was published", TAIL_AT, 6),
+        (
+            "fewer than 4 bytes published, not even a length,",
+            TAIL_AT,
+            2,
+        ),
     ];
     for (what, at, value) in cases {
         poke(&scratch.dir, "bad", HEAD_AT, &0u64.to_le_bytes());
@@ -452,8 +492,9 @@ fn a_corrupt_index_or_length_is_an_error_not_a_panic() {
             Ok(other) => panic!("{what} must make try_recv Error::RingCorrupt, got {other:?}"),
             Err(panic) => panic!(
                 "{what} made try_recv panic ({:?}): check what you read from shared memory \
-                 (tail - head between 0 and capacity, the record's length within tail - head \
-                 - 4) and return Error::RingCorrupt",
+                 (tail - head between 0 and capacity, at least 4 of those bytes before you \
+                 read a length, the record's length within tail - head - 4) and return \
+                 Error::RingCorrupt",
                 panic_message(&*panic)
             ),
         }
