@@ -8,13 +8,19 @@
 //!
 //! * `check_header(header, name, file_len)`: the segment is a stranger's memory until its
 //!   header says otherwise. Load the magic number with `Acquire` (create stores it last,
-//!   with `Release`): not `MAGIC` is `Error::NotARing`; a `version` other than `VERSION`
-//!   is `Error::RingVersion`; a `capacity` below `MIN_CAPACITY`, or with
-//!   `HEADER_LEN + capacity != file_len` (careful: a garbage capacity overflows that sum),
-//!   is `Error::RingSize`. Return the capacity: read once, checked, kept.
+//!   with `Release`): not `MAGIC` is `Error::NotARing { name, found }` (`found`: the
+//!   number you loaded); a `version` other than `VERSION` is
+//!   `Error::RingVersion { name, found, expected: VERSION }`; a `capacity` below
+//!   `MIN_CAPACITY`, or with `HEADER_LEN + capacity != file_len` (careful: a garbage
+//!   capacity overflows that sum), is `Error::RingSize { name, capacity, file, min }`
+//!   (`capacity` as the header says it, `file: file_len`, `min: MIN_CAPACITY`, all three
+//!   `u64`). `name` is always `name.to_owned()`. Return the capacity: read once, checked,
+//!   kept.
 //! * `push(ring, message)`: a record is the message's length (`u32`, little-endian, 4
 //!   bytes) and then its bytes, written at `tail`. A message longer than
-//!   `capacity - LEN_PREFIX` can never fit: `Error::MessageTooLarge`. A record that does
+//!   `capacity - LEN_PREFIX` can never fit: `Error::MessageTooLarge { name, len, max }`,
+//!   with `len` the message's length and `max` the largest message this ring can ever
+//!   hold, `capacity - LEN_PREFIX` (`name`: `ring.name().to_owned()`). A record that does
 //!   not fit in the free bytes *now* is `Ok(false)`.
 //! * `pop(ring, out)`: `Ok(false)` when `head == tail`; otherwise read the length and the
 //!   message at `head` into `out`, and move `head` past them.
@@ -41,8 +47,8 @@
 //!
 //! **Never trust shared memory.** A peer (buggy, or not a ring at all) can write anything
 //! into the header: a `tail` behind `head`, more than `capacity` bytes in use, a length
-//! longer than what was published. Each is `Error::RingCorrupt`, never a panic or a read
-//! outside the ring.
+//! longer than what was published. Each is `Error::RingCorrupt { name, reason }` (`reason`:
+//! a sentence with the numbers you found), never a panic or a read outside the ring.
 //!
 //! Why the kit does the rest: the layout (a `#[repr(C)]` header with `head` and `tail` on
 //! cache lines of their own, against false sharing), the role locks (an `F_OFD_SETLK`
@@ -62,17 +68,19 @@ pub use crate::ring_kit::{
 
 /// Checks the header of a segment that claims to be a ring, and returns its capacity.
 pub fn check_header(header: &Header, name: &str, file_len: u64) -> Result<usize, Error> {
-    // TODO: magic (Acquire) → NotARing; version → RingVersion; capacity (once) below
-    // MIN_CAPACITY or HEADER_LEN + capacity != file_len (checked_add) → RingSize.
+    // TODO: magic first (with the ordering that pairs with how `create` stored it last)
+    // → NotARing; version → RingVersion; capacity (read once) below MIN_CAPACITY or
+    // HEADER_LEN + capacity != file_len (checked_add) → RingSize.
     let _ = header;
     todo!("07 ring: check the header of {name:?} ({file_len} bytes)")
 }
 
 /// Sender side: puts one record (length, then `message`) at the tail, if it fits now.
 pub fn push(ring: &impl RingMemory, message: &[u8]) -> Result<bool, Error> {
-    // TODO: too large → MessageTooLarge; load tail (Relaxed) and head (Acquire); bytes in
-    // use (RingCorrupt if impossible); no room → Ok(false); write the length and the
-    // message with write_wrapped; store the new tail (Release).
+    // TODO: too large → MessageTooLarge; load your own tail and the receiver's head (which
+    // ordering for each? the header's rule); bytes in use (RingCorrupt if impossible); no
+    // room → Ok(false); write the length and the message with write_wrapped; only then
+    // store the new tail, so the receiver never reads bytes you have not yet written.
     todo!(
         "07 ring: push a message of {} bytes into ring {:?}",
         message.len(),
@@ -82,9 +90,10 @@ pub fn push(ring: &impl RingMemory, message: &[u8]) -> Result<bool, Error> {
 
 /// Receiver side: takes the record at the head into `out`, if there is one.
 pub fn pop(ring: &impl RingMemory, out: &mut Vec<u8>) -> Result<bool, Error> {
-    // TODO: load head (Relaxed) and tail (Acquire); equal → Ok(false); read the length
-    // with read_wrapped and check it (RingCorrupt); read the message into `out`; store
-    // the new head (Release).
+    // TODO: load your own head and the sender's tail (which ordering for each? the
+    // header's rule); equal → Ok(false); read the length with read_wrapped and check it
+    // (RingCorrupt); read the message into `out`; only then store the new head, so the
+    // sender never writes over bytes you are still reading.
     let _ = out;
     todo!("07 ring: pop a message from ring {:?}", ring.name())
 }

@@ -4,6 +4,9 @@
 //! Two kinds of test: real processes sending through a ring in a segment (contents,
 //! wrap-around, full, empty, dead peers), and the memory ordering of your `push` and `pop`
 //! model-checked with loom, over a model of the ring's memory in this process.
+//!
+//! In the order you meet them: the header (`check_header`), then `push` and `pop` in this
+//! process alone, then under loom, and last with other processes.
 
 mod common;
 
@@ -115,84 +118,249 @@ fn ring_and_lens() -> impl Strategy<Value = (usize, Vec<usize>, u64)> {
     (5usize..300).prop_flat_map(|capacity| (Just(capacity), lens_for(capacity, 60), any::<u64>()))
 }
 
-proptest! {
-    #![proptest_config(process_cases(6))]
+/// A segment that does not start with the ring's magic number is refused.
+#[test]
+fn attaching_to_something_that_is_not_a_ring_is_an_error() {
+    let scratch = Scratch::new();
+    let segment = shm_kata::create::create(&scratch.dir, "plain", 4096).expect("create (01)");
+    segment.write_bytes(0, b"PNG\r\n\x1a\n.").unwrap();
+    let result = ring::attach(&scratch.dir, "plain");
+    assert!(
+        matches!(result, Err(Error::NotARing { .. })),
+        "a segment whose first 8 bytes are not MAGIC is Error::NotARing, got {result:?}"
+    );
+    drop(segment);
+    scratch.remove("plain");
+    scratch.finish();
+}
 
-    /// A sender process's messages reach the receiver whole, in order, byte for byte, for
-    /// any capacity and any sizes up to the largest the ring holds.
-    #[test]
-    fn messages_from_a_sender_process_arrive_whole_and_in_order(
-        (capacity, lens, seed) in ring_and_lens()
-    ) {
-        not_after_a_wait()?;
-        let _serial = one_at_a_time();
-        use_this_builds_worker();
-        let scratch = Scratch::new();
-        let job = Job::RingSend {
-            dir: scratch.dir.path().to_owned(),
-            name: "pipe".into(),
-            capacity,
-            seed,
-            plan: RingPlan::encode(&lens),
-            then: Then::Exit,
-        };
-        let sender = start_until_ready(&job, LIMIT);
-        let mut receiver = ring::attach(&scratch.dir, "pipe").expect("ring::attach");
-        let mut got = Vec::new();
-        for (index, &len) in lens.iter().enumerate() {
-            let received = receiver.recv(&mut got, PATIENCE);
-            note_a_wait(&received);
-            prop_assert!(
-                received.is_ok(),
-                "message {index} of {}: recv failed: {:?}", lens.len(), received
-            );
-            let expected = ring_message(seed, index, len);
-            prop_assert!(
-                got == expected,
-                "message {index} ({len} bytes, ring of {capacity}) arrived as {} bytes, {}: \
-                 a record is its 4-byte length and then its bytes. {WRAP}",
-                got.len(), first_difference(&got, &expected)
-            );
+/// A ring whose header has another layout version is refused.
+#[test]
+fn a_ring_of_another_version_is_an_error() {
+    let scratch = Scratch::new();
+    drop(ring::create(&scratch.dir, "old", 64).expect("ring::create"));
+    poke(&scratch.dir, "old", VERSION_AT, &2u32.to_le_bytes());
+    let result = ring::attach(&scratch.dir, "old");
+    assert!(
+        matches!(
+            result,
+            Err(Error::RingVersion {
+                found: 2,
+                expected: 1,
+                ..
+            })
+        ),
+        "a ring of version 2 must be Error::RingVersion {{ found: 2, expected: 1 }}, got \
+         {result:?}"
+    );
+    scratch.remove("old");
+    scratch.finish();
+}
+
+/// A header whose capacity does not match the file (or cannot be one) is refused, also
+/// when header + capacity overflows.
+#[test]
+fn a_ring_whose_size_does_not_match_its_header_is_an_error() {
+    let scratch = Scratch::new();
+    drop(ring::create(&scratch.dir, "size", 64).expect("ring::create"));
+    for capacity in [65u64, 63, 0, 4, u64::MAX, u64::MAX - HEADER_LEN as u64 + 1] {
+        poke(&scratch.dir, "size", CAPACITY_AT, &capacity.to_le_bytes());
+        let dir = scratch.dir.clone();
+        let result = std::panic::catch_unwind(move || ring::attach(&dir, "size"));
+        match result {
+            Ok(Err(Error::RingSize {
+                capacity: c, file, ..
+            })) => {
+                assert_eq!((c, file), (capacity, (HEADER_LEN + 64) as u64));
+            }
+            Ok(other) => panic!(
+                "a header that says {capacity} data bytes, in a file of {} bytes, must be \
+                 Error::RingSize, got {other:?}",
+                HEADER_LEN + 64
+            ),
+            Err(panic) => panic!(
+                "attach panicked on a header capacity of {capacity} ({:?}): HEADER_LEN + \
+                 capacity can overflow, so add with checked_add and treat None as a mismatch",
+                panic_message(&*panic)
+            ),
         }
-        let (status, stderr) = sender.finish(LIMIT);
-        prop_assert!(status.success(), "the sender process failed ({status}):\n{stderr}");
-        drop(receiver);
-        scratch.remove("pipe");
-        scratch.finish();
     }
+    scratch.remove("size");
+    scratch.finish();
+}
 
-    /// The other way round: this process sends, a receiver process checks every message.
-    #[test]
-    fn a_receiver_process_gets_every_message_sent_to_it(
-        (capacity, lens, seed) in ring_and_lens()
-    ) {
-        not_after_a_wait()?;
-        let _serial = one_at_a_time();
-        use_this_builds_worker();
-        let scratch = Scratch::new();
-        let mut sender = ring::create(&scratch.dir, "pipe", capacity).expect("ring::create");
-        let job = Job::RingRecv {
-            dir: scratch.dir.path().to_owned(),
-            name: "pipe".into(),
-            seed,
-            plan: RingPlan::encode(&lens),
-            then: Then::Exit,
-        };
-        let receiver = start_until_ready(&job, LIMIT);
-        for (index, &len) in lens.iter().enumerate() {
-            let sent = sender.send(&ring_message(seed, index, len), PATIENCE);
-            note_a_wait(&sent);
-            prop_assert!(sent.is_ok(), "message {index}: send failed: {:?}", sent);
+/// A ring too small for one record (a one-byte message and its length) is refused, even
+/// when its header and its file agree.
+#[test]
+fn a_ring_too_small_for_one_record_is_an_error() {
+    let scratch = Scratch::new();
+    for capacity in [0, LEN_PREFIX] {
+        let name = format!("tiny{capacity}");
+        let segment = shm_kata::create::create(&scratch.dir, &name, HEADER_LEN + capacity)
+            .expect("create (01)");
+        // The header as `create` writes it, but for a capacity `create` refuses.
+        segment
+            .write_bytes(CAPACITY_AT, &(capacity as u64).to_le_bytes())
+            .unwrap();
+        segment
+            .write_bytes(VERSION_AT, &ring::VERSION.to_le_bytes())
+            .unwrap();
+        segment.write_bytes(0, &ring::MAGIC.to_le_bytes()).unwrap();
+        let dir = scratch.dir.clone();
+        let attach_name = name.clone();
+        let result = std::panic::catch_unwind(move || ring::attach(&dir, &attach_name));
+        match result {
+            Ok(Err(Error::RingSize {
+                capacity: c,
+                file,
+                min,
+                ..
+            })) => {
+                assert_eq!(
+                    (c, file, min),
+                    (
+                        capacity as u64,
+                        (HEADER_LEN + capacity) as u64,
+                        ring::MIN_CAPACITY as u64
+                    )
+                );
+            }
+            Ok(other) => panic!(
+                "a header that says {capacity} data bytes, in a file of exactly HEADER_LEN + \
+                 {capacity} bytes, must be Error::RingSize all the same: below MIN_CAPACITY \
+                 ({}) not even a one-byte message fits, got {other:?}",
+                ring::MIN_CAPACITY
+            ),
+            Err(panic) => panic!(
+                "attach panicked on a ring of {capacity} data bytes ({:?}): a capacity below \
+                 MIN_CAPACITY ({}) is Error::RingSize, checked before anything uses it",
+                panic_message(&*panic),
+                ring::MIN_CAPACITY
+            ),
         }
-        let (status, stderr) = receiver.finish(LIMIT);
-        prop_assert!(
-            status.success(),
-            "the receiver process found a wrong message ({status}):\n{stderr}"
+        drop(segment);
+        scratch.remove(&name);
+    }
+    scratch.finish();
+}
+
+/// A record's first 4 bytes are its message's length as a little-endian `u32`: the layout
+/// is a contract with the other process, which may be built from other code, or for
+/// another CPU.
+#[test]
+fn a_record_starts_with_its_length_as_a_little_endian_u32() {
+    let scratch = Scratch::new();
+    let (mut sender, receiver) = new_ring(&scratch.dir, "layout", 300);
+    // 258 = 0x0102: little-endian [2, 1, 0, 0], big-endian [0, 0, 1, 2].
+    let message = ring_message(5, 0, 258);
+    let sent = sender.try_send(&message);
+    assert!(
+        matches!(sent, Ok(true)),
+        "a 258-byte message fits an empty ring of 300 bytes, but try_send said {sent:?}"
+    );
+    let segment = shm_kata::attach::attach(&scratch.dir, "layout").expect("attach (exercise 02)");
+    let bytes = segment.read_bytes();
+    let data = &bytes[HEADER_LEN..];
+    assert_eq!(
+        data[..LEN_PREFIX],
+        258u32.to_le_bytes(),
+        "the first record's length, at offset 0 of the data, must be (len as u32).to_le_bytes() \
+         ([2, 1, 0, 0] for 258 bytes), found {:?}: the receiver may be another program, and \
+         it reads the length as the layout says, a little-endian u32",
+        &data[..LEN_PREFIX]
+    );
+    assert!(
+        data[LEN_PREFIX..LEN_PREFIX + message.len()] == message[..],
+        "the message's bytes must follow its 4-byte length at once: {}",
+        first_difference(&data[LEN_PREFIX..LEN_PREFIX + message.len()], &message)
+    );
+    drop((segment, sender, receiver));
+    scratch.remove("layout");
+    scratch.finish();
+}
+
+/// An empty ring has nothing to receive, before any message and after the last one.
+#[test]
+fn an_empty_ring_has_nothing_to_receive() {
+    let scratch = Scratch::new();
+    let (mut sender, mut receiver) = new_ring(&scratch.dir, "empty", 32);
+    let mut got = vec![1, 2, 3];
+    let first = receiver.try_recv(&mut got);
+    assert!(
+        matches!(first, Ok(false)),
+        "a fresh ring (head == tail) is empty: try_recv must say Ok(false), said {first:?}"
+    );
+    assert!(matches!(sender.try_send(b""), Ok(true)));
+    assert!(
+        matches!(receiver.try_recv(&mut got), Ok(true)) && got.is_empty(),
+        "an empty message is a message: Ok(true), and `out` emptied (got {got:?})"
+    );
+    let last = receiver.try_recv(&mut got);
+    assert!(
+        matches!(last, Ok(false)),
+        "after the only message was read the ring is empty again, but try_recv said {last:?} \
+         (pop must move head past the whole record: its 4-byte length and its bytes)"
+    );
+    drop((sender, receiver));
+    scratch.remove("empty");
+    scratch.finish();
+}
+
+/// A message larger than the ring can ever hold is an error, and the ring is unchanged.
+#[test]
+fn a_message_too_large_is_an_error_and_leaves_the_ring_unchanged() {
+    let scratch = Scratch::new();
+    let (mut sender, mut receiver) = new_ring(&scratch.dir, "large", 16);
+    for len in [13, 16, 17, 1 << 20] {
+        let result = sender.try_send(&vec![9; len]);
+        assert!(
+            matches!(&result, Err(Error::MessageTooLarge { len: l, max: 12, .. }) if *l == len),
+            "a {len}-byte message can never fit a 16-byte ring (12 bytes of message at most, \
+             after its 4-byte length): Error::MessageTooLarge {{ len: {len}, max: 12 }}, \
+             not {result:?} (Ok(false) would make a blocking send wait forever)"
         );
-        drop(sender);
-        scratch.remove("pipe");
-        scratch.finish();
     }
+    let tail = sender.ring().header().tail.load(Ordering::Relaxed);
+    assert_eq!(tail, 0, "a refused message must not move the tail");
+    let mut got = Vec::new();
+    assert!(
+        matches!(receiver.try_recv(&mut got), Ok(false)),
+        "nothing was sent"
+    );
+    assert!(matches!(sender.try_send(b"ok"), Ok(true)));
+    assert!(matches!(receiver.try_recv(&mut got), Ok(true)) && got == b"ok");
+    drop((sender, receiver));
+    scratch.remove("large");
+    scratch.finish();
+}
+
+/// The largest message, `capacity - 4` bytes, fits an empty ring exactly.
+#[test]
+fn the_largest_message_fills_an_empty_ring_exactly() {
+    let scratch = Scratch::new();
+    for capacity in [5, 8, 13, 64] {
+        let name = format!("exact{capacity}");
+        let (mut sender, mut receiver) = new_ring(&scratch.dir, &name, capacity);
+        let message = ring_message(7, 0, capacity - LEN_PREFIX);
+        let sent = sender.try_send(&message);
+        assert!(
+            matches!(sent, Ok(true)),
+            "a {}-byte message with its 4-byte length is exactly {capacity} bytes: it fits an \
+             empty ring of {capacity}, but try_send said {sent:?} (full means free < record, \
+             not free <= record)",
+            capacity - LEN_PREFIX
+        );
+        assert!(
+            matches!(sender.try_send(&[]), Ok(false)),
+            "now the ring is full: even an empty message (4 bytes of length) must wait"
+        );
+        let mut got = Vec::new();
+        assert!(matches!(receiver.try_recv(&mut got), Ok(true)));
+        assert_eq!(got, message, "the message must come back whole");
+        drop((sender, receiver));
+        scratch.remove(&name);
+    }
+    scratch.finish();
 }
 
 proptest! {
@@ -293,158 +461,55 @@ proptest! {
     }
 }
 
-/// The largest message, `capacity - 4` bytes, fits an empty ring exactly.
+/// Garbage in the shared indices or in a record's length is an error, never a panic or
+/// a read outside the ring: shared memory is written by a peer you do not control.
 #[test]
-fn the_largest_message_fills_an_empty_ring_exactly() {
+fn a_corrupt_index_or_length_is_an_error_not_a_panic() {
     let scratch = Scratch::new();
-    for capacity in [5, 8, 13, 64] {
-        let name = format!("exact{capacity}");
-        let (mut sender, mut receiver) = new_ring(&scratch.dir, &name, capacity);
-        let message = ring_message(7, 0, capacity - LEN_PREFIX);
-        let sent = sender.try_send(&message);
-        assert!(
-            matches!(sent, Ok(true)),
-            "a {}-byte message with its 4-byte length is exactly {capacity} bytes: it fits an \
-             empty ring of {capacity}, but try_send said {sent:?} (full means free < record, \
-             not free <= record)",
-            capacity - LEN_PREFIX
-        );
-        assert!(
-            matches!(sender.try_send(&[]), Ok(false)),
-            "now the ring is full: even an empty message (4 bytes of length) must wait"
-        );
-        let mut got = Vec::new();
-        assert!(matches!(receiver.try_recv(&mut got), Ok(true)));
-        assert_eq!(got, message, "the message must come back whole");
-        drop((sender, receiver));
-        scratch.remove(&name);
-    }
-    scratch.finish();
-}
-
-/// An empty ring has nothing to receive, before any message and after the last one.
-#[test]
-fn an_empty_ring_has_nothing_to_receive() {
-    let scratch = Scratch::new();
-    let (mut sender, mut receiver) = new_ring(&scratch.dir, "empty", 32);
-    let mut got = vec![1, 2, 3];
-    let first = receiver.try_recv(&mut got);
-    assert!(
-        matches!(first, Ok(false)),
-        "a fresh ring (head == tail) is empty: try_recv must say Ok(false), said {first:?}"
-    );
-    assert!(matches!(sender.try_send(b""), Ok(true)));
-    assert!(
-        matches!(receiver.try_recv(&mut got), Ok(true)) && got.is_empty(),
-        "an empty message is a message: Ok(true), and `out` emptied (got {got:?})"
-    );
-    let last = receiver.try_recv(&mut got);
-    assert!(
-        matches!(last, Ok(false)),
-        "after the only message was read the ring is empty again, but try_recv said {last:?} \
-         (pop must move head past the whole record: its 4-byte length and its bytes)"
-    );
-    drop((sender, receiver));
-    scratch.remove("empty");
-    scratch.finish();
-}
-
-/// A message larger than the ring can ever hold is an error, and the ring is unchanged.
-#[test]
-fn a_message_too_large_is_an_error_and_leaves_the_ring_unchanged() {
-    let scratch = Scratch::new();
-    let (mut sender, mut receiver) = new_ring(&scratch.dir, "large", 16);
-    for len in [13, 16, 17, 1 << 20] {
-        let result = sender.try_send(&vec![9; len]);
-        assert!(
-            matches!(&result, Err(Error::MessageTooLarge { len: l, max: 12, .. }) if *l == len),
-            "a {len}-byte message can never fit a 16-byte ring (12 bytes of message at most, \
-             after its 4-byte length): Error::MessageTooLarge {{ len: {len}, max: 12 }}, \
-             not {result:?} (Ok(false) would make a blocking send wait forever)"
-        );
-    }
-    let tail = sender.ring().header().tail.load(Ordering::Relaxed);
-    assert_eq!(tail, 0, "a refused message must not move the tail");
-    let mut got = Vec::new();
-    assert!(
-        matches!(receiver.try_recv(&mut got), Ok(false)),
-        "nothing was sent"
-    );
-    assert!(matches!(sender.try_send(b"ok"), Ok(true)));
-    assert!(matches!(receiver.try_recv(&mut got), Ok(true)) && got == b"ok");
-    drop((sender, receiver));
-    scratch.remove("large");
-    scratch.finish();
-}
-
-/// A segment that does not start with the ring's magic number is refused.
-#[test]
-fn attaching_to_something_that_is_not_a_ring_is_an_error() {
-    let scratch = Scratch::new();
-    let segment = shm_kata::create::create(&scratch.dir, "plain", 4096).expect("create (01)");
-    segment.write_bytes(0, b"PNG\r\n\x1a\n.").unwrap();
-    let result = ring::attach(&scratch.dir, "plain");
-    assert!(
-        matches!(result, Err(Error::NotARing { .. })),
-        "a segment whose first 8 bytes are not MAGIC is Error::NotARing, got {result:?}"
-    );
-    drop(segment);
-    scratch.remove("plain");
-    scratch.finish();
-}
-
-/// A ring whose header has another layout version is refused.
-#[test]
-fn a_ring_of_another_version_is_an_error() {
-    let scratch = Scratch::new();
-    drop(ring::create(&scratch.dir, "old", 64).expect("ring::create"));
-    poke(&scratch.dir, "old", VERSION_AT, &2u32.to_le_bytes());
-    let result = ring::attach(&scratch.dir, "old");
-    assert!(
-        matches!(
-            result,
-            Err(Error::RingVersion {
-                found: 2,
-                expected: 1,
-                ..
-            })
+    let (mut sender, mut receiver) = new_ring(&scratch.dir, "bad", 32);
+    let cases: [(&str, usize, u64); 4] = [
+        ("a tail more than capacity bytes past the head", TAIL_AT, 33),
+        ("a tail behind the head", HEAD_AT, 20),
+        ("a record longer than what was published", TAIL_AT, 6),
+        (
+            "fewer than 4 bytes published, not even a length,",
+            TAIL_AT,
+            2,
         ),
-        "a ring of version 2 must be Error::RingVersion {{ found: 2, expected: 1 }}, got \
-         {result:?}"
-    );
-    scratch.remove("old");
-    scratch.finish();
-}
-
-/// A header whose capacity does not match the file (or cannot be one) is refused, also
-/// when header + capacity overflows.
-#[test]
-fn a_ring_whose_size_does_not_match_its_header_is_an_error() {
-    let scratch = Scratch::new();
-    drop(ring::create(&scratch.dir, "size", 64).expect("ring::create"));
-    for capacity in [65u64, 63, 0, 4, u64::MAX, u64::MAX - HEADER_LEN as u64 + 1] {
-        poke(&scratch.dir, "size", CAPACITY_AT, &capacity.to_le_bytes());
-        let dir = scratch.dir.clone();
-        let result = std::panic::catch_unwind(move || ring::attach(&dir, "size"));
-        match result {
-            Ok(Err(Error::RingSize {
-                capacity: c, file, ..
-            })) => {
-                assert_eq!((c, file), (capacity, (HEADER_LEN + 64) as u64));
-            }
-            Ok(other) => panic!(
-                "a header that says {capacity} data bytes, in a file of {} bytes, must be \
-                 Error::RingSize, got {other:?}",
-                HEADER_LEN + 64
-            ),
+    ];
+    for (what, at, value) in cases {
+        poke(&scratch.dir, "bad", HEAD_AT, &0u64.to_le_bytes());
+        poke(&scratch.dir, "bad", TAIL_AT, &0u64.to_le_bytes());
+        sender
+            .try_send(b"0123456789")
+            .expect("a message into an empty ring");
+        poke(&scratch.dir, "bad", at, &value.to_le_bytes());
+        let mut out = Vec::new();
+        let popped =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| receiver.try_recv(&mut out)));
+        match popped {
+            Ok(Err(Error::RingCorrupt { .. })) => {}
+            Ok(other) => panic!("{what} must make try_recv Error::RingCorrupt, got {other:?}"),
             Err(panic) => panic!(
-                "attach panicked on a header capacity of {capacity} ({:?}): HEADER_LEN + \
-                 capacity can overflow, so add with checked_add and treat None as a mismatch",
+                "{what} made try_recv panic ({:?}): check what you read from shared memory \
+                 (tail - head between 0 and capacity, at least 4 of those bytes before you \
+                 read a length, the record's length within tail - head - 4) and return \
+                 Error::RingCorrupt",
                 panic_message(&*panic)
             ),
         }
+        let pushed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sender.try_send(b"x")));
+        if at == TAIL_AT && value > 32 || at == HEAD_AT {
+            assert!(
+                matches!(pushed, Ok(Err(Error::RingCorrupt { .. }))),
+                "{what} must make try_send Error::RingCorrupt too, got {:?}",
+                pushed.map_err(|p| panic_message(&*p))
+            );
+        }
     }
-    scratch.remove("size");
+    drop((sender, receiver));
+    scratch.remove("bad");
     scratch.finish();
 }
 
@@ -482,187 +547,6 @@ fn a_second_sender_or_receiver_is_refused_while_the_first_lives() {
     );
     drop(again);
     scratch.remove("roles");
-    scratch.finish();
-}
-
-/// The kernel frees the role of a process that dies, however it dies.
-#[test]
-fn a_role_is_freed_when_its_process_is_killed() {
-    let _serial = one_at_a_time();
-    use_this_builds_worker();
-    let scratch = Scratch::new();
-    drop(ring::create(&scratch.dir, "killed", 64).expect("ring::create"));
-    let holder = start_until_ready(
-        &Job::RingRecv {
-            dir: scratch.dir.path().to_owned(),
-            name: "killed".into(),
-            seed: 0,
-            plan: RingPlan::encode(&[]),
-            then: Then::Hold,
-        },
-        LIMIT,
-    );
-    let taken = ring::attach(&scratch.dir, "killed");
-    assert!(
-        matches!(&taken, Err(Error::RoleTaken { .. })),
-        "while the receiver process lives, its role is taken: got {taken:?}"
-    );
-    holder.kill();
-    let free = ring::attach(&scratch.dir, "killed");
-    assert!(
-        free.is_ok(),
-        "a SIGKILLed receiver's role must be free at once (the kernel closed its file, and \
-         with it the lock): got {free:?}"
-    );
-    drop(free);
-    scratch.remove("killed");
-    scratch.finish();
-}
-
-/// A sender that dies leaves every message it sent; after the last one, `recv` says the
-/// sender is gone instead of waiting.
-#[test]
-fn a_dead_senders_messages_arrive_then_recv_says_it_is_gone() {
-    let _serial = one_at_a_time();
-    use_this_builds_worker();
-    let scratch = Scratch::new();
-    let lens = [0, 1, 17, 40, 100];
-    let sender = start_until_ready(
-        &Job::RingSend {
-            dir: scratch.dir.path().to_owned(),
-            name: "orphan".into(),
-            capacity: 256,
-            seed: 11,
-            plan: RingPlan::encode(&lens),
-            then: Then::Hold,
-        },
-        LIMIT,
-    );
-    let mut receiver = ring::attach(&scratch.dir, "orphan").expect("ring::attach");
-    let all = lens.iter().map(|len| (len + LEN_PREFIX) as u64).sum();
-    wait_until(
-        || receiver.ring().header().tail.load(Ordering::Acquire) == all,
-        "every message sent",
-    );
-    sender.kill();
-    for (index, &len) in lens.iter().enumerate() {
-        let (back, got) = recv_bounded(receiver, LIMIT);
-        receiver = back;
-        let got = got.unwrap_or_else(|e| {
-            panic!("message {index}, sent before the sender died, must still arrive: {e}")
-        });
-        assert_eq!(got, ring_message(11, index, len), "message {index}");
-    }
-    let start = Instant::now();
-    let (receiver, end) = recv_bounded(receiver, LIMIT);
-    assert!(
-        matches!(end, Err(Error::PeerGone { peer: "sender", .. })),
-        "with the sender dead and the ring empty, recv must be Error::PeerGone, got {end:?} \
-         after {:?}",
-        start.elapsed()
-    );
-    drop(receiver);
-    scratch.remove("orphan");
-    scratch.finish();
-}
-
-/// A receiver that dies: a sender waiting for room gets an error, not a hang.
-#[test]
-fn a_dead_receiver_is_an_error_for_a_waiting_sender() {
-    let _serial = one_at_a_time();
-    use_this_builds_worker();
-    let scratch = Scratch::new();
-    let mut sender = ring::create(&scratch.dir, "deaf", 64).expect("ring::create");
-    // Sent before the receiver comes: they fit the ring together (9 + 24 + 4 bytes).
-    let lens = [5, 20, 0];
-    for (index, &len) in lens.iter().enumerate() {
-        sender
-            .send(&ring_message(3, index, len), LIMIT)
-            .expect("room for it");
-    }
-    let receiver = start_until_ready(
-        &Job::RingRecv {
-            dir: scratch.dir.path().to_owned(),
-            name: "deaf".into(),
-            seed: 3,
-            plan: RingPlan::encode(&lens),
-            then: Then::Hold,
-        },
-        LIMIT,
-    );
-    let all = lens.iter().map(|len| (len + LEN_PREFIX) as u64).sum();
-    wait_until(
-        || sender.ring().header().head.load(Ordering::Acquire) == all,
-        "every message received",
-    );
-    receiver.kill();
-    let end = within(LIMIT, "Sender::send", move || {
-        let message = [0u8; 30];
-        loop {
-            if let Err(e) = sender.send(&message, LIMIT) {
-                return (sender, e);
-            }
-        }
-    });
-    assert!(
-        matches!(
-            end.1,
-            Error::PeerGone {
-                peer: "receiver",
-                ..
-            }
-        ),
-        "with the receiver dead and the ring full, send must be Error::PeerGone, got {:?}",
-        end.1
-    );
-    drop(end);
-    scratch.remove("deaf");
-    scratch.finish();
-}
-
-/// Garbage in the shared indices or in a record's length is an error, never a panic or
-/// a read outside the ring: shared memory is written by a peer you do not control.
-#[test]
-fn a_corrupt_index_or_length_is_an_error_not_a_panic() {
-    let scratch = Scratch::new();
-    let (mut sender, mut receiver) = new_ring(&scratch.dir, "bad", 32);
-    let cases: [(&str, usize, u64); 3] = [
-        ("a tail more than capacity bytes past the head", TAIL_AT, 33),
-        ("a tail behind the head", HEAD_AT, 20),
-        ("a record longer than what was published", TAIL_AT, 6),
-    ];
-    for (what, at, value) in cases {
-        poke(&scratch.dir, "bad", HEAD_AT, &0u64.to_le_bytes());
-        poke(&scratch.dir, "bad", TAIL_AT, &0u64.to_le_bytes());
-        sender
-            .try_send(b"0123456789")
-            .expect("a message into an empty ring");
-        poke(&scratch.dir, "bad", at, &value.to_le_bytes());
-        let mut out = Vec::new();
-        let popped =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| receiver.try_recv(&mut out)));
-        match popped {
-            Ok(Err(Error::RingCorrupt { .. })) => {}
-            Ok(other) => panic!("{what} must make try_recv Error::RingCorrupt, got {other:?}"),
-            Err(panic) => panic!(
-                "{what} made try_recv panic ({:?}): check what you read from shared memory \
-                 (tail - head between 0 and capacity, the record's length within tail - head \
-                 - 4) and return Error::RingCorrupt",
-                panic_message(&*panic)
-            ),
-        }
-        let pushed =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sender.try_send(b"x")));
-        if at == TAIL_AT && value > 32 || at == HEAD_AT {
-            assert!(
-                matches!(pushed, Ok(Err(Error::RingCorrupt { .. }))),
-                "{what} must make try_send Error::RingCorrupt too, got {:?}",
-                pushed.map_err(|p| panic_message(&*p))
-            );
-        }
-    }
-    drop((sender, receiver));
-    scratch.remove("bad");
     scratch.finish();
 }
 
@@ -891,4 +775,219 @@ fn the_sender_overwrites_only_bytes_the_receiver_has_released() {
             the_receiver_reads_only_bytes_the_sender_published fails too, fix tail first: this \
             test needs both pairs.)",
     );
+}
+
+/// The kernel frees the role of a process that dies, however it dies.
+#[test]
+fn a_role_is_freed_when_its_process_is_killed() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    drop(ring::create(&scratch.dir, "killed", 64).expect("ring::create"));
+    let holder = start_until_ready(
+        &Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "killed".into(),
+            seed: 0,
+            plan: RingPlan::encode(&[]),
+            then: Then::Hold,
+        },
+        LIMIT,
+    );
+    let taken = ring::attach(&scratch.dir, "killed");
+    assert!(
+        matches!(&taken, Err(Error::RoleTaken { .. })),
+        "while the receiver process lives, its role is taken: got {taken:?}"
+    );
+    holder.kill();
+    let free = ring::attach(&scratch.dir, "killed");
+    assert!(
+        free.is_ok(),
+        "a SIGKILLed receiver's role must be free at once (the kernel closed its file, and \
+         with it the lock): got {free:?}"
+    );
+    drop(free);
+    scratch.remove("killed");
+    scratch.finish();
+}
+
+/// A sender that dies leaves every message it sent; after the last one, `recv` says the
+/// sender is gone instead of waiting.
+#[test]
+fn a_dead_senders_messages_arrive_then_recv_says_it_is_gone() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let lens = [0, 1, 17, 40, 100];
+    let sender = start_until_ready(
+        &Job::RingSend {
+            dir: scratch.dir.path().to_owned(),
+            name: "orphan".into(),
+            capacity: 256,
+            seed: 11,
+            plan: RingPlan::encode(&lens),
+            then: Then::Hold,
+        },
+        LIMIT,
+    );
+    let mut receiver = ring::attach(&scratch.dir, "orphan").expect("ring::attach");
+    let all = lens.iter().map(|len| (len + LEN_PREFIX) as u64).sum();
+    wait_until(
+        || receiver.ring().header().tail.load(Ordering::Acquire) == all,
+        "every message sent",
+    );
+    sender.kill();
+    for (index, &len) in lens.iter().enumerate() {
+        let (back, got) = recv_bounded(receiver, LIMIT);
+        receiver = back;
+        let got = got.unwrap_or_else(|e| {
+            panic!("message {index}, sent before the sender died, must still arrive: {e}")
+        });
+        assert_eq!(got, ring_message(11, index, len), "message {index}");
+    }
+    let start = Instant::now();
+    let (receiver, end) = recv_bounded(receiver, LIMIT);
+    assert!(
+        matches!(end, Err(Error::PeerGone { peer: "sender", .. })),
+        "with the sender dead and the ring empty, recv must be Error::PeerGone, got {end:?} \
+         after {:?}",
+        start.elapsed()
+    );
+    drop(receiver);
+    scratch.remove("orphan");
+    scratch.finish();
+}
+
+/// A receiver that dies: a sender waiting for room gets an error, not a hang.
+#[test]
+fn a_dead_receiver_is_an_error_for_a_waiting_sender() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let mut sender = ring::create(&scratch.dir, "deaf", 64).expect("ring::create");
+    // Sent before the receiver comes: they fit the ring together (9 + 24 + 4 bytes).
+    let lens = [5, 20, 0];
+    for (index, &len) in lens.iter().enumerate() {
+        sender
+            .send(&ring_message(3, index, len), LIMIT)
+            .expect("room for it");
+    }
+    let receiver = start_until_ready(
+        &Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "deaf".into(),
+            seed: 3,
+            plan: RingPlan::encode(&lens),
+            then: Then::Hold,
+        },
+        LIMIT,
+    );
+    let all = lens.iter().map(|len| (len + LEN_PREFIX) as u64).sum();
+    wait_until(
+        || sender.ring().header().head.load(Ordering::Acquire) == all,
+        "every message received",
+    );
+    receiver.kill();
+    let end = within(LIMIT, "Sender::send", move || {
+        let message = [0u8; 30];
+        loop {
+            if let Err(e) = sender.send(&message, LIMIT) {
+                return (sender, e);
+            }
+        }
+    });
+    assert!(
+        matches!(
+            end.1,
+            Error::PeerGone {
+                peer: "receiver",
+                ..
+            }
+        ),
+        "with the receiver dead and the ring full, send must be Error::PeerGone, got {:?}",
+        end.1
+    );
+    drop(end);
+    scratch.remove("deaf");
+    scratch.finish();
+}
+
+proptest! {
+    #![proptest_config(process_cases(6))]
+
+    /// A sender process's messages reach the receiver whole, in order, byte for byte, for
+    /// any capacity and any sizes up to the largest the ring holds.
+    #[test]
+    fn messages_from_a_sender_process_arrive_whole_and_in_order(
+        (capacity, lens, seed) in ring_and_lens()
+    ) {
+        not_after_a_wait()?;
+        let _serial = one_at_a_time();
+        use_this_builds_worker();
+        let scratch = Scratch::new();
+        let job = Job::RingSend {
+            dir: scratch.dir.path().to_owned(),
+            name: "pipe".into(),
+            capacity,
+            seed,
+            plan: RingPlan::encode(&lens),
+            then: Then::Exit,
+        };
+        let sender = start_until_ready(&job, LIMIT);
+        let mut receiver = ring::attach(&scratch.dir, "pipe").expect("ring::attach");
+        let mut got = Vec::new();
+        for (index, &len) in lens.iter().enumerate() {
+            let received = receiver.recv(&mut got, PATIENCE);
+            note_a_wait(&received);
+            prop_assert!(
+                received.is_ok(),
+                "message {index} of {}: recv failed: {:?}", lens.len(), received
+            );
+            let expected = ring_message(seed, index, len);
+            prop_assert!(
+                got == expected,
+                "message {index} ({len} bytes, ring of {capacity}) arrived as {} bytes, {}: \
+                 a record is its 4-byte length and then its bytes. {WRAP}",
+                got.len(), first_difference(&got, &expected)
+            );
+        }
+        let (status, stderr) = sender.finish(LIMIT);
+        prop_assert!(status.success(), "the sender process failed ({status}):\n{stderr}");
+        drop(receiver);
+        scratch.remove("pipe");
+        scratch.finish();
+    }
+
+    /// The other way round: this process sends, a receiver process checks every message.
+    #[test]
+    fn a_receiver_process_gets_every_message_sent_to_it(
+        (capacity, lens, seed) in ring_and_lens()
+    ) {
+        not_after_a_wait()?;
+        let _serial = one_at_a_time();
+        use_this_builds_worker();
+        let scratch = Scratch::new();
+        let mut sender = ring::create(&scratch.dir, "pipe", capacity).expect("ring::create");
+        let job = Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "pipe".into(),
+            seed,
+            plan: RingPlan::encode(&lens),
+            then: Then::Exit,
+        };
+        let receiver = start_until_ready(&job, LIMIT);
+        for (index, &len) in lens.iter().enumerate() {
+            let sent = sender.send(&ring_message(seed, index, len), PATIENCE);
+            note_a_wait(&sent);
+            prop_assert!(sent.is_ok(), "message {index}: send failed: {:?}", sent);
+        }
+        let (status, stderr) = receiver.finish(LIMIT);
+        prop_assert!(
+            status.success(),
+            "the receiver process found a wrong message ({status}):\n{stderr}"
+        );
+        drop(sender);
+        scratch.remove("pipe");
+        scratch.finish();
+    }
 }

@@ -1,0 +1,161 @@
+// WRONG: the record's length is written (and read back) big-endian: a round trip works, the layout is not the one the header promises
+// CAUGHT BY: must be (len as u32).to_le_bytes()
+//! # 07 · ring — a queue between two processes, with no system call per message
+//!
+//! Reference answer.
+
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+use crate::Error;
+pub use crate::ring_kit::{
+    HEADER_LEN, Header, LEN_PREFIX, MAGIC, MIN_CAPACITY, Receiver, RingIndex, RingMemory, Sender,
+    VERSION, attach, attach_sender, create,
+};
+
+/// Checks the header of a segment that claims to be a ring, and returns its capacity.
+pub fn check_header(header: &Header, name: &str, file_len: u64) -> Result<usize, Error> {
+    // Acquire: `create` stores the magic number last, with Release; seeing it means seeing
+    // the version and the capacity it stored before.
+    let magic = header.magic.load(Acquire);
+    if magic != MAGIC {
+        return Err(Error::NotARing {
+            name: name.to_owned(),
+            found: magic,
+        });
+    }
+    let version = header.version.load(Relaxed);
+    if version != VERSION {
+        return Err(Error::RingVersion {
+            name: name.to_owned(),
+            found: version,
+            expected: VERSION,
+        });
+    }
+    // Read once, check, keep: a peer could change the shared word after the check.
+    let capacity = header.capacity.load(Relaxed);
+    let fits = capacity >= MIN_CAPACITY as u64
+        && capacity.checked_add(HEADER_LEN as u64) == Some(file_len);
+    if !fits {
+        return Err(Error::RingSize {
+            name: name.to_owned(),
+            capacity,
+            file: file_len,
+            min: MIN_CAPACITY as u64,
+        });
+    }
+    Ok(capacity as usize)
+}
+
+/// Sender side: puts one record (length, then `message`) at the tail, if it fits now.
+pub fn push(ring: &impl RingMemory, message: &[u8]) -> Result<bool, Error> {
+    let capacity = ring.capacity();
+    let max = capacity - LEN_PREFIX;
+    if message.len() > max {
+        return Err(Error::MessageTooLarge {
+            name: ring.name().to_owned(),
+            len: message.len(),
+            max,
+        });
+    }
+    // Our own index: nobody else writes it, so Relaxed reads our last store.
+    let tail = ring.tail().load(Relaxed);
+    // Acquire pairs with the receiver's Release store of `head`: the bytes it has freed
+    // are done being read before we write over them.
+    let head = ring.head().load(Acquire);
+    let used = in_use(ring, head, tail)?;
+    let record = (LEN_PREFIX + message.len()) as u64;
+    if capacity as u64 - used < record {
+        return Ok(false); // full for now
+    }
+    let len = (message.len() as u32).to_be_bytes();
+    // SAFETY: the bytes from `tail` up to `head + capacity` are free: the receiver
+    // released them (its Release store of `head`, which our Acquire load saw), and it
+    // reads nothing past `tail` until we publish it below.
+    unsafe {
+        write_wrapped(ring, tail, &len);
+        write_wrapped(ring, tail + LEN_PREFIX as u64, message);
+    }
+    // Release: the record's bytes, written above, become visible no later than the new
+    // tail. The receiver's Acquire load of `tail` then sees them whole.
+    ring.tail().store(tail + record, Release);
+    Ok(true)
+}
+
+/// Receiver side: takes the record at the head into `out`, if there is one.
+pub fn pop(ring: &impl RingMemory, out: &mut Vec<u8>) -> Result<bool, Error> {
+    let head = ring.head().load(Relaxed); // our own index
+    // Acquire pairs with the sender's Release store of `tail`: every byte before the
+    // tail we see is written.
+    let tail = ring.tail().load(Acquire);
+    let used = in_use(ring, head, tail)?;
+    if used == 0 {
+        return Ok(false);
+    }
+    let mut len = [0; LEN_PREFIX];
+    // SAFETY: the bytes from `head` to `tail` are published (the sender's Release store of
+    // `tail`, which our Acquire load saw) and the sender writes none of them until we
+    // release them below.
+    unsafe { read_wrapped(ring, head, &mut len) };
+    let len = u32::from_be_bytes(len) as u64;
+    // Never trust a length read from shared memory: a record must lie inside what the
+    // sender published.
+    if used < LEN_PREFIX as u64 || len > used - LEN_PREFIX as u64 {
+        return Err(Error::RingCorrupt {
+            name: ring.name().to_owned(),
+            reason: format!(
+                "a record of {len} bytes at position {head}, but only {used} bytes are in use"
+            ),
+        });
+    }
+    out.clear();
+    out.resize(len as usize, 0);
+    // SAFETY: as above: inside the published bytes.
+    unsafe { read_wrapped(ring, head + LEN_PREFIX as u64, out) };
+    // Release: our reads of the record are done before the sender can see its bytes free.
+    ring.head().store(head + LEN_PREFIX as u64 + len, Release);
+    Ok(true)
+}
+
+/// How many bytes are in use between `head` and `tail`, or `RingCorrupt` if that cannot
+/// be (the tail behind the head, or more than the capacity).
+fn in_use(ring: &impl RingMemory, head: u64, tail: u64) -> Result<u64, Error> {
+    match tail.checked_sub(head) {
+        Some(used) if used <= ring.capacity() as u64 => Ok(used),
+        _ => Err(Error::RingCorrupt {
+            name: ring.name().to_owned(),
+            reason: format!(
+                "head {head} and tail {tail} are not 0 to {} bytes apart",
+                ring.capacity()
+            ),
+        }),
+    }
+}
+
+/// Writes `bytes` at `position`, continuing at offset 0 when it reaches the end.
+///
+/// # Safety
+/// Nobody else touches those bytes meanwhile (see [`RingMemory::write`]).
+unsafe fn write_wrapped(ring: &impl RingMemory, position: u64, bytes: &[u8]) {
+    let at = (position % ring.capacity() as u64) as usize;
+    let first = bytes.len().min(ring.capacity() - at);
+    // SAFETY: the caller's promise, for both pieces.
+    unsafe {
+        ring.write(at, &bytes[..first]);
+        ring.write(0, &bytes[first..]);
+    }
+}
+
+/// Reads `out.len()` bytes at `position`, continuing at offset 0 when it reaches the end.
+///
+/// # Safety
+/// Nobody writes those bytes meanwhile (see [`RingMemory::read`]).
+unsafe fn read_wrapped(ring: &impl RingMemory, position: u64, out: &mut [u8]) {
+    let at = (position % ring.capacity() as u64) as usize;
+    let first = out.len().min(ring.capacity() - at);
+    let (start, rest) = out.split_at_mut(first);
+    // SAFETY: the caller's promise, for both pieces.
+    unsafe {
+        ring.read(at, start);
+        ring.read(0, rest);
+    }
+}
