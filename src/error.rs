@@ -124,9 +124,10 @@ pub enum Error {
     )]
     WrongSize { announced: u64, actual: u64 },
 
-    /// Exercise 08: the socket was closed before a whole message arrived.
+    /// Exercise 08: the other end of the socket is gone. For `receive`, the sender closed
+    /// it before a whole message arrived; for `send`, the receiver closed it (`EPIPE`).
     #[error(
-        "the socket was closed before a segment arrived: the sender exited or hung up without sending one"
+        "the other end of the socket is gone: the peer exited or hung up before the segment was handed over"
     )]
     Disconnected,
 
