@@ -110,7 +110,9 @@ pub enum Pages {
     /// The file system hands out huge pages by itself (a tmpfs mounted with `huge=`, or
     /// `shmem_enabled` = `force`): the kit leaves the pages to it and does not collapse.
     ByMount,
-    /// This process attached to the segment: whoever created it chose its pages. Ask
+    /// The kit mapped the segment but chose no pages for it: this process attached to it
+    /// (whoever created it chose), or it is a memfd (`Segment::from_memfd`, exercise 08,
+    /// left on the pages its creator gave it). Ask
     /// [`Segment::huge_mapped`](crate::Segment::huge_mapped) what this mapping uses.
     Attached,
 }
