@@ -134,7 +134,7 @@ impl Segment {
     ///
     /// The mapping must cover the whole file: anything else is [`Error::SizeMismatch`].
     /// The kit then maps the file again at a 2 MiB-aligned address, where huge pages can
-    /// be mapped whole, and drops `map` (see [`pages`](crate::pages): nothing has touched
+    /// be mapped whole, and drops `map` (see [`pages`]: nothing has touched
     /// `map` yet, so this costs two system calls, not a page fault).
     /// Fails with `NotFound` if the name was removed (by an `unlink` or a `sweep`) between
     /// the caller's `open` and this call: the caller would otherwise hold a segment nobody
