@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 GIB = 1 << 30
+# Messages per iteration of the ring benchmark (benches/ring.rs, BATCH).
+RING_BATCH = 4096
 
 
 def target_dir():
@@ -336,6 +338,67 @@ def compare_section(results, targets):
     return "\n\n".join(parts)
 
 
+def ring_python_results(path):
+    """{("messages", "64 B"): messages/s, ("round-trip", "64 B"): seconds} from the
+    `RESULT python-queue …` lines of benches/ring_queue.py."""
+    found = {}
+    if not path.is_file():
+        return found
+    for line in path.read_text().splitlines():
+        m = re.match(r"RESULT python-queue messages (\d+ (?:B|KiB)): ([\d,]+) messages/s", line)
+        if m:
+            # The script says "4096 B" where criterion says "4 KiB".
+            n, unit = m.group(1).split()
+            size = f"{int(n) // 1024} KiB" if unit == "B" and int(n) >= 1024 else m.group(1)
+            found[("messages", size)] = float(m.group(2).replace(",", ""))
+        m = re.match(r"RESULT python-queue round-trip (\d+ B): ([\d.]+) us", line)
+        if m:
+            found[("round-trip", m.group(1))] = float(m.group(2)) / 1e6
+    return found
+
+
+def ring_section(messages, round_trip, python, targets):
+    """Exercise 07's ring against a pipe (a `write` per message, and batched) and Python's
+    Queue: messages per second for batches of messages, and a round trip."""
+    if not messages:
+        return "_No ring results: run `cargo bench --features benchmarks --bench ring`._"
+    sizes = sorted({size for _, size in messages}, key=lambda s: size_key(s) * (1024 if "KiB" in s else 1))
+    rows = []
+    for size in sizes:
+        # Each iteration is one batch of RING_BATCH messages (benches/ring.rs, BATCH).
+        per_s = {
+            way: RING_BATCH / messages[(way, size)][0]
+            for way in ("ring", "pipe", "pipe-batched")
+            if (way, size) in messages
+        }
+        if "ring" not in per_s:
+            continue
+        cells = [size]
+        for way in ("ring", "pipe", "pipe-batched"):
+            cells.append(f"{per_s[way] / 1e6:.2f} M/s" if way in per_s else "–")
+        py = python.get(("messages", size))
+        cells.append(f"{py / 1e6:.3f} M/s" if py else "–")
+        cells.append(ratio(per_s["ring"] / per_s["pipe"]) if "pipe" in per_s else "–")
+        cells.append(ratio(per_s["ring"] / py) if py else "–")
+        rows.append(cells)
+        if size == "64 B" and "pipe" in per_s:
+            targets.append(("ring vs a pipe written per message, 64 B", "≥ 10×", per_s["ring"] / per_s["pipe"], 10, True))
+    parts = [
+        "Batches of 4096 messages from one process to another (messages per second, median):",
+        table(["message", "ring", "pipe, a write each", "pipe, batched", "Python Queue", "ring / pipe", "ring / Queue"], rows),
+    ]
+    trips = [
+        [way, f"{round_trip[(f'{way} 64 B', None)][0] * 1e6:.1f} µs"]
+        for way in ("ring", "pipe")
+        if (f"{way} 64 B", None) in round_trip
+    ]
+    if ("round-trip", "64 B") in python:
+        trips.append(["Python Queue", f"{python[('round-trip', '64 B')] * 1e6:.1f} µs"])
+    if trips:
+        parts += ["A 64-byte message there and back (median):", table(["through", "round trip"], trips)]
+    return "\n\n".join(parts)
+
+
 def targets_section(targets):
     rows = []
     for what, goal, value, bound, at_least in targets:
@@ -356,6 +419,13 @@ def render():
         transform_section(criterion_results("transform"), criterion_results("transform", "criterion-huge"), targets),
         "### The same job in Python",
         compare_section(compare_results(compare_file), targets),
+        "### Messages: exercise 07's ring vs a pipe vs Python's Queue",
+        ring_section(
+            criterion_results("messages"),
+            criterion_results("round-trip"),
+            ring_python_results(target_dir() / "ring-queue.txt"),
+            targets,
+        ),
         "### Targets",
         targets_section(targets),
     ]

@@ -9,14 +9,16 @@
 #    private mount namespace (root, `unshare`); skipped otherwise. The mount is visible
 #    to these benchmarks only and disappears with them.
 # 3. benches/compare-python.sh: the classic job in Rust and in Python.
-# 4. benches/report.py: writes the tables into README.md.
+# 4. benches/ring_queue.py: exercise 07's messages through Python's multiprocessing.Queue.
+# 5. benches/report.py: writes the tables into README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 target=$(realpath "$CARGO_TARGET_DIR")
 
 # Start from nothing, so every number in the tables comes from this one run.
-rm -rf "$target/criterion/transfer" "$target/criterion/transform" "$target/criterion-huge"
+rm -rf "$target/criterion/transfer" "$target/criterion/transform" "$target/criterion/messages" \
+    "$target/criterion/round-trip" "$target/criterion-huge" "$target/ring-queue.txt"
 cargo bench --features benchmarks
 
 if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then
@@ -31,4 +33,5 @@ else
 fi
 
 benches/compare-python.sh
+python3 benches/ring_queue.py | tee "$target/ring-queue.txt"
 python3 benches/report.py
