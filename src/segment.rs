@@ -126,6 +126,25 @@ pub struct Segment {
     pages: Pages,
 }
 
+/// Checks that `map` covers the whole of `file` ([`Error::SizeMismatch`] otherwise), maps
+/// the file again at a 2 MiB-aligned address and drops `map`: what every constructor of a
+/// [`Segment`] does with the mapping it is given.
+fn remap_aligned(name: &str, file: &File, map: MmapMut) -> Result<Mapping> {
+    let io = |source| Error::Io {
+        name: name.to_owned(),
+        source,
+    };
+    let file_len = file.metadata().map_err(io)?.len();
+    if file_len != map.len() as u64 {
+        return Err(Error::SizeMismatch {
+            name: name.to_owned(),
+            file: file_len,
+            mapped: map.len() as u64,
+        });
+    }
+    Mapping::shared(file, map.len(), false).map_err(io)
+}
+
 impl Segment {
     /// Assembles a segment from the file it maps and the mapping, as `attach` builds them,
     /// and registers this process as a live holder of it for as long as the `Segment`
@@ -140,25 +159,7 @@ impl Segment {
     /// the caller's `open` and this call: the caller would otherwise hold a segment nobody
     /// else can ever reach.
     pub fn from_parts(dir: &SegmentDir, name: &str, file: File, map: MmapMut) -> Result<Segment> {
-        let file_len = file
-            .metadata()
-            .map_err(|source| Error::Io {
-                name: name.to_owned(),
-                source,
-            })?
-            .len();
-        if file_len != map.len() as u64 {
-            return Err(Error::SizeMismatch {
-                name: name.to_owned(),
-                file: file_len,
-                mapped: map.len() as u64,
-            });
-        }
-        let aligned = Mapping::shared(&file, map.len(), false).map_err(|source| Error::Io {
-            name: name.to_owned(),
-            source,
-        })?;
-        drop(map);
+        let aligned = remap_aligned(name, &file, map)?;
         liveness::register(&file, dir.path(), name)?;
         Ok(Segment {
             name: name.to_owned(),
@@ -200,25 +201,7 @@ impl Segment {
     /// The mapping must cover the whole file: anything else is [`Error::SizeMismatch`].
     pub fn from_memfd(file: File, map: MmapMut) -> Result<Segment> {
         let name = memfd_label(&file);
-        let file_len = file
-            .metadata()
-            .map_err(|source| Error::Io {
-                name: name.clone(),
-                source,
-            })?
-            .len();
-        if file_len != map.len() as u64 {
-            return Err(Error::SizeMismatch {
-                name,
-                file: file_len,
-                mapped: map.len() as u64,
-            });
-        }
-        let aligned = Mapping::shared(&file, map.len(), false).map_err(|source| Error::Io {
-            name: name.clone(),
-            source,
-        })?;
-        drop(map);
+        let aligned = remap_aligned(&name, &file, map)?;
         Ok(Segment {
             name,
             path: PathBuf::new(),
