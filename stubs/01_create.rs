@@ -46,8 +46,9 @@
 //! `Error::io(dir.path(), name, e)` turns an `io::Error` from `open` into the right
 //! variant (`AlreadyExists`, `NotAFile`, …); any other failed step is an
 //! `Error::Io { name: name.to_owned(), source }` (nix's calls fail with an `Errno`:
-//! `errno.into()` makes it the `io::Error` that `source` wants). (Every variant and its fields are in
-//! `src/error.rs`; each has named fields, so `Error::ZeroLength` alone does not compile.)
+//! `errno.into()` makes it the `io::Error` that `source` wants). Every variant and its
+//! fields are in `src/error.rs`; each has named fields, so `Error::ZeroLength` alone does
+//! not compile.
 //! Mapping is `unsafe`: write a `// SAFETY:` comment saying why it is sound here. Finish
 //! with `Segment::from_created(dir, name, file, map)`: like `from_parts` (which `attach`
 //! uses) it registers this process as a live holder, and it also marks the file as the
