@@ -306,6 +306,39 @@ fn an_empty_ring_has_nothing_to_receive() {
     scratch.finish();
 }
 
+/// A full ring that the receiver has emptied a little takes the next message: `try_send`
+/// answers for now, not for when the sender last looked at `head` (the kit remembers the
+/// peer's index, and must look again before it says "full").
+#[test]
+fn a_sender_sees_room_freed_since_it_last_looked() {
+    let scratch = Scratch::new();
+    let (mut sender, mut receiver) = new_ring(&scratch.dir, "room", 32);
+    let message = [9u8; 10]; // a record of 14 bytes: two fit in 32, a third does not
+    for index in 0..2 {
+        let sent = sender.try_send(&message);
+        assert!(
+            matches!(sent, Ok(true)),
+            "record {index} (14 of 32 bytes) must fit, but try_send said {sent:?}"
+        );
+    }
+    let full = sender.try_send(&message);
+    assert!(
+        matches!(full, Ok(false)),
+        "with 28 of 32 bytes in use a 14-byte record does not fit: Ok(false), said {full:?}"
+    );
+    let mut got = Vec::new();
+    assert!(matches!(receiver.try_recv(&mut got), Ok(true)) && got == message);
+    let again = sender.try_send(&message);
+    assert!(
+        matches!(again, Ok(true)),
+        "the receiver freed 14 bytes, so the record fits now, but try_send said {again:?}: \
+         load head again on every attempt (the receiver moves it)"
+    );
+    drop((sender, receiver));
+    scratch.remove("room");
+    scratch.finish();
+}
+
 /// A message larger than the ring can ever hold is an error, and the ring is unchanged.
 #[test]
 fn a_message_too_large_is_an_error_and_leaves_the_ring_unchanged() {
@@ -484,6 +517,10 @@ fn a_corrupt_index_or_length_is_an_error_not_a_panic() {
             .try_send(b"0123456789")
             .expect("a message into an empty ring");
         poke(&scratch.dir, "bad", at, &value.to_le_bytes());
+        // Each side remembers the peer's index it last loaded; after a change behind their
+        // backs, both must look again.
+        sender.ring().look_again();
+        receiver.ring().look_again();
         let mut out = Vec::new();
         let popped =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| receiver.try_recv(&mut out)));
