@@ -275,7 +275,7 @@ impl Segment {
     }
 
     /// The mapping's start address, for the kit's own typed views (the ring's header and
-    /// data in `ring_kit`). Taken from `MmapRaw::as_mut_ptr`, so writes through it are
+    /// data in `ring_kit`). Taken from `Mapping::as_mut_ptr`, so writes through it are
     /// allowed; every use argues its own soundness.
     pub(crate) fn base_ptr(&self) -> *mut u8 {
         self.map.as_mut_ptr()

@@ -438,7 +438,7 @@ fn the_demo_reports_its_pages_and_the_time_of_each_step() {
 }
 
 #[test]
-fn the_demo_also_removes_what_a_killed_example_or_benchmark_left() {
+fn the_demo_also_removes_what_a_killed_example_benchmark_or_test_left() {
     let scratch = Scratch::new();
     if !marks_work_in(&scratch) {
         eprintln!(
@@ -448,7 +448,13 @@ fn the_demo_also_removes_what_a_killed_example_or_benchmark_left() {
         return;
     }
     let dir = &scratch.dir;
-    let left = ["shm-kata-classic-4242", "shm-kata-bench-transfer-4242"].map(|n| dir.join(n));
+    let left = [
+        "shm-kata-classic-4242",
+        "shm-kata-bench-transfer-4242",
+        // a test's segment whose record went with its scratch directory (`cargo clean`)
+        "shm-kata-test-4242-0-1f-rs",
+    ]
+    .map(|n| dir.join(n));
     for path in &left {
         plant(path, true);
     }
@@ -467,8 +473,8 @@ fn the_demo_also_removes_what_a_killed_example_or_benchmark_left() {
     }
     assert!(
         other.exists(),
-        "the demo removed {}: only the demo's, the example's and the benchmarks' names are \
-         its to clean\n{out}",
+        "the demo removed {}: only the demo's, the example's, the benchmarks' and the \
+         tests' names are its to clean\n{out}",
         other.display()
     );
 }

@@ -61,3 +61,22 @@ fn a_dropped_worker_is_killed_and_reaped() {
     }
     scratch.finish();
 }
+
+/// `cargo test` starts no rustdoc: a Ctrl-C while rustdoc collects doc tests leaves its
+/// temporary directory (`/tmp/rustdoctest*`) behind, and nothing of the kata's could tell
+/// that one from another program's to remove it later. The kit's docs have no code to run.
+#[test]
+fn cargo_test_runs_no_doc_tests() {
+    let manifest: toml::Table =
+        toml::from_str(include_str!("../Cargo.toml")).expect("Cargo.toml is TOML");
+    let doctest = manifest
+        .get("lib")
+        .and_then(|lib| lib.get("doctest"))
+        .and_then(toml::Value::as_bool);
+    assert_eq!(
+        doctest,
+        Some(false),
+        "[lib] needs `doctest = false`: with doc tests on, every `cargo test` runs rustdoc, \
+         which leaves /tmp/rustdoctest* behind when interrupted"
+    );
+}

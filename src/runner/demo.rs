@@ -45,10 +45,19 @@ pub const MAX_BYTES: usize = 256 << 20;
 pub const PREFIX: &str = "shm-kata-demo-";
 
 /// The names of every segment the kata's own programs put in `/dev/shm`: the demo's, the
-/// classic example's (`examples/classic.rs`) and the benchmarks' (`benches/common`). A
-/// run of any of them that is killed leaves its segment; the next `cargo run` or `demo`
-/// removes it by the rule of [`remove_dead_demos`].
-pub const LEFT_BY_KATA_PROGRAMS: [&str; 3] = [PREFIX, "shm-kata-classic-", "shm-kata-bench-"];
+/// classic example's (`examples/classic.rs`), the benchmarks' (`benches/common`) and the
+/// tests' (`scratch::system_prefix`). A run of any of them that is killed leaves its
+/// segment; the next `cargo run` or `demo` removes it by the rule of [`remove_dead_demos`].
+///
+/// The tests' own sweep removes what an interrupted test run left in `/dev/shm` through the
+/// record in its scratch directory; this catches the rest, a segment whose record went
+/// with the scratch (`cargo clean`, a deleted copy of the project).
+pub const LEFT_BY_KATA_PROGRAMS: [&str; 4] = [
+    PREFIX,
+    "shm-kata-classic-",
+    "shm-kata-bench-",
+    super::scratch::PREFIX,
+];
 
 /// Runs the demo in `dir` (`/dev/shm` unless given: the tests give their own scratch
 /// directory); exit status 0 only if every word was right.
