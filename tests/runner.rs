@@ -290,7 +290,8 @@ fn an_endless_loop_is_stopped_and_reported_as_failing() {
     let fixture = Fixture::new();
     fixture.write(
         "exercises/02_two.rs",
-        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::hint::spin_loop();\n    }\n}\n",
+        // Endless, but asleep: a spinning loop would take a core from the tests beside it.
+        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::thread::sleep(std::time::Duration::from_secs(1));\n    }\n}\n",
     );
     let mut command = fixture.command(&[]);
     command.env("SHM_KATA_TEST_TIMEOUT", "3");
@@ -897,7 +898,8 @@ fn ctrl_c_stops_the_runner_and_everything_it_started() {
     let fixture = Fixture::new();
     fixture.write(
         "exercises/02_two.rs",
-        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::hint::spin_loop();\n    }\n}\n",
+        // Endless, but asleep: a spinning loop would take a core from the tests beside it.
+        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::thread::sleep(std::time::Duration::from_secs(1));\n    }\n}\n",
     );
     let mut runner = fixture
         .command(&[])
@@ -1224,7 +1226,8 @@ fn sigterm_and_sighup_stop_the_runner_and_everything_it_started() {
     let fixture = Fixture::new();
     fixture.write(
         "exercises/02_two.rs",
-        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::hint::spin_loop();\n    }\n}\n",
+        // Endless, but asleep: a spinning loop would take a core from the tests beside it.
+        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::thread::sleep(std::time::Duration::from_secs(1));\n    }\n}\n",
     );
     for signal in [Signal::SIGTERM, Signal::SIGHUP] {
         let mut runner = fixture
