@@ -34,8 +34,10 @@
 //! trip between cores (tens to a hundred nanoseconds), as long as the rest of a small
 //! message's work. So in a real run the peer's index is remembered
 //! ([`SharedIndex`]): the sender's `head()` hands back the value its last load read, and
-//! so does the receiver's `tail()`, until an attempt finds the ring full (or empty). Only
-//! then does the next load go to shared memory, with the ordering the algorithm asks for.
+//! so does the receiver's `tail()`, until an attempt finds the ring full (or empty) or
+//! fails. Only then does the next load go to shared memory, with the ordering the
+//! algorithm asks for, and the attempt is made again: neither "full" nor an error is ever
+//! said of an old value.
 //! An old value is a safe one: the sender sees fewer free bytes than there are, the
 //! receiver fewer messages, never the other way round, and what the old value's
 //! `Acquire` made visible stays visible. Measured with 64-byte messages: about twice the
@@ -420,16 +422,17 @@ impl Held {
     }
 
     /// One attempt: first with the peer's index as last seen, and if that finds no room
-    /// (or no message), once more with the peer's index loaded afresh. So `Ok(false)` means
-    /// what it says now, not what it said when the index was last loaded.
+    /// (or no message) or fails, once more with the peer's index loaded afresh. So
+    /// `Ok(false)` means what it says now, not what it said when the index was last
+    /// loaded, and so does an error: indices that look corrupt beside an old index of the
+    /// peer's (a push that overfilled by a few bytes, measured against a head the receiver
+    /// has since moved) are judged again as they are now.
     fn attempt(&self, mut attempt: impl FnMut(&SharedRing) -> Result<bool>) -> Result<bool> {
-        let done = attempt(&self.ring).and_then(|done| {
-            if done {
-                return Ok(true);
-            }
-            self.ring.look_again();
-            attempt(&self.ring)
-        });
+        if let Ok(true) = attempt(&self.ring) {
+            return Ok(true);
+        }
+        self.ring.look_again();
+        let done = attempt(&self.ring);
         if done.is_err() {
             // What was remembered may be what was wrong: the next call looks afresh.
             self.ring.look_again();

@@ -632,17 +632,20 @@ fn a_segment_without_the_mark_is_never_swept() {
 /// The window a wrong sweep leaves open (its claim let go before the unlink) lasts a few
 /// microseconds, so this is a stress: attachers spin on the name, each checking that the
 /// name still names its file while it holds the segment, while this thread creates the
-/// segment, lets it go and sweeps, over and over, for a fixed number of sweeps. One more
+/// segment, lets it go and sweeps, over and over, for a fixed number of sweeps (and, on a
+/// machine so busy that the sweeps or the attaches never won in those, on until each has,
+/// for at most `BOTH_WIN_WITHIN`). One more
 /// thread registers by hand and, when it meets a claim, waits for it in the kernel: the
 /// close that ends the claim wakes it at once, so it lands in that window even when the
 /// machine is busy (a claim let go before the unlink was caught in 20 runs of 20 under load).
 #[test]
 fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     const ATTACHERS: usize = 2;
     const SWEEPS: usize = 2500;
+    const BOTH_WIN_WITHIN: Duration = Duration::from_secs(30);
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     let stop = Arc::new(AtomicBool::new(false));
@@ -654,9 +657,12 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
         }
     }
     let stopper = StopOnDrop(Arc::clone(&stop));
+    // Every attach that held the segment, counted across the attachers as they go.
+    let holds = Arc::new(AtomicUsize::new(0));
     let attachers: Vec<_> = (0..ATTACHERS)
         .map(|_| {
             let (dir, stop) = (scratch.dir.clone(), Arc::clone(&stop));
+            let holds = Arc::clone(&holds);
             std::thread::spawn(move || -> Result<usize, String> {
                 let path = dir.join("contested");
                 let mut held = 0;
@@ -664,6 +670,7 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
                     match attach(&dir, "contested") {
                         Ok(segment) => {
                             held += 1;
+                            holds.fetch_add(1, Ordering::Relaxed);
                             for _ in 0..3 {
                                 let same =
                                     shm_kata::liveness::names_same_file(segment.file(), &path);
@@ -738,8 +745,13 @@ fn an_attach_racing_a_sweep_either_fails_or_keeps_the_name() {
     };
     let (dir, found) = (scratch.dir.clone(), Arc::clone(&stop));
     let swept = within(LIMIT, "the create and sweep loop", move || {
-        let mut swept = 0;
-        for _ in 0..SWEEPS {
+        let (mut swept, mut round) = (0, 0);
+        let started = std::time::Instant::now();
+        while round < SWEEPS
+            || ((swept == 0 || holds.load(Ordering::Relaxed) == 0)
+                && started.elapsed() < BOTH_WIN_WITHIN)
+        {
+            round += 1;
             if found.load(Ordering::Relaxed) {
                 break; // a thread saw a removed name: its message says the rest
             }

@@ -339,6 +339,40 @@ fn a_sender_sees_room_freed_since_it_last_looked() {
     scratch.finish();
 }
 
+/// `try_send` calls the ring corrupt only as it is now: the sender remembers the head it
+/// last loaded, and indices that are too far apart beside that old head may be fine beside
+/// the receiver's current one. (A push that lets a record overfill by its 4-byte length
+/// leaves exactly that; the answer must be "does not fit", not a corrupt ring.)
+#[test]
+fn a_sender_looks_again_before_it_calls_the_ring_corrupt() {
+    let scratch = Scratch::new();
+    let (mut sender, mut receiver) = new_ring(&scratch.dir, "again", 32);
+    let message = [7u8; 10]; // a record of 14 bytes
+    let sent = sender.try_send(&message);
+    assert!(
+        matches!(sent, Ok(true)),
+        "a 14-byte record into an empty ring of 32 bytes must fit, but try_send said {sent:?}"
+    );
+    let mut got = Vec::new();
+    let received = receiver.try_recv(&mut got);
+    assert!(
+        matches!(received, Ok(true)) && got == message,
+        "the message sent must come back, but try_recv said {received:?} with {got:?}"
+    );
+    // Head is 14 now; the sender remembers 0. A tail of 40 is 26 bytes past the head, and
+    // 40 past the remembered one: more than the capacity.
+    poke(&scratch.dir, "again", TAIL_AT, &40u64.to_le_bytes());
+    let again = sender.try_send(&[1]);
+    assert!(
+        matches!(again, Ok(true)),
+        "with head 14 and tail 40, 26 of 32 bytes are in use and a 5-byte record fits, but \
+         try_send said {again:?}: the kit must look at head again before it reports an error"
+    );
+    drop((sender, receiver));
+    scratch.remove("again");
+    scratch.finish();
+}
+
 /// A message larger than the ring can ever hold is an error, and the ring is unchanged.
 #[test]
 fn a_message_too_large_is_an_error_and_leaves_the_ring_unchanged() {
