@@ -55,11 +55,11 @@
 //! lock per role, which the kernel frees when its holder dies) and the waiting (spin, then
 //! back off, and a dead peer is an error) are plumbing you read, not the lesson. One thing
 //! it does behind your loads: in a real run, the *peer's* index hands back the value you
-//! loaded last until an attempt finds the ring full (or empty); only then does the kit call
-//! you again, and your load goes to shared memory, with your ordering. Loading a cache line
-//! the other core keeps writing costs as much as the rest of a small message, so this
-//! doubles the messages per second. Write `push` and `pop` as if every load were fresh:
-//! loom checks them that way.
+//! loaded last until an attempt finds the ring full (or empty) or fails; only then does the
+//! kit call you again, and your load goes to shared memory, with your ordering. Loading a
+//! cache line the other core keeps writing costs as much as the rest of a small message,
+//! so this doubles the messages per second. Write `push` and `pop` as if every load were
+//! fresh: loom checks them that way.
 //!
 //! Run: `cargo test --test 07_ring`   Stuck? `cargo run -- hint 7`
 
