@@ -840,6 +840,14 @@ mod seal {
 mod tests {
     use super::*;
 
+    /// A failed worker's error names its job by the label: for a transform, its words and
+    /// its segment, which is what tells a learner which range went wrong.
+    #[test]
+    fn a_transform_jobs_label_names_its_words_and_segment() {
+        let job = Job::transform(&SegmentDir::at("/dev/shm"), "demo", 0..250);
+        assert_eq!(job.label(), "transform words 0..250 of \"demo\"");
+    }
+
     /// Workers that start together go once all have arrived, more than all too, and not
     /// before: too few is an error with the count, once the patience has run out.
     #[test]
