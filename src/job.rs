@@ -848,6 +848,21 @@ mod tests {
         assert_eq!(job.label(), "transform words 0..250 of \"demo\"");
     }
 
+    /// A ring message that arrived wrong is described by its first wrong byte, or as
+    /// identical, or as cut short.
+    #[test]
+    fn a_wrong_message_is_described_by_its_first_difference() {
+        assert_eq!(
+            first_difference(b"abc", b"abd"),
+            "first wrong at byte 2 (0x63 instead of 0x64)"
+        );
+        assert_eq!(first_difference(b"abc", b"abc"), "identical");
+        assert_eq!(
+            first_difference(b"ab", b"abc"),
+            "equal as far as the shorter goes"
+        );
+    }
+
     /// Workers that start together go once all have arrived, more than all too, and not
     /// before: too few is an error with the count, once the patience has run out.
     #[test]
