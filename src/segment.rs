@@ -593,6 +593,23 @@ mod tests {
         }
     }
 
+    /// Every address a segment gives out is its mapping's first byte: the one its own
+    /// views read and write (a null pointer would pass an alignment check, not this).
+    #[test]
+    fn a_segments_pointers_are_its_mappings_first_byte() {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let dir = SegmentDir::at(tmp.path());
+        let (a, _) = two_handles(&dir, 64);
+        let first = a.atomics().as_ptr().cast::<u8>();
+        assert!(!first.is_null());
+        assert_eq!(a.as_ptr(), first, "as_ptr is where the views start");
+        assert_eq!(
+            a.base_ptr().cast_const(),
+            first,
+            "base_ptr is where the views start"
+        );
+    }
+
     /// A range that ends before it starts is an `InvalidRange` error that names it, never
     /// a panic when it is sliced.
     #[test]
