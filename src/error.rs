@@ -322,6 +322,20 @@ mod tests {
         );
     }
 
+    /// A memfd that lacks seals is refused with their names, joined as C writes them.
+    #[test]
+    fn missing_seals_are_named_in_the_message() {
+        use nix::fcntl::SealFlag;
+        let message = Error::NotSealed {
+            missing: SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_SEAL,
+        }
+        .to_string();
+        assert!(
+            message.contains("lacks the seal(s) F_SEAL_SEAL | F_SEAL_GROW:"),
+            "the message must name each missing seal: {message}"
+        );
+    }
+
     /// Other errors stay what they were.
     #[test]
     fn other_errors_keep_their_variant() {

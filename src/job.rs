@@ -546,7 +546,7 @@ pub fn start_together(dir: &SegmentDir, name: &str, together: u32) -> Result<()>
     };
     arrived.fetch_add(1, Relaxed);
     let counted = || arrived.load(Relaxed) as usize;
-    await_peers(together as usize, counted).map_err(|arrived| Error::Io {
+    await_peers(together as usize, counted, PEERS_PATIENCE).map_err(|arrived| Error::Io {
         name: name.to_owned(),
         source: std::io::Error::new(
             std::io::ErrorKind::TimedOut,
@@ -555,11 +555,18 @@ pub fn start_together(dir: &SegmentDir, name: &str, together: u32) -> Result<()>
     })
 }
 
-/// Waits, spinning, until `arrived()` counts `all` workers, or 10 s have passed: then
-/// `Err` with the last count. Spinning rather than sleeping keeps every waiting worker
-/// on a CPU, so they all go at the moment the last one arrives.
-fn await_peers(all: usize, arrived: impl Fn() -> usize) -> std::result::Result<(), usize> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+/// How long workers that start together wait for each other.
+const PEERS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits, spinning, until `arrived()` counts `all` workers, or `patience` has passed:
+/// then `Err` with the last count. Spinning rather than sleeping keeps every waiting
+/// worker on a CPU, so they all go at the moment the last one arrives.
+fn await_peers(
+    all: usize,
+    arrived: impl Fn() -> usize,
+    patience: std::time::Duration,
+) -> std::result::Result<(), usize> {
+    let deadline = std::time::Instant::now() + patience;
     loop {
         let now = arrived();
         if now >= all {
@@ -673,7 +680,7 @@ fn trace(start: usize, end: usize) {
         return;
     };
     let counted = || std::fs::read_dir(&dir).map_or(0, |d| d.count());
-    if let Err(arrived) = await_peers(all, counted) {
+    if let Err(arrived) = await_peers(all, counted, PEERS_PATIENCE) {
         eprintln!(
             "worker for words {start}..{end}: only {arrived} of {all} workers ever ran at once"
         );
@@ -826,5 +833,73 @@ mod seal {
             hold(&mut socket);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed worker's error names its job by the label: for a transform, its words and
+    /// its segment, which is what tells a learner which range went wrong.
+    #[test]
+    fn a_transform_jobs_label_names_its_words_and_segment() {
+        let job = Job::transform(&SegmentDir::at("/dev/shm"), "demo", 0..250);
+        assert_eq!(job.label(), "transform words 0..250 of \"demo\"");
+    }
+
+    /// A ring message that arrived wrong is described by its first wrong byte, or as
+    /// identical, or as cut short.
+    #[test]
+    fn a_wrong_message_is_described_by_its_first_difference() {
+        assert_eq!(
+            first_difference(b"abc", b"abd"),
+            "first wrong at byte 2 (0x63 instead of 0x64)"
+        );
+        assert_eq!(first_difference(b"abc", b"abc"), "identical");
+        assert_eq!(
+            first_difference(b"ab", b"abc"),
+            "equal as far as the shorter goes"
+        );
+    }
+
+    /// Workers that start together go once all have arrived, more than all too, and not
+    /// before: too few is an error with the count, once the patience has run out.
+    #[test]
+    fn peers_go_together_once_all_have_arrived() {
+        let patience = std::time::Duration::from_millis(50);
+        assert_eq!(await_peers(3, || 3, patience), Ok(()));
+        assert_eq!(await_peers(3, || 4, patience), Ok(()));
+        assert_eq!(
+            await_peers(3, || 2, patience),
+            Err(2),
+            "two of three arrived: that is no start, and the error says 2"
+        );
+    }
+
+    /// `pattern` is SplitMix64, as its docs say: its first words for seed 0 are the
+    /// published ones, in little-endian order, cut at any length. (Both sides of a test
+    /// compute it, so a changed formula would fail nothing else; a weak one would make
+    /// "holds the pattern" an easy answer.)
+    #[test]
+    fn pattern_is_splitmix64() {
+        let mut expected = 0xe220_a839_7b1d_cdaf_u64.to_le_bytes().to_vec();
+        expected.extend_from_slice(&0x6e78_9e6a_a1b9_65f4_u64.to_le_bytes());
+        assert_eq!(
+            pattern(0, 16),
+            expected,
+            "SplitMix64's first two words for seed 0"
+        );
+        assert_eq!(
+            pattern(0, 11),
+            expected[..11],
+            "a length cuts the same stream"
+        );
+        assert_eq!(
+            pattern(1_234_567, 8),
+            0x599e_d017_fb08_fc85_u64.to_le_bytes(),
+            "the seed starts the stream"
+        );
+        assert!(pattern(7, 0).is_empty());
     }
 }

@@ -292,3 +292,76 @@ mod ofd {
         Ok(matches!(kind, Kind::Shared))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs::OpenOptions;
+
+    use nix::fcntl::{FcntlArg, fcntl};
+    use nix::libc;
+
+    use super::*;
+
+    fn open(path: &Path) -> File {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .unwrap()
+    }
+
+    /// A lock on the segment's data, even an exclusive one over its first TiB, never meets
+    /// the liveness byte: a sweep can still claim the file, a holder can still register.
+    #[test]
+    fn a_lock_on_the_data_never_meets_the_liveness_byte() {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let path = tmp.path().join("seg");
+        let data = open(&path);
+        let data_lock = libc::flock {
+            l_type: libc::F_WRLCK as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: 0,
+            l_len: 1 << 40,
+            l_pid: 0,
+        };
+        fcntl(&data, FcntlArg::F_OFD_SETLK(&data_lock)).unwrap();
+        assert!(
+            claim(&open(&path)).unwrap(),
+            "an exclusive lock on bytes 0..2^40 kept a sweep from claiming the file: the \
+             liveness byte must lie past any data (LIVENESS_OFFSET)"
+        );
+    }
+
+    /// Only a plain file with the mark is the kata's; an unmarked one is not, whatever
+    /// else is true of it.
+    #[test]
+    fn an_open_file_is_the_katas_only_with_the_mark() {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let file = open(&tmp.path().join("seg"));
+        assert!(
+            !is_kata_file(&file),
+            "a plain file without the user.shm-kata mark is not the kata's"
+        );
+        mark(&file);
+        if rustix::fs::fgetxattr_query(&file, MARK).is_ok() {
+            assert!(is_kata_file(&file), "a marked plain file is the kata's");
+        }
+    }
+
+    /// A name that cannot be looked at (a path through a plain file) is an error, not a
+    /// "no": only a name that is gone answers `false`.
+    #[test]
+    fn only_a_missing_name_is_not_the_same_file() {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let path = tmp.path().join("seg");
+        let file = open(&path);
+        assert!(names_same_file(&file, &path).unwrap());
+        assert!(!names_same_file(&file, &tmp.path().join("gone")).unwrap());
+        assert!(
+            names_same_file(&file, &path.join("below-a-file")).is_err(),
+            "ENOTDIR is not a missing name: it must be an error"
+        );
+    }
+}

@@ -93,10 +93,16 @@ pub fn set_policy(policy: Policy) {
 pub fn policy() -> Policy {
     POLICY
         .with(Cell::get)
-        .unwrap_or_else(|| match std::env::var(PAGES_ENV).as_deref() {
-            Ok("4k" | "4K" | "small") => Policy::Small,
-            _ => Policy::Huge,
-        })
+        .unwrap_or_else(|| policy_named(std::env::var(PAGES_ENV).ok().as_deref()))
+}
+
+/// The policy a value of `SHM_KATA_PAGES` names: `4k` (or `4K`, `small`) is
+/// [`Policy::Small`]; anything else, or no value, is [`Policy::Huge`].
+fn policy_named(value: Option<&str>) -> Policy {
+    match value {
+        Some("4k" | "4K" | "small") => Policy::Small,
+        _ => Policy::Huge,
+    }
 }
 
 /// Which pages a segment got when this process created it.
@@ -438,6 +444,186 @@ mod tests {
         assert!(!huge("rw,size=24684096k"));
         assert!(!huge("rw,huge=never,size=1m"));
         assert_eq!(mount_options(&line("rw"), "0:40"), None, "another device");
+    }
+
+    /// The reservation a mapping is placed in is given back around it: no inaccessible
+    /// (`---p`) range is left right before or right after the mapping, where the 2 MiB of
+    /// slack was. (Another thread's reservation may sit there for an instant, so only a
+    /// neighbour that is still there after a while counts.)
+    #[test]
+    fn the_slack_around_a_mapping_is_given_back() {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(tmp.path().join("f"))
+            .unwrap();
+        file.set_len(4096).unwrap();
+        let map = Mapping::shared(&file, 4096, false).unwrap();
+        let (start, end) = (map.as_mut_ptr() as usize, map.as_mut_ptr() as usize + 4096);
+        let reserved_neighbour = || {
+            let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+            maps.lines().find_map(|line| {
+                let mut fields = line.split_whitespace();
+                let (from, to) = fields.next()?.split_once('-')?;
+                let from = usize::from_str_radix(from, 16).ok()?;
+                let to = usize::from_str_radix(to, 16).ok()?;
+                let touches = to == start || from == end;
+                (touches && fields.next() == Some("---p")).then(|| line.to_owned())
+            })
+        };
+        let mut left = reserved_neighbour();
+        for _ in 0..20 {
+            if left.is_none() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            left = reserved_neighbour();
+        }
+        assert_eq!(
+            left, None,
+            "the slack of the reservation must be unmapped (munmap of the head and the tail)"
+        );
+    }
+
+    /// A mapping of no bytes maps nothing (mmap would refuse it) and says it is empty; one
+    /// byte is not empty.
+    #[test]
+    fn a_mapping_of_no_bytes_is_empty() {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(tmp.path().join("f"))
+            .unwrap();
+        let empty = Mapping::shared(&file, 0, false).expect("an empty mapping needs no mmap");
+        assert!(empty.is_empty(), "a mapping of no bytes is empty");
+        assert_eq!(empty.len(), 0);
+        assert_eq!(empty.huge_mapped().unwrap(), 0);
+        empty.flush().unwrap();
+        file.set_len(1).unwrap();
+        let one = Mapping::shared(&file, 1, false).unwrap();
+        assert!(!one.is_empty(), "a mapping of one byte is not empty");
+    }
+
+    /// A dropped mapping is unmapped: `/proc/self/maps` lists its file no more.
+    #[test]
+    fn a_dropped_mapping_is_unmapped() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = crate::runner::scratch::for_unit_test();
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(tmp.path().join("f"))
+            .unwrap();
+        file.set_len(8192).unwrap();
+        let meta = file.metadata().unwrap();
+        let (major, minor) = (rustix::fs::major(meta.dev()), rustix::fs::minor(meta.dev()));
+        let inode = format!(" {major:02x}:{minor:02x} {} ", meta.ino());
+        let mapped = || {
+            let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+            maps.lines()
+                .any(|line| line.contains(&inode) && line.contains(" rw-s "))
+        };
+        let map = Mapping::shared(&file, 8192, false).unwrap();
+        assert!(
+            mapped(),
+            "a live mapping of the file shows in /proc/self/maps"
+        );
+        drop(map);
+        assert!(!mapped(), "a dropped Mapping must munmap its range");
+    }
+
+    /// A mapping asked to fill its page tables at once (`MAP_POPULATE`, what the transfer
+    /// benchmark's receiver asks for) is the same shared, aligned mapping of the file.
+    #[test]
+    fn a_populated_mapping_shares_the_files_pages() {
+        use std::os::unix::fs::FileExt;
+        let tmp = crate::runner::scratch::for_unit_test();
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(tmp.path().join("f"))
+            .unwrap();
+        file.set_len(8192).unwrap();
+        let map = Mapping::shared(&file, 8192, true).expect("a populated mapping of the file");
+        assert_eq!(map.as_mut_ptr() as usize % HUGE_PAGE, 0);
+        // SAFETY: byte 5000 lies inside our own live, writable 8192-byte mapping.
+        unsafe { map.as_mut_ptr().add(5000).write(42) };
+        let mut byte = [0];
+        file.read_exact_at(&mut byte, 5000).unwrap();
+        assert_eq!(
+            byte,
+            [42],
+            "a write through the mapping must reach the file"
+        );
+    }
+
+    /// `SHM_KATA_PAGES=4k` (or `4K`, `small`) turns huge pages off; any other value, or
+    /// none, leaves them on.
+    #[test]
+    fn the_environment_turns_huge_pages_off_with_4k() {
+        for value in ["4k", "4K", "small"] {
+            assert_eq!(
+                policy_named(Some(value)),
+                Policy::Small,
+                "SHM_KATA_PAGES={value} must ask for 4 KiB pages"
+            );
+        }
+        for value in [None, Some("huge"), Some(""), Some("2m")] {
+            assert_eq!(
+                policy_named(value),
+                Policy::Huge,
+                "SHM_KATA_PAGES={value:?}"
+            );
+        }
+    }
+
+    /// Each answer to "which pages" says its page size, and for 4 KiB pages why.
+    #[test]
+    fn each_pages_answer_says_its_page_size_and_why() {
+        let says = |pages: Pages, words: &[&str]| {
+            let text = pages.to_string();
+            for word in words {
+                assert!(
+                    text.contains(word),
+                    "{pages:?} reads {text:?}: it should say {word:?}"
+                );
+            }
+        };
+        says(
+            Pages::Huge {
+                bytes: 3 * HUGE_PAGE,
+            },
+            &["2 MiB pages", "3 of them"],
+        );
+        says(
+            Pages::Small(Why::TooSmall),
+            &["4 KiB pages", "smaller than one 2 MiB page"],
+        );
+        says(Pages::Small(Why::Declined), &["4 KiB pages", "as asked"]);
+        says(
+            Pages::Small(Why::Refused(Errno::EINVAL)),
+            &["4 KiB pages", "EINVAL", "6.1"],
+        );
+        says(
+            Pages::Small(Why::Refused(Errno::ENOMEM)),
+            &["ENOMEM", "no free 2 MiB"],
+        );
+        says(
+            Pages::Small(Why::Refused(Errno::EAGAIN)),
+            &["EAGAIN", "no free 2 MiB"],
+        );
+        says(
+            Pages::Small(Why::Refused(Errno::EPERM)),
+            &["EPERM", "madvise(2)"],
+        );
+        says(Pages::ByMount, &["huge= mount"]);
+        says(Pages::Attached, &["creator"]);
     }
 
     /// Every mapping starts on a 2 MiB boundary, whatever its length, and the slack of the

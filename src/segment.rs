@@ -593,6 +593,58 @@ mod tests {
         }
     }
 
+    /// Every address a segment gives out is its mapping's first byte: the one its own
+    /// views read and write (a null pointer would pass an alignment check, not this).
+    #[test]
+    fn a_segments_pointers_are_its_mappings_first_byte() {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let dir = SegmentDir::at(tmp.path());
+        let (a, _) = two_handles(&dir, 64);
+        let first = a.atomics().as_ptr().cast::<u8>();
+        assert!(!first.is_null());
+        assert_eq!(a.as_ptr(), first, "as_ptr is where the views start");
+        assert_eq!(
+            a.base_ptr().cast_const(),
+            first,
+            "base_ptr is where the views start"
+        );
+    }
+
+    /// A range that ends before it starts is an `InvalidRange` error that names it, never
+    /// a panic when it is sliced.
+    #[test]
+    fn a_reversed_range_is_an_error_not_a_panic() {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let dir = SegmentDir::at(tmp.path());
+        let (a, mut b) = two_handles(&dir, 64);
+        drop(a);
+        // SAFETY: `a` is gone; nothing else maps the file.
+        let reversed =
+            unsafe { b.words_range_mut(Range { start: 5, end: 3 }) }.map(|words| words.len());
+        assert!(
+            matches!(
+                reversed,
+                Err(Error::InvalidRange {
+                    start: 5,
+                    end: 3,
+                    ..
+                })
+            ),
+            "words 5..3 must be Error::InvalidRange, got {reversed:?}"
+        );
+    }
+
+    /// A segment of an empty file (the kata never makes one, but `from_parts` can be
+    /// given one) says it is empty; one of 64 bytes says it is not.
+    #[test]
+    fn a_segment_of_an_empty_file_is_empty() {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let dir = SegmentDir::at(tmp.path());
+        let (empty, _) = two_handles(&dir, 0);
+        assert!(empty.is_empty(), "a segment of 0 bytes is empty");
+        assert_eq!(empty.len(), 0);
+    }
+
     /// A store through one handle's atomic view is what the other handle's views read:
     /// the views write through the mapping itself, never through a copy or a pointer the
     /// compiler may treat as read-only.

@@ -231,3 +231,21 @@ pub fn describe(status: ExitStatus) -> String {
         None => format!("ended with {status}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The deadline given to `set_timeout` is the one `run_all` uses, and the first one
+    /// given stays. (No other unit test sets it: this process's first call is this one.)
+    #[test]
+    fn the_first_timeout_set_is_the_one_used() {
+        set_timeout(Duration::from_secs(7));
+        set_timeout(Duration::from_secs(9));
+        assert_eq!(
+            timeout(),
+            Duration::from_secs(7),
+            "set_timeout must set the deadline of run_all, once"
+        );
+    }
+}
