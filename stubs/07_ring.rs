@@ -58,8 +58,8 @@
 //! loaded last until an attempt finds the ring full (or empty) or fails; only then does the
 //! kit call you again, and your load goes to shared memory, with your ordering. Loading a
 //! cache line the other core keeps writing costs as much as the rest of a small message,
-//! so this doubles the messages per second. Write `push` and `pop` as if every load were
-//! fresh: loom checks them that way.
+//! so skipping it sends about one and a half times the messages per second. Write `push`
+//! and `pop` as if every load were fresh: loom checks them that way.
 //!
 //! Run: `cargo test --test 07_ring`   Stuck? `cargo run -- hint 7`
 
