@@ -77,7 +77,9 @@ impl ScratchDir {
     /// Makes a new, locked scratch directory in `base` (made if missing).
     pub fn new(base: &Path) -> io::Result<ScratchDir> {
         std::fs::create_dir_all(base)?;
-        loop {
+        // Each retry is a race lost to a sweep, which takes microseconds; a thousand in a
+        // row means something else is wrong, and an endless loop would fill `base`.
+        for _ in 0..1000 {
             let path = base.join(format!("{PREFIX}{}", unique()));
             match std::fs::create_dir(&path) {
                 Ok(()) => {}
@@ -103,6 +105,11 @@ impl ScratchDir {
                 return Ok(ScratchDir { path, lock });
             }
         }
+        Err(io::Error::other(format!(
+            "no scratch directory of its own in {} after 1000 tries: each one made was \
+             taken or removed at once",
+            base.display()
+        )))
     }
 
     pub fn path(&self) -> &Path {
