@@ -431,6 +431,18 @@ fn huge_mapped_at(addr: usize) -> io::Result<usize> {
 mod tests {
     use super::*;
 
+    /// A new, empty file of its own in a scratch directory (kept alive by the first half).
+    fn scratch_file() -> (crate::runner::scratch::ScratchDir, File) {
+        let tmp = crate::runner::scratch::for_unit_test();
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(tmp.path().join("f"))
+            .unwrap();
+        (tmp, file)
+    }
+
     /// A tmpfs with `huge=within_size` is left to the mount; `huge=never`, or no option at
     /// all (a stock `/dev/shm`), is collapsed by the kit.
     #[test]
@@ -452,13 +464,7 @@ mod tests {
     /// neighbour that is still there after a while counts.)
     #[test]
     fn the_slack_around_a_mapping_is_given_back() {
-        let tmp = crate::runner::scratch::for_unit_test();
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(tmp.path().join("f"))
-            .unwrap();
+        let (_tmp, file) = scratch_file();
         file.set_len(4096).unwrap();
         let map = Mapping::shared(&file, 4096, false).unwrap();
         let (start, end) = (map.as_mut_ptr() as usize, map.as_mut_ptr() as usize + 4096);
@@ -491,13 +497,7 @@ mod tests {
     /// byte is not empty.
     #[test]
     fn a_mapping_of_no_bytes_is_empty() {
-        let tmp = crate::runner::scratch::for_unit_test();
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(tmp.path().join("f"))
-            .unwrap();
+        let (_tmp, file) = scratch_file();
         let empty = Mapping::shared(&file, 0, false).expect("an empty mapping needs no mmap");
         assert!(empty.is_empty(), "a mapping of no bytes is empty");
         assert_eq!(empty.len(), 0);
@@ -512,13 +512,7 @@ mod tests {
     #[test]
     fn a_dropped_mapping_is_unmapped() {
         use std::os::unix::fs::MetadataExt;
-        let tmp = crate::runner::scratch::for_unit_test();
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(tmp.path().join("f"))
-            .unwrap();
+        let (_tmp, file) = scratch_file();
         file.set_len(8192).unwrap();
         let meta = file.metadata().unwrap();
         let (major, minor) = (rustix::fs::major(meta.dev()), rustix::fs::minor(meta.dev()));
@@ -542,13 +536,7 @@ mod tests {
     #[test]
     fn a_populated_mapping_shares_the_files_pages() {
         use std::os::unix::fs::FileExt;
-        let tmp = crate::runner::scratch::for_unit_test();
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(tmp.path().join("f"))
-            .unwrap();
+        let (_tmp, file) = scratch_file();
         file.set_len(8192).unwrap();
         let map = Mapping::shared(&file, 8192, true).expect("a populated mapping of the file");
         assert_eq!(map.as_mut_ptr() as usize % HUGE_PAGE, 0);
@@ -630,13 +618,7 @@ mod tests {
     /// reservation is given back (the pages around it are not ours any more).
     #[test]
     fn mappings_start_on_a_huge_page_boundary() {
-        let tmp = crate::runner::scratch::for_unit_test();
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(tmp.path().join("f"))
-            .unwrap();
+        let (_tmp, file) = scratch_file();
         file.set_len(3 << 20).unwrap();
         for len in [1, 4095, 4096, 5000, HUGE_PAGE - 1, HUGE_PAGE, 3 << 20] {
             let map = Mapping::shared(&file, len, false).unwrap();
