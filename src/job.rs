@@ -550,7 +550,10 @@ pub fn start_together(dir: &SegmentDir, name: &str, together: u32) -> Result<()>
         name: name.to_owned(),
         source: std::io::Error::new(
             std::io::ErrorKind::TimedOut,
-            format!("only {arrived} of {together} workers arrived within 10 s"),
+            format!(
+                "only {arrived} of {together} workers arrived within {} s",
+                PEERS_PATIENCE.as_secs()
+            ),
         ),
     })
 }

@@ -214,7 +214,7 @@ pub fn used_by_another_process(file: &File) -> io::Result<bool> {
 
 /// Whether `/proc/PID/maps` lists a mapping of device `dev`, inode `ino`. A line reads
 /// `start-end perms offset MAJOR:MINOR inode path`, the device numbers in hex.
-fn maps_file(process: &Path, dev: u64, ino: u64) -> bool {
+pub(crate) fn maps_file(process: &Path, dev: u64, ino: u64) -> bool {
     let Ok(maps) = std::fs::read_to_string(process.join("maps")) else {
         return false; // gone, or not ours to read
     };

@@ -515,12 +515,8 @@ mod tests {
         let (_tmp, file) = scratch_file();
         file.set_len(8192).unwrap();
         let meta = file.metadata().unwrap();
-        let (major, minor) = (rustix::fs::major(meta.dev()), rustix::fs::minor(meta.dev()));
-        let inode = format!(" {major:02x}:{minor:02x} {} ", meta.ino());
         let mapped = || {
-            let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-            maps.lines()
-                .any(|line| line.contains(&inode) && line.contains(" rw-s "))
+            crate::liveness::maps_file(std::path::Path::new("/proc/self"), meta.dev(), meta.ino())
         };
         let map = Mapping::shared(&file, 8192, false).unwrap();
         assert!(
