@@ -17,6 +17,11 @@ use common::{Finished, Scratch, run_bounded, run_bounded_with_input};
 use shm_kata::SegmentDir;
 use shm_kata::runner::scratch::{self, ScratchDir};
 
+/// Exercise 02 of the fixture, never finishing: endless, but asleep, since a spinning loop
+/// would take a core from the tests beside it.
+const ENDLESS_TWO: &str = "// TODO\npub fn two() -> u32 {\n    loop {\n        \
+    std::thread::sleep(std::time::Duration::from_secs(1));\n    }\n}\n";
+
 /// Building the fixture takes a second or two; the first build of this crate's own
 /// worker, in the demo test, is already done by `cargo test`.
 const LIMIT: Duration = Duration::from_secs(180);
@@ -288,11 +293,7 @@ fn a_compile_error_is_reported_once_with_its_message() {
 #[test]
 fn an_endless_loop_is_stopped_and_reported_as_failing() {
     let fixture = Fixture::new();
-    fixture.write(
-        "exercises/02_two.rs",
-        // Endless, but asleep: a spinning loop would take a core from the tests beside it.
-        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::thread::sleep(std::time::Duration::from_secs(1));\n    }\n}\n",
-    );
+    fixture.write("exercises/02_two.rs", ENDLESS_TWO);
     let mut command = fixture.command(&[]);
     command.env("SHM_KATA_TEST_TIMEOUT", "3");
     let run = run_bounded(command, LIMIT, "shm-kata on an endless loop");
@@ -896,11 +897,7 @@ fn processes_working_in(dir: &Path) -> Vec<String> {
 #[test]
 fn ctrl_c_stops_the_runner_and_everything_it_started() {
     let fixture = Fixture::new();
-    fixture.write(
-        "exercises/02_two.rs",
-        // Endless, but asleep: a spinning loop would take a core from the tests beside it.
-        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::thread::sleep(std::time::Duration::from_secs(1));\n    }\n}\n",
-    );
+    fixture.write("exercises/02_two.rs", ENDLESS_TWO);
     let mut runner = fixture
         .command(&[])
         .stdin(Stdio::null())
@@ -1224,11 +1221,7 @@ fn a_skipped_exercise_whose_tests_fail_says_so() {
 fn sigterm_and_sighup_stop_the_runner_and_everything_it_started() {
     use nix::sys::signal::Signal;
     let fixture = Fixture::new();
-    fixture.write(
-        "exercises/02_two.rs",
-        // Endless, but asleep: a spinning loop would take a core from the tests beside it.
-        "// TODO\npub fn two() -> u32 {\n    loop {\n        std::thread::sleep(std::time::Duration::from_secs(1));\n    }\n}\n",
-    );
+    fixture.write("exercises/02_two.rs", ENDLESS_TWO);
     for signal in [Signal::SIGTERM, Signal::SIGHUP] {
         let mut runner = fixture
             .command(&[])

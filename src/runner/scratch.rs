@@ -73,13 +73,16 @@ pub struct ScratchDir {
     lock: File,
 }
 
+/// How many scratch directories [`ScratchDir::new`] makes before it gives up. Each retry
+/// is a race lost to a sweep, which takes microseconds; a thousand in a row means
+/// something else is wrong, and an endless loop would fill the base directory.
+const TRIES: usize = 1000;
+
 impl ScratchDir {
     /// Makes a new, locked scratch directory in `base` (made if missing).
     pub fn new(base: &Path) -> io::Result<ScratchDir> {
         std::fs::create_dir_all(base)?;
-        // Each retry is a race lost to a sweep, which takes microseconds; a thousand in a
-        // row means something else is wrong, and an endless loop would fill `base`.
-        for _ in 0..1000 {
+        for _ in 0..TRIES {
             let path = base.join(format!("{PREFIX}{}", unique()));
             match std::fs::create_dir(&path) {
                 Ok(()) => {}
@@ -106,7 +109,7 @@ impl ScratchDir {
             }
         }
         Err(io::Error::other(format!(
-            "no scratch directory of its own in {} after 1000 tries: each one made was \
+            "no scratch directory of its own in {} after {TRIES} tries: each one made was \
              taken or removed at once",
             base.display()
         )))
