@@ -53,13 +53,10 @@
 //! Why the kit does the rest: the layout (a `#[repr(C)]` header with `head` and `tail` on
 //! cache lines of their own, against false sharing), the role locks (an `F_OFD_SETLK`
 //! lock per role, which the kernel frees when its holder dies) and the waiting (spin, then
-//! back off, and a dead peer is an error) are plumbing you read, not the lesson. One thing
-//! it does behind your loads: in a real run, the *peer's* index hands back the value you
-//! loaded last until an attempt finds the ring full (or empty) or fails; only then does the
-//! kit call you again, and your load goes to shared memory, with your ordering. Loading a
-//! cache line the other core keeps writing costs as much as the rest of a small message,
-//! so skipping it sends about one and a half times the messages per second. Write `push`
-//! and `pop` as if every load were fresh: loom checks them that way.
+//! back off, and a dead peer is an error) are plumbing you read, not the lesson. In a real
+//! run the kit also remembers the peer's index between attempts (why: "The peer's index,
+//! remembered" in `src/ring_kit.rs`); that changes nothing for you. Write `push` and `pop`
+//! as if every load were fresh, with the orderings above: loom checks them that way.
 //!
 //! Run: `cargo test --test 07_ring`   Stuck? `cargo run -- hint 7`
 

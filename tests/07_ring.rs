@@ -1046,13 +1046,18 @@ proptest! {
             plan: RingPlan::encode(&lens),
             then: Then::Exit,
         };
-        let receiver = start_until_ready(&job, LIMIT);
+        let mut receiver = Some(start_until_ready(&job, LIMIT));
         for (index, &len) in lens.iter().enumerate() {
             let sent = sender.send(&ring_message(seed, index, len), PATIENCE);
             note_a_wait(&sent);
-            prop_assert!(sent.is_ok(), "message {index}: send failed: {:?}", sent);
+            if let Err(error) = sent {
+                // Usually the receiver stopped at a wrong message: its words say which.
+                let (status, stderr) = receiver.take().expect("started").finish(LIMIT);
+                prop_assert!(false, "message {index}: send failed: {error:?}; the receiver \
+                    process had ended ({status}):\n{stderr}");
+            }
         }
-        let (status, stderr) = receiver.finish(LIMIT);
+        let (status, stderr) = receiver.take().expect("started").finish(LIMIT);
         prop_assert!(
             status.success(),
             "the receiver process found a wrong message ({status}):\n{stderr}"
