@@ -3,7 +3,7 @@
 //! build. (The format is described at the top of `exercises/info.toml`.)
 //!
 //! Each block becomes `$OUT_DIR/hints/hint_NN_topic_K.rs`: the reference answer's `use`
-//! lines (with `crate::` read as `shm_kata::`), the kit's main types, the exercise
+//! lines (`tests/hints.rs` mounts every reference answer at its root), the kit's main types, the exercise
 //! module's public items, and the function named by the block's `// in:` line, whose body
 //! is the block. A compile error
 //! in it names the file, and so the exercise and the block.
@@ -120,7 +120,7 @@ fn module(block: &Block) -> String {
     text += &exercise_uses(&block.test);
     // The kit's names, through a glob so that the exercise's own imports take precedence.
     text += "mod kit {\n    pub use shm_kata::job::Job;\n    pub use shm_kata::{Error, Segment, SegmentDir, liveness, worker};\n}\nuse kit::*;\n";
-    writeln!(text, "use shm_kata::{}::*;", block.name).unwrap();
+    writeln!(text, "use crate::{}::*;", block.name).unwrap();
     let signature = block
         .lines
         .iter()
@@ -159,8 +159,7 @@ fn module(block: &Block) -> String {
     text
 }
 
-/// The `use` declarations of `solutions/<test>.rs`, as an outside crate writes them: the
-/// reference answer's, which a learner never edits (the stub in `exercises/` has the same
+/// The `use` declarations of `solutions/<test>.rs`: the reference answer's, which a learner never edits (the stub in `exercises/` has the same
 /// ones, but a learner may tidy them, and that must not break anyone's `cargo test`).
 fn exercise_uses(test: &str) -> String {
     let path = Path::new("solutions").join(format!("{test}.rs"));
@@ -172,7 +171,7 @@ fn exercise_uses(test: &str) -> String {
             inside = true;
         }
         if inside {
-            uses += &line.replace("crate::", "shm_kata::");
+            uses += line;
             uses.push('\n');
             inside = !line.trim_end().ends_with(';');
         }

@@ -4,7 +4,7 @@
 #   benches/compare-python.sh [W]        # W: worker processes (default: the machine's cores)
 #   WORDS="500000 5000000" RUNS=5 benches/compare-python.sh
 #
-# Builds the release worker and `examples/classic.rs`, then runs each program RUNS times
+# Builds `examples/classic.rs` (its own worker), then runs each program RUNS times
 # per size, alternating (the Rust job on 2 MiB pages, then on 4 KiB pages, then the
 # single-process floor: the same steps on a `Vec` and on MADV_HUGEPAGE memory), and writes every `RESULT` line to
 # $CARGO_TARGET_DIR/compare-python.txt (the README's results come from there, via
@@ -16,7 +16,7 @@ workers=${1:-$(nproc)}
 words=${WORDS:-500000 5000000}
 runs=${RUNS:-5}
 
-cargo build --quiet --release --features solutions --bins --example classic
+cargo build --quiet --release --features solutions --example classic
 out="$target/compare-python.txt"
 : >"$out"
 for n in $words; do

@@ -56,6 +56,9 @@
 //! again with `SHM_KATA_BENCH_PEER=1` (a fresh `exec`, not a `fork`: it shares nothing with
 //! the sender but the pipe and the segment's name).
 
+// The reference answers these benchmarks run; the benchmark is its own worker process.
+shm_kata::exercises!(create, attach, seal);
+
 mod common;
 
 use std::fs::File;
@@ -111,6 +114,7 @@ enum Request {
 }
 
 fn main() {
+    shm_kata::worker::serve_if_asked(&kata_code());
     if std::env::var_os(PEER_ENV).is_some() {
         peer::serve();
         return;
@@ -132,7 +136,7 @@ fn transfer(c: &mut Criterion, len: usize) {
     // Room for the worst case: a length prefix and five bytes per varint word.
     let mut encoded = vec![0u8; 10 + 5 * words.len()];
     let mut peer = Peer::start();
-    let memfd = shm_kata::seal::create("shm-kata-bench-transfer", len)
+    let memfd = crate::seal::create("shm-kata-bench-transfer", len)
         .unwrap_or_else(|e| panic!("could not create the benchmark memfd: {e}"));
     memfd
         .write_words(0, &words)
@@ -262,7 +266,7 @@ impl Peer {
             .socket
             .as_ref()
             .expect("a receiver started on a socket");
-        shm_kata::seal::send(socket, segment).expect("send the memfd");
+        crate::seal::send(socket, segment).expect("send the memfd");
         let mut sum = [0u8; 8];
         self.from
             .read_exact(&mut sum)
@@ -354,7 +358,7 @@ mod peer {
                 t if t == Request::Attach as u8 => {
                     let name = std::str::from_utf8(bytes).unwrap();
                     let segment =
-                        shm_kata::attach::attach(&bench_dir(), name).expect("receiver: attach");
+                        crate::attach::attach(&bench_dir(), name).expect("receiver: attach");
                     // SAFETY: the sender filled the segment before sending its name and
                     // writes it no more; it waits for our answer. Nobody writes these
                     // words while the slice lives.
@@ -369,7 +373,7 @@ mod peer {
                     if kept.as_ref().is_none_or(|s| s.name() != name) {
                         drop(kept.take()); // unmap the old one before mapping anew
                         kept = Some(
-                            shm_kata::attach::attach(&bench_dir(), name).expect("receiver: attach"),
+                            crate::attach::attach(&bench_dir(), name).expect("receiver: attach"),
                         );
                     }
                     // SAFETY: as above: the segment is only ever read after it was filled.
@@ -381,7 +385,7 @@ mod peer {
                         std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(fd))
                     });
                     let segment =
-                        shm_kata::seal::receive(socket).expect("receiver: receive the memfd");
+                        crate::seal::receive(socket).expect("receiver: receive the memfd");
                     // SAFETY: as above: the sender filled the memfd before the first
                     // hand-off and only reads it since; it waits for our answer.
                     sum_words(unsafe { segment.words() })

@@ -2,7 +2,7 @@
 //! `0, 1, 2, …`, transformed in place by W worker processes (`x → 2x + 1` if `x` is even,
 //! `2x` if odd), every word verified, the segment removed.
 //!
-//! `cargo build --release --features solutions --bins --example classic`, then
+//! `cargo build --release --features solutions --example classic`, then
 //! `target/release/examples/classic N W` (defaults: 500000 words, one worker per core).
 //! `benches/compare-python.sh` runs it beside `benches/classic.py`, the same job in Python,
 //! and both print the same `RESULT` line so the two can be compared.
@@ -19,10 +19,14 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use shm_kata::SegmentDir;
 use shm_kata::pages::{self, HUGE_PAGE, Policy};
-use shm_kata::{SegmentDir, create, transform, worker};
+
+// The exercises it runs (the answers with `--features solutions`); it is its own worker.
+shm_kata::exercises!(create, attach, partition, transform);
 
 fn main() -> ExitCode {
+    shm_kata::worker::serve_if_asked(&kata_code());
     let mut args = std::env::args().skip(1);
     let words: usize = args
         .next()
@@ -41,14 +45,6 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let workers: usize = workers.map_or(cores, |a| a.parse().expect("W: a worker count"));
-    if !worker::program().is_file() {
-        eprintln!(
-            "classic: the worker binary {} is missing: build it with \
-             `cargo build --release --features solutions --bins` first",
-            worker::program().display()
-        );
-        return ExitCode::FAILURE;
-    }
     match classic(words, workers) {
         Ok(times) => {
             let total: Duration = times.iter().sum();

@@ -96,6 +96,13 @@ pub enum Error {
         outcome: String,
     },
 
+    /// A worker was asked for a job whose exercise this program was not built with: each
+    /// program holds only the exercises named in its `shm_kata::exercises!` line.
+    #[error(
+        "this program was not built with exercise {exercise}: add it to the `shm_kata::exercises!(…)` line of the test (or program) that started this worker"
+    )]
+    NotBuiltWith { exercise: &'static str },
+
     /// Exercise 08: the descriptor that came over the socket is not a memfd: its file
     /// cannot carry seals (`fcntl(F_GET_SEALS)` says `EINVAL`), so nothing can stop its
     /// owner from shrinking it under a mapping.

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::Ordering::Relaxed;
 
+pub use crate::code::Code;
 use crate::error::{Error, Result};
 use crate::segment::SegmentDir;
 
@@ -365,17 +366,17 @@ impl Job {
         }
     }
 
-    /// A ready-to-spawn command that runs this job in the worker binary.
+    /// A ready-to-spawn command that runs this job in a worker process: this same program
+    /// started again, told the job through its environment (see [`crate::worker`]).
     pub fn command(&self) -> Command {
-        let mut command = Command::new(crate::worker::program());
-        command.args(self.to_args());
-        command
+        crate::worker::command(&self.to_args())
     }
 
-    /// Runs the job in *this* process: what the worker binary does after parsing its
-    /// arguments. It calls the exercise code (`attach`, `transform`), so an unfinished
-    /// exercise shows up here as its `todo!()` message.
-    pub fn execute(self) -> Result<()> {
+    /// Runs the job in *this* process: what a worker process does once it has read its
+    /// job. It calls the exercise code that `code` lists (`attach`, `transform`, …), so an
+    /// unfinished exercise shows up here as its `todo!()` message, and an exercise this
+    /// program was not built with as [`Error::NotBuiltWith`].
+    pub fn execute(self, code: &Code) -> Result<()> {
         match self {
             Job::Transform {
                 dir,
@@ -385,25 +386,26 @@ impl Job {
             } => {
                 inject_fault(start);
                 trace(start, end);
-                crate::transform::transform_range(&SegmentDir::at(dir), &name, start..end)
+                code.transform_range()?(&SegmentDir::at(dir), &name, start..end)
             }
             Job::Read { dir, name } => {
-                let segment = crate::attach::attach(&SegmentDir::at(dir), &name)?;
+                let segment = code.attach()?(&SegmentDir::at(dir), &name)?;
                 std::io::stdout()
                     .lock()
                     .write_all(&segment.read_bytes())
                     .map_err(|source| Error::Io { name, source })
             }
             Job::Fill { dir, name, seed } => {
-                let segment = crate::attach::attach(&SegmentDir::at(dir), &name)?;
+                let segment = code.attach()?(&SegmentDir::at(dir), &name)?;
                 segment.write_bytes(0, &pattern(seed, segment.len()))
             }
             Job::Create { dir, name, len } => {
                 nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
-                crate::create::create(&SegmentDir::at(dir), &name, len).map(drop)
+                code.create()?(&SegmentDir::at(dir), &name, len).map(drop)
             }
             Job::CreateRepeatedly { dir, name, len } => {
                 let dir = SegmentDir::at(dir);
+                let create = code.create()?;
                 let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
                 let waiter = {
                     let (stop, name) = (stop.clone(), name.clone());
@@ -414,13 +416,11 @@ impl Job {
                     })
                 };
                 while !stop.load(Relaxed) {
-                    drop(crate::create::create(&dir, &name, len));
+                    drop(create(&dir, &name, len));
                 }
                 waiter.join().unwrap_or(Ok(()))
             }
-            Job::Run { dir, name, workers } => {
-                crate::transform::run(&SegmentDir::at(dir), &name, workers)
-            }
+            Job::Run { dir, name, workers } => code.run()?(&SegmentDir::at(dir), &name, workers),
             Job::Count {
                 dir,
                 name,
@@ -429,16 +429,16 @@ impl Job {
                 together,
             } => {
                 let dir = SegmentDir::at(dir);
-                start_together(&dir, &name, together)?;
+                start_together(code, &dir, &name, together)?;
                 match with {
-                    Counting::Lock => crate::lock::add_locked(&dir, &name, times),
-                    Counting::Atomic => crate::lock::add_atomic(&dir, &name, times),
+                    Counting::Lock => code.add_locked()?(&dir, &name, times),
+                    Counting::Atomic => code.add_atomic()?(&dir, &name, times),
                 }
             }
             Job::HoldLock { dir, name } => {
                 let dir = SegmentDir::at(dir);
-                let segment = crate::attach::attach(&dir, &name)?;
-                let _guard = crate::lock::lock(&dir, &name)?;
+                let segment = code.attach()?(&dir, &name)?;
+                let _guard = code.lock()?(&dir, &name)?;
                 let counter = segment.atomics().first();
                 let value = counter.map(|c| c.load(Relaxed));
                 ready_then_wait_for_stdin_to_close(&name)?;
@@ -448,17 +448,15 @@ impl Job {
                 Ok(())
             }
             Job::Hold { dir, name } => {
-                let _segment = crate::attach::attach(&SegmentDir::at(dir), &name)?;
+                let _segment = code.attach()?(&SegmentDir::at(dir), &name)?;
                 ready_then_wait_for_stdin_to_close(&name)
             }
             Job::Own { dir, name, len } => {
-                let _owned =
-                    crate::cleanup::OwnedSegment::create(&SegmentDir::at(dir), &name, len)?;
+                let _owned = code.own()?(&SegmentDir::at(dir), &name, len)?;
                 ready_then_wait_for_stdin_to_close(&name)
             }
             Job::OwnAndPanic { dir, name, len } => {
-                let _owned =
-                    crate::cleanup::OwnedSegment::create(&SegmentDir::at(dir), &name, len)?;
+                let _owned = code.own()?(&SegmentDir::at(dir), &name, len)?;
                 panic!("a deliberate panic while owning segment {name:?}");
             }
             Job::SealSend {
@@ -466,8 +464,8 @@ impl Job {
                 label,
                 len,
                 seed,
-            } => seal::send(&label, len, seed, hold),
-            Job::SealReceive { hold, seed } => seal::receive(seed, hold),
+            } => seal::send(code, &label, len, seed, hold),
+            Job::SealReceive { hold, seed } => seal::receive(code, seed, hold),
             Job::RingSend {
                 dir,
                 name,
@@ -479,8 +477,14 @@ impl Job {
                 let lens = RingPlan::decode(&plan, &name)?;
                 let dir = SegmentDir::at(dir);
                 let mut sender = match capacity {
-                    0 => crate::ring::attach_sender(&dir, &name)?,
-                    _ => crate::ring::create(&dir, &name, capacity)?,
+                    0 => crate::ring_kit::attach_sender(&dir, &name, code.attach()?, code.ring()?)?,
+                    _ => crate::ring_kit::create(
+                        &dir,
+                        &name,
+                        capacity,
+                        code.create()?,
+                        code.ring()?,
+                    )?,
                 };
                 say_ready(&name)?;
                 for (index, len) in lens.into_iter().enumerate() {
@@ -499,7 +503,8 @@ impl Job {
                 then,
             } => {
                 let lens = RingPlan::decode(&plan, &name)?;
-                let mut receiver = crate::ring::attach(&SegmentDir::at(dir), &name)?;
+                let (dir, ring) = (SegmentDir::at(dir), code.ring()?);
+                let mut receiver = crate::ring_kit::attach(&dir, &name, code.attach()?, ring)?;
                 say_ready(&name)?;
                 let mut got = Vec::new();
                 for (index, len) in lens.into_iter().enumerate() {
@@ -532,11 +537,11 @@ impl Job {
 /// the other would otherwise often finish a short loop before the next one begins, and a
 /// missing lock would go unnoticed. It spins rather than sleeps, so that the workers are
 /// on a CPU, not waking up one by one, when the last one arrives.
-pub fn start_together(dir: &SegmentDir, name: &str, together: u32) -> Result<()> {
+pub fn start_together(code: &Code, dir: &SegmentDir, name: &str, together: u32) -> Result<()> {
     if together <= 1 {
         return Ok(());
     }
-    let segment = crate::attach::attach(dir, name)?;
+    let segment = code.attach()?(dir, name)?;
     let Some(arrived) = segment.atomics().get(1) else {
         return Err(Error::TooSmall {
             name: name.to_owned(),
@@ -699,7 +704,7 @@ mod seal {
     use std::os::fd::AsFd;
     use std::os::unix::net::UnixStream;
 
-    use super::{Job, pattern};
+    use super::{Code, Job, pattern};
     use crate::error::{Error, Result};
 
     /// The byte the receiver sends back once it has written.
@@ -764,14 +769,15 @@ mod seal {
         let _ = std::io::copy(socket, &mut std::io::sink());
     }
 
-    pub fn send(label: &str, len: usize, seed: u64, keep: bool) -> Result<()> {
+    pub fn send(code: &Code, label: &str, len: usize, seed: u64, keep: bool) -> Result<()> {
         let mut socket = socket()?;
-        let segment = crate::seal::create(label, len)?;
+        let seal = code.seal()?;
+        let segment = (seal.create)(label, len)?;
         segment.write_bytes(0, &pattern(seed, len))?;
         if std::env::var_os(super::SIGPIPE_ENV).is_some() {
             restore_sigpipe();
         }
-        crate::seal::send(&socket, &segment)?;
+        (seal.send)(&socket, &segment)?;
         say("sent");
         let mut answer = [0u8; 1];
         match socket.read(&mut answer) {
@@ -795,9 +801,9 @@ mod seal {
         Ok(())
     }
 
-    pub fn receive(seed: u64, keep: bool) -> Result<()> {
+    pub fn receive(code: &Code, seed: u64, keep: bool) -> Result<()> {
         let mut socket = socket()?;
-        let segment = crate::seal::receive(&socket)?;
+        let segment = (code.seal()?.receive)(&socket)?;
         let len = segment.len();
         say(&format!("received {len}"));
         let same = |segment: &crate::Segment| {

@@ -5,24 +5,29 @@
 //! price is that you own synchronization and cleanup. This crate is a kata that teaches
 //! exactly that, with real processes and real segments.
 //!
-//! The crate has two halves:
-//! * **the kit**, always compiled: [`SegmentDir`] and [`Segment`] (where segments live and
-//!   what a mapped one is), [`Error`], [`job`] and [`worker`] (start worker processes of
-//!   the crate's `shm-kata-worker` binary and wait for them), and [`liveness`] (how the
-//!   kernel tells whether a segment still has a live holder), and [`pages`] (2 MiB-aligned
-//!   mappings, and huge pages for the segments the kata creates);
-//! * **the exercises**, mounted at the crate root: [`create`], [`attach`], [`partition`],
-//!   [`transform`], [`lock`], [`cleanup`], [`ring`] (with its kit, [`ring_kit`]), [`seal`].
-//!   They come from `exercises/` (what a learner edits), or from
-//!   `solutions/` with `--features solutions`. Both trees have the same public API, so the
-//!   same tests, worker binary and runner work with either.
+//! This library is **the kit**, the floor the exercises stand on, and it holds no learner
+//! code: [`SegmentDir`] and [`Segment`] (where segments live and what a mapped one is),
+//! [`Error`], [`job`] and [`worker`] (start worker processes and wait for them),
+//! [`liveness`] (how the kernel tells whether a segment still has a live holder),
+//! [`pages`] (2 MiB-aligned mappings, and huge pages for the segments the kata creates)
+//! and [`ring_kit`] (the half of exercise 07's ring that is not the lesson).
+//!
+//! **The exercises** live in `exercises/` (what a learner edits) and `solutions/` (the
+//! reference answers, same public API). Each is compiled only into the programs that need
+//! it, through one line at the top of each (see [`mount`]):
+//! `shm_kata::exercises!(create, attach);` mounts `crate::create` and `crate::attach`,
+//! from `solutions/` with `--features solutions`. A typo in exercise 05 is then 05's state
+//! and nothing else's.
 //!
 //! [`runner`] is the `shm-kata` binary behind `cargo run`: progress, hints, watch, verify
-//! and the demo.
+//! and the demo; it builds and runs the exercises' tests with cargo, whatever state they
+//! are in.
 
+pub mod code;
 pub mod error;
 pub mod job;
 pub mod liveness;
+pub mod mount;
 pub mod pages;
 pub mod ring_kit;
 pub mod runner;
@@ -31,9 +36,3 @@ pub mod worker;
 
 pub use error::{Error, Result};
 pub use segment::{Segment, SegmentDir};
-
-#[cfg_attr(feature = "solutions", path = "../solutions/mod.rs")]
-#[cfg_attr(not(feature = "solutions"), path = "../exercises/mod.rs")]
-mod kata;
-
-pub use kata::{attach, cleanup, create, lock, partition, ring, seal, transform};

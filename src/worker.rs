@@ -8,21 +8,33 @@
 //!   read), and a worker that never ends blocks a plain `wait()` for good. Here every wait
 //!   has a deadline, and a killed or failed worker is an error, never a silent gap.
 
-use std::io::{BufRead, BufReader};
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStderr, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::code::Code;
 use crate::error::{Error, Result};
 use crate::job::Job;
-
-/// The file name of the crate's worker binary.
-pub const PROGRAM_NAME: &str = "shm-kata-worker";
 
 /// How long [`run_all`] lets workers run, unless [`set_timeout`] says otherwise, before it
 /// kills them and reports an error.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The environment variable that tells a program it was started as a worker: the number
+/// of the job's arguments, which follow in `SHM_KATA_JOB_1`, `SHM_KATA_JOB_2`, …
+pub const JOB_ENV: &str = "SHM_KATA_JOB";
+
+/// The test that a test program runs when it is started as a worker (made by
+/// [`crate::exercises!`]; ignored in a normal run).
+pub const ENTRY: &str = "shm_kata_worker";
+
+/// The line a worker writes first on its standard output. A test program's harness has
+/// already written its own header there ("running 1 test") when the worker starts: a
+/// parent reads what comes after this line ([`stdout_of`], [`output`]).
+pub const START: &str = "-- shm-kata-worker: the job's output starts after this line --";
 
 static PROGRAM: OnceLock<PathBuf> = OnceLock::new();
 static TIMEOUT: OnceLock<Duration> = OnceLock::new();
@@ -38,30 +50,135 @@ pub fn timeout() -> Duration {
     TIMEOUT.get().copied().unwrap_or(DEFAULT_TIMEOUT)
 }
 
-/// Tells the kit where the worker binary is. Tests call it with
-/// `env!("CARGO_BIN_EXE_shm-kata-worker")`; the first call wins.
+/// Makes workers run `path` instead of this program (the first call wins): for a test of
+/// the kit itself, with a stand-in.
 pub fn set_program(path: impl Into<PathBuf>) {
     let _ = PROGRAM.set(path.into());
 }
 
-/// The worker binary: the one given to [`set_program`], else `$SHM_KATA_WORKER`, else the
-/// `shm-kata-worker` next to the running executable (or one directory up, which is where
-/// cargo puts binaries relative to test executables in `target/*/deps/`).
+/// The program a worker runs: this one (see [`command`]), unless [`set_program`] said
+/// otherwise.
 pub fn program() -> PathBuf {
     if let Some(path) = PROGRAM.get() {
         return path.clone();
     }
-    if let Some(path) = std::env::var_os("SHM_KATA_WORKER") {
-        return path.into();
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"))
+}
+
+/// The command that starts a worker for a job with these arguments.
+///
+/// **A worker is this same program, started again.** Each exercise is compiled only into
+/// the programs that need it (a test of 04 holds 01–04, the demo 01–04, a test of 08 only
+/// 08), so there is no one worker binary that could hold everyone's code: a broken 05
+/// would stop 04's workers. Instead a program re-runs itself with the job in its
+/// environment ([`JOB_ENV`]), the technique of `rusty-fork` (which `proptest` uses for its
+/// `fork` option). A test program runs only its worker entry, [`ENTRY`] (the arguments
+/// after the program's name select it in libtest); a program with its own `main` (the
+/// demo) calls [`serve_if_asked`] first and never reads them. It is still a fresh process
+/// from `exec`, not a `fork()` of the parent: it shares nothing with the parent but what
+/// the job names, exactly like an unrelated program would.
+pub fn command(args: &[OsString]) -> Command {
+    let mut command = Command::new(program());
+    command.args([
+        "--exact",
+        ENTRY,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+        "-q",
+    ]);
+    command.env(JOB_ENV, args.len().to_string());
+    for (i, arg) in args.iter().enumerate() {
+        command.env(format!("{JOB_ENV}_{}", i + 1), arg);
     }
-    let file = format!("{PROGRAM_NAME}{}", std::env::consts::EXE_SUFFIX);
-    let exe = std::env::current_exe().unwrap_or_default();
-    exe.ancestors()
-        .skip(1)
-        .take(2)
-        .map(|dir| dir.join(&file))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| PathBuf::from(file))
+    command
+}
+
+/// The job's arguments, if this process was started as a worker.
+pub fn job_args() -> Option<Vec<OsString>> {
+    let count: usize = std::env::var(JOB_ENV).ok()?.parse().ok()?;
+    (1..=count)
+        .map(|i| std::env::var_os(format!("{JOB_ENV}_{i}")))
+        .collect()
+}
+
+/// In a worker process, parses the job from the environment, runs it with `code` and
+/// exits: 0 on success, 1 with the error on stderr. In any other process, returns.
+pub fn serve_if_asked(code: &Code) {
+    use clap::Parser;
+    let Some(args) = job_args() else { return };
+    /// One worker of the kata: attaches to a segment by name and does one job on it.
+    #[derive(clap::Parser)]
+    #[command(name = "shm-kata-worker")]
+    struct Args {
+        #[command(subcommand)]
+        job: Job,
+    }
+    // The harness's header is on stdout already, maybe: say where the job's output begins.
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{START}").and_then(|()| stdout.flush());
+    }
+    let program = std::iter::once(OsString::from("shm-kata-worker"));
+    let job = match Args::try_parse_from(program.chain(args)) {
+        Ok(args) => args.job,
+        Err(error) => {
+            eprintln!("shm-kata-worker: {error}");
+            std::process::exit(2);
+        }
+    };
+    let label = job.label();
+    match job.execute(code) {
+        Ok(()) => std::process::exit(0),
+        Err(error) => {
+            eprintln!("shm-kata-worker: {label}: {error}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// A worker's standard output, from after its [`START`] line.
+pub fn stdout_of(child: &mut Child) -> BufReader<ChildStdout> {
+    let stdout = child
+        .stdout
+        .take()
+        .expect("the worker's stdout must be piped (Stdio::piped())");
+    let mut reader = BufReader::new(stdout);
+    skip_to_start(&mut reader);
+    reader
+}
+
+/// Reads up to and including the [`START`] line (or to the end, if there is none).
+pub fn skip_to_start(reader: &mut impl BufRead) {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) if line.strip_suffix(b"\n") == Some(START.as_bytes()) => return,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Runs a worker's command to its end, like [`Command::output`], with its standard output
+/// from after the [`START`] line.
+pub fn output(command: &mut Command) -> std::io::Result<std::process::Output> {
+    let mut output = command.output()?;
+    strip_start(&mut output.stdout);
+    Ok(output)
+}
+
+/// Removes everything up to and including the [`START`] line from a worker's standard
+/// output, all read; leaves the output of any other program as it is.
+pub fn strip_start(stdout: &mut Vec<u8>) {
+    let marker = format!("{START}\n");
+    if let Some(at) = stdout
+        .windows(marker.len())
+        .position(|w| w == marker.as_bytes())
+    {
+        stdout.drain(..at + marker.len());
+    }
 }
 
 /// A started worker process and the job it runs.
@@ -70,8 +187,9 @@ pub struct Worker {
     index: usize,
     job: Job,
     child: Child,
-    /// Passes the worker's standard error on through this process's `eprint!`.
-    stderr: Option<std::thread::JoinHandle<()>>,
+    /// Pass the worker's standard output and error on through this process's `print!`
+    /// and `eprint!`.
+    forwards: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Worker {
@@ -107,7 +225,7 @@ impl Drop for Worker {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        if let Some(forward) = self.stderr.take() {
+        for forward in self.forwards.drain(..) {
             let _ = forward.join(); // the pipe has ended: the worker is gone
         }
     }
@@ -122,16 +240,18 @@ pub fn spawn(jobs: impl IntoIterator<Item = Job>) -> Result<Vec<Worker>> {
         let spawned = job
             .command()
             .stdin(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn();
         match spawned {
             Ok(mut child) => {
+                let stdout = child.stdout.take().map(forward_stdout);
                 let stderr = child.stderr.take().map(forward);
                 workers.push(Worker {
                     index,
                     job,
                     child,
-                    stderr,
+                    forwards: stdout.into_iter().chain(stderr).collect(),
                 })
             }
             Err(source) => {
@@ -159,6 +279,21 @@ fn forward(stderr: ChildStderr) -> std::thread::JoinHandle<()> {
         for line in BufReader::new(stderr).split(b'\n') {
             match line {
                 Ok(line) => eprintln!("{}", String::from_utf8_lossy(&line)),
+                Err(_) => break,
+            }
+        }
+    })
+}
+
+/// Copies a worker's standard output, from after its [`START`] line, to this process's,
+/// through `print!`, line by line (for the same reason as [`forward`]).
+fn forward_stdout(stdout: ChildStdout) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        skip_to_start(&mut reader);
+        for line in reader.split(b'\n') {
+            match line {
+                Ok(line) => println!("{}", String::from_utf8_lossy(&line)),
                 Err(_) => break,
             }
         }

@@ -75,8 +75,8 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, posix_fallocate};
 
 #[allow(unused_imports)]
-use crate::liveness;
-use crate::{Error, Segment, SegmentDir};
+use shm_kata::liveness;
+use shm_kata::{Error, Segment, SegmentDir};
 
 /// The longest file name Linux accepts (`NAME_MAX`).
 pub const MAX_NAME_LEN: usize = 255;

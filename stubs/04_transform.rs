@@ -32,12 +32,12 @@ use std::ops::Range;
 #[allow(unused_imports)] // you will need these
 use crate::attach::attach;
 #[allow(unused_imports)]
-use crate::job::Job;
-#[allow(unused_imports)]
 use crate::partition::partition;
 #[allow(unused_imports)]
-use crate::worker;
-use crate::{Error, SegmentDir};
+use shm_kata::job::Job;
+#[allow(unused_imports)]
+use shm_kata::worker;
+use shm_kata::{Error, SegmentDir};
 
 /// `2x + 1` if `x` is even, `2x` if it is odd, wrapping on overflow.
 pub fn transform(x: u32) -> u32 {

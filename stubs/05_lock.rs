@@ -73,7 +73,7 @@ use nix::fcntl::{Flock, FlockArg, OFlag};
 use crate::attach::attach;
 #[allow(unused_imports)]
 use crate::create::validate_name;
-use crate::{Error, SegmentDir};
+use shm_kata::{Error, SegmentDir};
 
 /// Proof that this process holds the lock of one segment. Dropping it releases the lock.
 #[derive(Debug)]

@@ -84,8 +84,8 @@ use nix::fcntl::OFlag;
 #[allow(unused_imports)]
 use crate::create::{create, validate_name};
 #[allow(unused_imports)]
-use crate::liveness;
-use crate::{Error, Segment, SegmentDir};
+use shm_kata::liveness;
+use shm_kata::{Error, Segment, SegmentDir};
 
 /// Removes the name `name` from `dir`. Mappings that are open stay valid: the memory is
 /// freed when the last one is dropped.

@@ -1,15 +1,18 @@
 //! Exercise 01 · create. Open `exercises/01_create.rs`; hint: `cargo run -- hint 1`.
 
+// The exercises these tests use: yours, or the answers with `--features solutions`.
+shm_kata::exercises!(create);
+
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 
+use crate::create::{create, validate_name};
 use common::{Scratch, WORKER_LIMIT, cases, run_bounded, use_this_builds_worker, wait_bounded};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use shm_kata::create::{create, validate_name};
 use shm_kata::job::Job;
 use shm_kata::liveness::{MARK, is_kata_segment, names_same_file};
 use shm_kata::{Error, Segment, SegmentDir};
@@ -616,7 +619,7 @@ fn a_failing_create_never_removes_a_segment_another_process_made_meanwhile() {
         .spawn()
         .expect("cannot start the racing worker");
     let mut ready = String::new();
-    let _ = BufReader::new(racer.stdout.take().unwrap()).read_line(&mut ready);
+    let _ = shm_kata::worker::stdout_of(&mut racer).read_line(&mut ready);
     let deadline = std::time::Instant::now() + WORKER_LIMIT;
     let (mut rounds, mut lost) = (0u32, 0u32);
     while rounds < RACER_ROUNDS && ready.trim() == "ready" {

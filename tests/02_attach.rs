@@ -1,14 +1,17 @@
 //! Exercise 02 · attach. Open `exercises/02_attach.rs`; hint: `cargo run -- hint 2`.
 //! (These tests create their segments with your `create` from 01.)
 
+// The exercises these tests use: yours, or the answers with `--features solutions`.
+shm_kata::exercises!(create, attach);
+
 mod common;
 
+use crate::attach::attach;
+use crate::create::create;
 use common::{Scratch, WORKER_LIMIT, process_cases, run_bounded, use_this_builds_worker};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use shm_kata::Error;
-use shm_kata::attach::attach;
-use shm_kata::create::create;
 use shm_kata::job::{Job, pattern};
 
 proptest! {

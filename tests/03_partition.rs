@@ -1,13 +1,16 @@
 //! Exercise 03 · partition. Open `exercises/03_partition.rs`; hint: `cargo run -- hint 3`.
 //! (Pure arithmetic: no files, no processes.)
 
+// The exercises these tests use: yours, or the answers with `--features solutions`.
+shm_kata::exercises!(partition);
+
 mod common;
 
 use std::ops::Range;
 
+use crate::partition::partition;
 use common::cases;
 use proptest::test_runner::{TestCaseError, TestRunner};
-use shm_kata::partition::partition;
 
 /// Every `len` up to this is checked with every `parts`, smallest first.
 const SMALL_LEN: usize = 200;

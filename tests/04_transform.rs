@@ -1,6 +1,9 @@
 //! Exercise 04 · transform. Open `exercises/04_transform.rs`; hint: `cargo run -- hint 4`.
 //! (These tests use your `create`, `attach` and `partition` from 01–03.)
 
+// The exercises these tests use: yours, or the answers with `--features solutions`.
+shm_kata::exercises!(create, attach, partition, transform);
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -8,15 +11,16 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use crate::create::create;
+use crate::partition::partition;
+use crate::transform::{run, transform, transform_range};
 use common::{
     Finished, Scratch, cases, expected_transform, process_cases, run_bounded,
     use_this_builds_worker, wait_bounded,
 };
 use proptest::prelude::*;
 use shm_kata::job::{BARRIER_ENV, FAULT_ENV, Job, TRACE_ENV};
-use shm_kata::partition::partition;
-use shm_kata::transform::{run, transform, transform_range};
-use shm_kata::{Error, Segment, SegmentDir, create::create};
+use shm_kata::{Error, Segment, SegmentDir};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

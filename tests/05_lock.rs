@@ -1,6 +1,9 @@
 //! Exercise 05 · lock. Open `exercises/05_lock.rs`; hint: `cargo run -- hint 5`.
 //! (These tests use your `create` and `attach` from 01–02.)
 
+// The exercises these tests use: yours, or the answers with `--features solutions`.
+shm_kata::exercises!(create, attach, lock);
+
 mod common;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -8,14 +11,14 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::attach::attach;
+use crate::create::create;
+use crate::lock::{LockGuard, add_atomic, add_locked, lock, try_lock};
 use common::{
     Ready, Scratch, one_at_a_time, process_cases, start_until_ready, use_this_builds_worker, within,
 };
 use proptest::prelude::*;
-use shm_kata::attach::attach;
-use shm_kata::create::create;
 use shm_kata::job::{Counting, Job};
-use shm_kata::lock::{LockGuard, add_atomic, add_locked, lock, try_lock};
 use shm_kata::{Error, Segment, SegmentDir, worker};
 
 /// How long any worker, lock or process may take before the test calls it a hang.

@@ -1,21 +1,23 @@
 //! Exercise 06 · cleanup. Open `exercises/06_cleanup.rs`; hint: `cargo run -- hint 6`.
 //! (These tests use your `create`, `attach` and `lock` from 01, 02 and 05.)
 
+// The exercises these tests use: yours, or the answers with `--features solutions`.
+shm_kata::exercises!(create, attach, cleanup);
+
 mod common;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::attach::attach;
+use crate::cleanup::{OwnedSegment, sweep, unlink};
+use crate::create::create;
 use common::{
     Ready, Scratch, cases, one_at_a_time, process_cases, run_bounded, start_until_ready,
     use_this_builds_worker, within,
 };
 use proptest::prelude::*;
-use shm_kata::attach::attach;
-use shm_kata::cleanup::{OwnedSegment, sweep, unlink};
-use shm_kata::create::create;
 use shm_kata::job::{Job, pattern};
-use shm_kata::lock::lock;
 use shm_kata::{Error, Segment, SegmentDir};
 
 /// How long any worker or call may take before the test calls it a hang.
@@ -114,30 +116,13 @@ fn hiding_panics<T>(expected: &'static str, f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Takes exercise 05's lock on `name`, bounded; an unsolved 05 fails the test saying so,
-/// instead of with 05's `todo!()`.
-fn lock_of_05(dir: &SegmentDir, name: &str) -> shm_kata::lock::LockGuard {
-    let (dir, name) = (dir.clone(), name.to_owned());
-    let taken = hiding_panics("05 lock:", || {
-        std::panic::catch_unwind(|| within(LIMIT, "lock (exercise 05)", move || lock(&dir, &name)))
-    });
-    match taken {
-        Ok(result) => result.expect("lock (exercise 05) of a free segment should succeed"),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            if message.contains("05 lock:") {
-                panic!(
-                    "this test uses exercise 05's lock: finish 05 first \
-                     (`cargo test --test 05_lock`); it said: {message}"
-                );
-            }
-            std::panic::resume_unwind(panic)
-        }
-    }
+/// An exclusive `flock` on `name`, on an open of its own: what exercise 05's lock takes
+/// (taken here directly, so that 06 builds on no other exercise than 01 and 02).
+fn flock_of(dir: &SegmentDir, name: &str) -> nix::fcntl::Flock<std::fs::File> {
+    let file = std::fs::File::open(dir.join(name)).expect("open the segment to lock it");
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, errno)| errno)
+        .expect("flock of a segment nobody has locked")
 }
 
 fn worker(job: fn(PathBuf, String) -> Job, dir: &SegmentDir, name: &str) -> Ready {
@@ -151,10 +136,6 @@ fn holder(dir: PathBuf, name: String) -> Job {
 
 fn owner(dir: PathBuf, name: String) -> Job {
     Job::Own { dir, name, len: 64 }
-}
-
-fn lock_holder(dir: PathBuf, name: String) -> Job {
-    Job::HoldLock { dir, name }
 }
 
 /// Unlinking removes the name at once.
@@ -430,18 +411,16 @@ fn sweep_never_removes_a_segment_this_process_holds() {
 
 /// Creates a dead segment `name`, starts a worker that holds it with `job`, and checks
 /// that sweep keeps it while the worker lives and removes it once the worker is killed.
-/// `uses_05`: the worker takes exercise 05's lock, so check first that 05 is done.
+/// `locked`: the segment is also `flock`ed (as 05's lock does) for the whole test.
 fn swept_only_after_its_worker_is_killed(
     job: fn(PathBuf, String) -> Job,
     what: &str,
-    uses_05: bool,
+    locked: bool,
 ) {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     drop(create(&scratch.dir, "held", 8).expect("create (exercise 01) should succeed"));
-    if uses_05 {
-        drop(lock_of_05(&scratch.dir, "held"));
-    }
+    let _lock = locked.then(|| flock_of(&scratch.dir, "held"));
     let holder = worker(job, &scratch.dir, "held");
     assert!(
         sweep_now(&scratch.dir).is_empty(),
@@ -464,11 +443,12 @@ fn sweep_never_removes_a_segment_a_live_worker_holds() {
 }
 
 /// The lesson's lock (05, `flock`) and the kit's liveness (open-file-description locks)
-/// never see each other. A worker that holds the segment *and* its lock keeps it alive,
-/// and sweep does not wait for that lock; once the worker is killed, the segment is swept.
+/// never see each other. A worker that holds a segment that is also locked keeps it
+/// alive, and sweep does not wait for that lock; once the worker is killed, the segment is
+/// swept, locked or not.
 #[test]
-fn a_lock_holder_keeps_its_segment_and_sweep_does_not_wait_for_the_lock() {
-    swept_only_after_its_worker_is_killed(lock_holder, "holds and has locked", true);
+fn a_locked_segment_is_kept_while_held_and_sweep_does_not_wait_for_the_lock() {
+    swept_only_after_its_worker_is_killed(holder, "holds (while it is flocked)", true);
 }
 
 /// Only a `Segment` is a holder. The lesson's lock is taken on an open of its own, which
@@ -479,7 +459,7 @@ fn a_lock_alone_does_not_keep_a_segment_alive() {
     let _serial = one_at_a_time();
     let scratch = Scratch::new();
     drop(create(&scratch.dir, "bare", 8).expect("create (exercise 01) should succeed"));
-    let guard = lock_of_05(&scratch.dir, "bare");
+    let guard = flock_of(&scratch.dir, "bare");
     assert_eq!(
         sweep_now(&scratch.dir),
         ["bare"],

@@ -8,20 +8,21 @@
 //! In the order you meet them: the header (`check_header`), then `push` and `pop` in this
 //! process alone, then under loom, and last with other processes.
 
+// The exercises these tests use: yours, or the answers with `--features solutions`.
+shm_kata::exercises!(create, attach, ring);
+
 mod common;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::ring::{HEADER_LEN, LEN_PREFIX, Receiver, RingIndex, RingMemory, Sender, pop, push};
 use common::{
     Scratch, one_at_a_time, process_cases, start_until_ready, use_this_builds_worker, within,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use shm_kata::job::{Job, RingPlan, Then, first_difference, ring_message};
-use shm_kata::ring::{
-    self, HEADER_LEN, LEN_PREFIX, Receiver, RingIndex, RingMemory, Sender, pop, push,
-};
 use shm_kata::ring_kit::check_span;
 use shm_kata::{Error, SegmentDir};
 
@@ -73,7 +74,7 @@ fn new_ring(dir: &SegmentDir, name: &str, capacity: usize) -> (Sender, Receiver)
 
 /// Overwrites bytes of a ring's segment from outside, as a buggy or hostile peer would.
 fn poke(dir: &SegmentDir, name: &str, at: usize, bytes: &[u8]) {
-    let segment = shm_kata::attach::attach(dir, name).expect("attach (exercise 02)");
+    let segment = crate::attach::attach(dir, name).expect("attach (exercise 02)");
     segment.write_bytes(at, bytes).expect("inside the segment");
 }
 
@@ -122,7 +123,7 @@ fn ring_and_lens() -> impl Strategy<Value = (usize, Vec<usize>, u64)> {
 #[test]
 fn attaching_to_something_that_is_not_a_ring_is_an_error() {
     let scratch = Scratch::new();
-    let segment = shm_kata::create::create(&scratch.dir, "plain", 4096).expect("create (01)");
+    let segment = crate::create::create(&scratch.dir, "plain", 4096).expect("create (01)");
     segment.write_bytes(0, b"PNG\r\n\x1a\n.").unwrap();
     let result = ring::attach(&scratch.dir, "plain");
     assert!(
@@ -196,8 +197,8 @@ fn a_ring_too_small_for_one_record_is_an_error() {
     let scratch = Scratch::new();
     for capacity in [0, LEN_PREFIX] {
         let name = format!("tiny{capacity}");
-        let segment = shm_kata::create::create(&scratch.dir, &name, HEADER_LEN + capacity)
-            .expect("create (01)");
+        let segment =
+            crate::create::create(&scratch.dir, &name, HEADER_LEN + capacity).expect("create (01)");
         // The header as `create` writes it, but for a capacity `create` refuses.
         segment
             .write_bytes(CAPACITY_AT, &(capacity as u64).to_le_bytes())
@@ -258,7 +259,7 @@ fn a_record_starts_with_its_length_as_a_little_endian_u32() {
         matches!(sent, Ok(true)),
         "a 258-byte message fits an empty ring of 300 bytes, but try_send said {sent:?}"
     );
-    let segment = shm_kata::attach::attach(&scratch.dir, "layout").expect("attach (exercise 02)");
+    let segment = crate::attach::attach(&scratch.dir, "layout").expect("attach (exercise 02)");
     let bytes = segment.read_bytes();
     let data = &bytes[HEADER_LEN..];
     assert_eq!(

@@ -8,10 +8,13 @@
 //! Unix socket pair this test makes: the descriptor travels from one process to the other
 //! through the kernel, and no name is involved anywhere, not even for the socket.
 
+// The exercises these tests use: yours, or the answers with `--features solutions`.
+shm_kata::exercises!(seal);
+
 mod common;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, IoSlice, Read, Write};
+use std::io::{BufRead, IoSlice, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
@@ -19,6 +22,7 @@ use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use crate::seal::{SEALS, check, create, receive, send};
 use common::{Scratch, process_cases, use_this_builds_worker};
 use nix::fcntl::{FcntlArg, FdFlag, SealFlag, fcntl};
 use nix::sys::memfd::{MFdFlags, memfd_create};
@@ -26,7 +30,6 @@ use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use shm_kata::job::Job;
-use shm_kata::seal::{SEALS, check, create, receive, send};
 use shm_kata::{Error, Segment};
 
 /// How long a worker may take to say its next line before the test calls it hung.
@@ -631,7 +634,7 @@ impl Peer {
             .env("TMPDIR", scratch.dir.path())
             .spawn()
             .unwrap_or_else(|e| panic!("could not start {what}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
+        let stdout = shm_kata::worker::stdout_of(&mut child);
         let mut err = child.stderr.take().expect("piped stderr");
         let stderr = std::thread::spawn(move || {
             let mut s = String::new();
@@ -640,7 +643,7 @@ impl Peer {
         });
         let (tell, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
+            for line in stdout.lines() {
                 let Ok(line) = line else { break };
                 if tell.send(line).is_err() {
                     break;
@@ -959,17 +962,19 @@ fn after_a_sigkill_nothing_is_left_to_clean_unlike_a_named_segment() {
         scratch.names()
     );
 
-    // The contrast: a named segment, made by a worker with your `create` (01), is still
-    // there after its creator is gone, however it ended.
-    let named = Job::Create {
-        dir: scratch.dir.path().to_owned(),
-        name: "named".into(),
-        len: 64 << 10,
-    };
-    let creator = common::run_bounded(named.command(), LIMIT, "the creating worker");
+    // The contrast: a named file in the segment directory, made by a process that is then
+    // SIGKILLed, is still there after its creator is gone.
+    let named = scratch.dir.join("named");
+    let mut creator = std::process::Command::new("sh");
+    creator
+        .args(["-c", ": > \"$1\" && kill -KILL $$", "sh"])
+        .arg(&named);
+    let creator = common::run_bounded(creator, LIMIT, "the creating process");
     assert!(
-        creator.status.success(),
-        "the worker could not create a named segment with create (exercise 01):\n{}",
+        named.exists(),
+        "the process that should have made {} before its SIGKILL did not ({:?}):\n{}",
+        named.display(),
+        creator.status,
         creator.stderr
     );
     assert_eq!(

@@ -6,6 +6,9 @@
 //! killed run of these tests leaves there, the next run's scratch sweep removes. Nothing
 //! here is made in `/dev/shm` or `/tmp`.
 
+// No exercise: these tests hold whatever state the exercises are in.
+shm_kata::exercises!();
+
 mod common;
 
 use std::fs::{File, OpenOptions};

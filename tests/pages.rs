@@ -4,6 +4,9 @@
 //! made here with the kit's own constructors), so these tests hold whatever state the
 //! exercises are in.
 
+// The exercises these tests use: yours, or the answers with `--features solutions`.
+shm_kata::exercises!(create, attach);
+
 mod common;
 
 use std::fs::{File, OpenOptions};

@@ -55,7 +55,7 @@ impl ShmScratch {
         };
         let name = format!("shm-kata-bench-{what}{small}-{}", std::process::id());
         pages::set_policy(policy);
-        let created = shm_kata::create::create(&dir, &name, len);
+        let created = crate::create::create(&dir, &name, len);
         pages::set_policy(Policy::Huge);
         let mut segment =
             created.unwrap_or_else(|e| panic!("could not create the benchmark segment: {e}"));

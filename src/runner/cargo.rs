@@ -114,10 +114,11 @@ impl Cargo {
             .unwrap_or_else(|| self.root.join("target"))
     }
 
-    /// Builds (without running) the given test targets and everything they need.
+    /// Builds (without running) the given test targets and everything they need, each as
+    /// far as it goes (`--keep-going`: a target that does not compile stops only itself).
     /// Diagnostics come one per line (`--message-format short`).
     pub fn build_tests<'a>(&self, tree: Tree, tests: impl IntoIterator<Item = &'a str>) -> Output {
-        let mut args: Vec<OsString> = vec!["test".into(), "--no-run".into()];
+        let mut args: Vec<OsString> = vec!["build".into(), "--keep-going".into()];
         args.extend(["--message-format", "short"].map(OsString::from));
         for test in tests {
             args.extend(["--test", test].map(OsString::from));
@@ -135,17 +136,22 @@ impl Cargo {
         self.run(&args, Some(test_timeout()))
     }
 
-    /// `cargo build --bin shm-kata-worker` in the runner's own profile (`release`) and
-    /// `tree`, so the demo never starts a stale worker left by another build.
-    pub fn build_worker(&self, tree: Tree, release: bool) -> Output {
-        let mut args: Vec<OsString> = ["build", "--quiet", "--bin", crate::worker::PROGRAM_NAME]
+    /// `cargo build --example <name>` in the runner's own profile (`release`) and `tree`;
+    /// the program's path, or what cargo said.
+    pub fn build_example(&self, name: &str, tree: Tree, release: bool) -> Result<PathBuf, Output> {
+        let mut args: Vec<OsString> = ["build", "--quiet", "--example", name]
             .map(OsString::from)
             .into();
         if release {
             args.push("--release".into());
         }
         args.extend(tree.cargo_args().iter().map(OsString::from));
-        self.run(&args, None)
+        let output = self.run(&args, None);
+        if !output.success {
+            return Err(output);
+        }
+        let profile = if release { "release" } else { "debug" };
+        Ok(self.target_dir().join(profile).join("examples").join(name))
     }
 
     fn run(&self, args: &[OsString], timeout: Option<Duration>) -> Output {

@@ -1,39 +1,76 @@
 //! Checking exercises: build every exercise's tests once, then run them one by one.
 //!
-//! Building all test targets in one `cargo test --no-run` lets cargo compile them in
-//! parallel, and turns a learner's compile error into one clear message instead of one
-//! per exercise.
+//! Each exercise's test target holds only the exercises it names in its
+//! `shm_kata::exercises!(…)` line, and they are built in one `cargo build --keep-going`:
+//! cargo compiles them in parallel, and an exercise that does not compile stops only the
+//! targets that hold it. Its first error, read from cargo's JSON messages, is that
+//! exercise's state; every other exercise keeps its own.
+//!
+//! An exercise whose files have not changed since its last run keeps the result it had
+//! ([`super::remembered`]), so the overview answers at once however far the learner is.
 
-use super::cargo::{Cargo, Tree};
+use std::collections::BTreeMap;
+
+use super::cargo::{Cargo, Output, Tree};
 use super::exercises::{Exercise, Kata};
 use super::outcome::{self, Failure, Outcome};
 use super::progress::Spinner;
+use super::remembered::Remembered;
 
-/// Checks every exercise, in order, against `tree`.
-pub fn all(kata: &Kata, tree: Tree) -> Vec<Outcome> {
-    let spinner = Spinner::start(building_message(kata));
-    let cargo = Cargo::new(&kata.root);
-    if let Some(error) = build(kata, &cargo, tree, &kata.exercises) {
-        return kata.exercises.iter().map(|_| error.clone()).collect();
+/// Checks every exercise, in order, against `tree`; with `fresh`, forgets every
+/// remembered result first.
+pub fn all(kata: &Kata, tree: Tree, fresh: bool) -> Vec<Outcome> {
+    let mut remembered = Remembered::load(kata, tree, fresh);
+    let stale: Vec<Exercise> = kata
+        .exercises
+        .iter()
+        .filter(|e| remembered.get(e).is_none())
+        .cloned()
+        .collect();
+    if !stale.is_empty() {
+        let spinner = Spinner::start(building_message(kata));
+        let cargo = Cargo::new(&kata.root);
+        let mut errors = build(kata, &cargo, tree, &stale);
+        for exercise in &stale {
+            let outcome = match errors.remove(&exercise.test) {
+                Some(error) => error,
+                None => {
+                    spinner.say(format!("running the tests of {}", exercise.title()));
+                    test(kata, &cargo, tree, exercise)
+                }
+            };
+            remembered.set(exercise, outcome);
+        }
+        drop(spinner);
+        remembered.save();
     }
     kata.exercises
         .iter()
-        .map(|exercise| {
-            spinner.say(format!("running the tests of {}", exercise.title()));
-            test(kata, &cargo, tree, exercise)
+        .map(|e| {
+            remembered
+                .get(e)
+                .cloned()
+                .expect("every exercise was checked")
         })
         .collect()
 }
 
-/// Checks one exercise against `tree`.
+/// Checks one exercise against `tree` (always afresh: `watch` runs it after a save).
 pub fn one(kata: &Kata, tree: Tree, exercise: &Exercise) -> Outcome {
     let spinner = Spinner::start(format!("building the tests of {}", exercise.title()));
     let cargo = Cargo::new(&kata.root);
-    if let Some(error) = build(kata, &cargo, tree, std::slice::from_ref(exercise)) {
-        return error;
-    }
-    spinner.say(format!("running the tests of {}", exercise.title()));
-    test(kata, &cargo, tree, exercise)
+    let outcome =
+        match build(kata, &cargo, tree, std::slice::from_ref(exercise)).remove(&exercise.test) {
+            Some(error) => error,
+            None => {
+                spinner.say(format!("running the tests of {}", exercise.title()));
+                test(kata, &cargo, tree, exercise)
+            }
+        };
+    let mut remembered = Remembered::load(kata, tree, false);
+    remembered.set(exercise, outcome.clone());
+    remembered.save();
+    outcome
 }
 
 fn building_message(kata: &Kata) -> String {
@@ -47,20 +84,128 @@ fn building_message(kata: &Kata) -> String {
     }
 }
 
-/// Builds the tests of `exercises`; `Some(outcome)` if that failed.
-fn build(kata: &Kata, cargo: &Cargo, tree: Tree, exercises: &[Exercise]) -> Option<Outcome> {
-    let present: Vec<&str> = exercises
+/// Builds the tests of `exercises`: the ones that do not compile, with their outcome.
+fn build(
+    kata: &Kata,
+    cargo: &Cargo,
+    tree: Tree,
+    exercises: &[Exercise],
+) -> BTreeMap<String, Outcome> {
+    let present: Vec<&Exercise> = exercises
         .iter()
         .filter(|e| kata.root.join(e.test_file()).is_file())
-        .map(|e| e.test.as_str())
         .collect();
     if present.is_empty() {
-        return None;
+        return BTreeMap::new();
     }
-    let built = cargo.build_tests(tree, present);
-    (!built.success).then(|| Outcome::DoesNotCompile {
-        message: outcome::first_compile_error(&built.stderr),
+    let built = cargo.build_tests(tree, present.iter().map(|e| e.test.as_str()));
+    if built.success {
+        return BTreeMap::new();
+    }
+    let errors = compile_errors(kata, &built);
+    present
+        .iter()
+        .map(|exercise| {
+            let message = match errors.get(exercise.test.as_str()) {
+                Some(message) => in_which_exercise(kata, exercise, message),
+                // Not its own target: something every target needs (the kit, Cargo.toml).
+                None => errors
+                    .get("")
+                    .cloned()
+                    .unwrap_or_else(|| outcome::first_compile_error(&built.stderr)),
+            };
+            (exercise.test.clone(), Outcome::DoesNotCompile { message })
+        })
+        .filter(|(test, _)| errors.contains_key(test.as_str()) || errors.contains_key(""))
+        .collect()
+}
+
+/// The first compile error of each test target that failed, `file:line:column: error:
+/// message`, from a `--message-format short` build; a failure outside the test targets
+/// (the kit, a build script) under `""`.
+///
+/// cargo names each target that failed (`could not compile `shm-kata` (test "05_lock")`),
+/// but not which target an error line came from: a target's error is the first one in a
+/// file it is built from (its test file, the shared helpers, the exercises its
+/// `shm_kata::exercises!` line names).
+pub fn compile_errors(kata: &Kata, built: &Output) -> BTreeMap<String, String> {
+    let lines: Vec<(String, &str)> = built
+        .stderr
+        .lines()
+        .filter(|line| line.contains(": error") && !line.starts_with("error: could not compile"))
+        .map(|line| (tidy_path(line), line))
+        .collect();
+    let mut errors = BTreeMap::new();
+    for failed in built.stderr.lines().filter_map(failed_target) {
+        let (name, files) = match failed {
+            Failed::Test(name) => {
+                let source =
+                    std::fs::read_to_string(kata.root.join("tests").join(format!("{name}.rs")))
+                        .unwrap_or_default();
+                let mut files = vec![format!("tests/{name}.rs:"), "tests/common/".to_owned()];
+                for mounted in super::remembered::mounted(&source) {
+                    if let Some(e) = kata.exercises.iter().find(|e| e.name == mounted) {
+                        files.push(format!("{}:", e.file.display()));
+                        files.push(format!("{}:", e.solution_file().display()));
+                    }
+                }
+                (name, files)
+            }
+            Failed::Other => (String::new(), Vec::new()),
+        };
+        let first = lines
+            .iter()
+            .find(|(line, _)| files.is_empty() || files.iter().any(|f| line.starts_with(f)))
+            .map(|(line, _)| line.clone())
+            .unwrap_or_else(|| outcome::first_compile_error(&built.stderr));
+        errors.entry(name).or_insert(first);
+    }
+    if errors.is_empty() {
+        errors.insert(String::new(), outcome::first_compile_error(&built.stderr));
+    }
+    errors
+}
+
+enum Failed {
+    Test(String),
+    Other,
+}
+
+/// `error: could not compile `shm-kata` (test "05_lock") due to 1 previous error` → the
+/// test target that failed.
+fn failed_target(line: &str) -> Option<Failed> {
+    let rest = line.strip_prefix("error: could not compile `")?;
+    Some(match rest.split_once("(test \"") {
+        Some((_, name)) => Failed::Test(name.split('"').next().unwrap_or_default().to_owned()),
+        None => Failed::Other,
     })
+}
+
+/// `tests/../exercises/05_lock.rs` → `exercises/05_lock.rs`: the path as the learner
+/// opens it.
+fn tidy_path(path: &str) -> String {
+    for prefix in ["tests/../", "examples/../", "benches/../"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            return rest.to_owned();
+        }
+    }
+    path.to_owned()
+}
+
+/// An error in another exercise's file says so first: 04 does not compile because 02,
+/// which it builds on, does not.
+fn in_which_exercise(kata: &Kata, exercise: &Exercise, message: &str) -> String {
+    let other = kata.exercises.iter().find(|other| {
+        other.test != exercise.test && message.starts_with(&format!("{}:", other.file.display()))
+    });
+    match other {
+        Some(other) => format!(
+            "(in {}, which {} builds on) {message}",
+            other.title(),
+            exercise.title()
+        ),
+        None => message.to_owned(),
+    }
 }
 
 fn test(kata: &Kata, cargo: &Cargo, tree: Tree, exercise: &Exercise) -> Outcome {

@@ -27,6 +27,11 @@ pub struct Cli {
     /// with, so `cargo run --features solutions` checks the solutions).
     #[arg(long, global = true, hide = true, value_enum)]
     pub tree: Option<Tree>,
+
+    /// Run every exercise's tests again, even those whose files have not changed since
+    /// their last run (which otherwise keep their remembered result).
+    #[arg(long, global = true)]
+    pub fresh: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,20 +68,13 @@ pub enum Command {
         shm_dir: PathBuf,
     },
     /// The classic program: fill a segment with 0..N, transform it with W worker processes,
-    /// verify every word, time it.
+    /// verify every word, time it (`--len N`, `--workers W`, `--pages huge|4k`; `demo --help`
+    /// for all).
+    #[command(disable_help_flag = true)]
     Demo {
-        /// Words in the segment.
-        #[arg(long, default_value_t = super::demo::DEFAULT_LEN)]
-        len: usize,
-        /// Worker processes (default: the number of cores).
-        #[arg(long)]
-        workers: Option<usize>,
-        /// The segment directory (default: /dev/shm): the tests give their own.
-        #[arg(long, hide = true)]
-        dir: Option<PathBuf>,
-        /// The segment's pages: `huge` (2 MiB, collapsed where the kernel allows) or `4k`.
-        #[arg(long, value_enum, default_value = "huge")]
-        pages: crate::pages::Policy,
+        /// Passed on to the demo program (`examples/demo.rs`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
     },
 }
 
@@ -102,7 +100,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     Ok(match &cli.command {
         None => {
             super::demo::report_dead_demos(&crate::SegmentDir::system());
-            super::overview::show(&kata()?, tree);
+            super::overview::show(&kata()?, tree, cli.fresh);
             ExitCode::SUCCESS
         }
         Some(Command::Hint { exercise, level }) => {
@@ -110,7 +108,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             ExitCode::SUCCESS
         }
         Some(Command::List) => {
-            super::overview::list(&kata()?, tree);
+            super::overview::list(&kata()?, tree, cli.fresh);
             ExitCode::SUCCESS
         }
         Some(Command::Watch { exercise, manual }) => {
@@ -130,12 +128,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             ExitCode::SUCCESS
         }
         Some(Command::Verify { shm_dir }) => super::verify::run(&kata()?, shm_dir),
-        // The demo needs no exercise list: it runs whatever code is compiled in.
-        Some(Command::Demo {
-            len,
-            workers,
-            dir,
-            pages,
-        }) => super::demo::run(*len, *workers, dir.as_deref(), *pages),
+        // The demo runs in its own program, built with exercises 01-04.
+        Some(Command::Demo { args }) => super::demo::launch(args)?,
     })
 }

@@ -1,5 +1,9 @@
-//! `cargo run --release -- demo`: the article's program, end to end, with whatever code is
-//! compiled in (your exercises, or the answers with `--features solutions`).
+//! `cargo run --release -- demo`: the article's program, end to end, with your exercises
+//! 01–04 (or the answers, with `--features solutions`).
+//!
+//! The runner holds no learner code: `demo` builds and runs `examples/demo.rs` with cargo
+//! ([`launch`]), a program that mounts 01–04 (`shm_kata::exercises!`) and calls [`main`]
+//! here, so a broken 05 never stops the demo, and a broken 03 stops only the demo.
 //!
 //! Create a segment of N words in `/dev/shm`, fill it with `0..N`, let W worker processes
 //! transform it in place (`transform::run`), check every word, remove the segment, and
@@ -32,8 +36,9 @@ use anstream::{eprintln, println};
 
 use super::cargo::{Cargo, Tree};
 use super::style::{BAD, CODE, DIM, GOOD, TITLE, paint};
+use crate::code::Code;
 use crate::pages::{Pages, Policy};
-use crate::{Error, Segment, SegmentDir, attach, create, liveness, partition, transform};
+use crate::{Error, Segment, SegmentDir, liveness};
 
 /// The default number of words: 20 MB, enough to time, small enough for any machine.
 pub const DEFAULT_LEN: usize = 5_000_000;
@@ -64,7 +69,13 @@ pub const LEFT_BY_KATA_PROGRAMS: [&str; 4] = [
 ///
 /// `pages` is what the segment is asked to live on: 2 MiB pages (where the kernel allows),
 /// or 4 KiB pages, to compare the two on the same machine.
-pub fn run(len: usize, workers: Option<usize>, dir: Option<&Path>, pages: Policy) -> ExitCode {
+pub fn run(
+    code: &Code,
+    len: usize,
+    workers: Option<usize>,
+    dir: Option<&Path>,
+    pages: Policy,
+) -> ExitCode {
     let workers = workers.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(usize::from)
@@ -72,7 +83,7 @@ pub fn run(len: usize, workers: Option<usize>, dir: Option<&Path>, pages: Policy
     });
     let dir = dir.map_or_else(SegmentDir::system, SegmentDir::at);
     crate::pages::set_policy(pages);
-    match demo(&dir, len, workers) {
+    match demo(code, &dir, len, workers) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("{} {message}", paint(BAD, "demo:"));
@@ -81,7 +92,7 @@ pub fn run(len: usize, workers: Option<usize>, dir: Option<&Path>, pages: Policy
     }
 }
 
-fn demo(dir: &SegmentDir, len: usize, workers: usize) -> Result<(), String> {
+fn demo(code: &Code, dir: &SegmentDir, len: usize, workers: usize) -> Result<(), String> {
     if len == 0 || len > MAX_BYTES / 4 {
         return Err(format!(
             "--len must be between 1 and {} words ({} MiB), not {len}",
@@ -92,10 +103,9 @@ fn demo(dir: &SegmentDir, len: usize, workers: usize) -> Result<(), String> {
     if workers == 0 {
         return Err("--workers must be at least 1".into());
     }
-    build_workers()?;
     report_dead_demos(dir);
     let name = unique_name();
-    let code = match Tree::compiled_in() {
+    let running = match Tree::compiled_in() {
         Tree::Solutions => "the solutions (--features solutions)",
         Tree::Exercises => "your code in exercises/",
     };
@@ -106,12 +116,13 @@ fn demo(dir: &SegmentDir, len: usize, workers: usize) -> Result<(), String> {
         (len * 4) as f64 / 1e6,
         dir.join(&name).display(),
         if workers == 1 { "process" } else { "processes" },
+        code = running,
     );
-    attempt(|| rehearse(dir, &format!("{name}-check")))?;
+    attempt(|| rehearse(code, dir, &format!("{name}-check")))?;
 
     let total = Instant::now();
     let started = Instant::now();
-    let segment = attempt(|| create::create(dir, &name, len * 4))?;
+    let segment = attempt(|| code.create()?(dir, &name, len * 4))?;
     // Armed only now: a create that failed (say, the name was taken) made nothing of ours.
     let remove = Remove::on_exit(&segment);
     // Atomic stores: safe even if another process attached to the name meanwhile, and
@@ -123,7 +134,7 @@ fn demo(dir: &SegmentDir, len: usize, workers: usize) -> Result<(), String> {
     row("create + fill", filled, &pages_note(&segment));
 
     let started = Instant::now();
-    attempt(|| transform::run(dir, &name, workers))?;
+    attempt(|| code.run()?(dir, &name, workers))?;
     let transformed = started.elapsed();
     let rate = len as f64 / transformed.as_secs_f64();
     row(
@@ -168,14 +179,14 @@ fn demo(dir: &SegmentDir, len: usize, workers: usize) -> Result<(), String> {
 
 /// Calls every exercise the demo needs once, on a tiny segment in-process, so that an
 /// unfinished one is reported by name before any worker process starts.
-fn rehearse(dir: &SegmentDir, name: &str) -> Result<(), Error> {
-    let segment = create::create(dir, name, 8)?;
+fn rehearse(code: &Code, dir: &SegmentDir, name: &str) -> Result<(), Error> {
+    let segment = code.create()?(dir, name, 8)?;
     let _remove = Remove::on_exit(&segment);
     drop(segment);
-    drop(attach::attach(dir, name)?);
-    partition::partition(2, 2);
-    transform::transform(0);
-    transform::transform_range(dir, name, 0..2)
+    drop(code.attach()?(dir, name)?);
+    code.partition()?(2, 2);
+    code.transform()?(0);
+    code.transform_range()?(dir, name, 0..2)
 }
 
 /// Which pages the segment got, and the part of it a 2 MiB page could not cover.
@@ -372,24 +383,67 @@ fn explain_panic(panic: &str) -> String {
     )
 }
 
-/// `cargo run` builds only the runner: make sure the worker binary next to it is built
-/// from the same code (same profile, same features) before starting workers with it.
-fn build_workers() -> Result<(), String> {
-    if std::env::var_os("CARGO").is_none() {
-        return Ok(()); // Not started by cargo: the binaries were installed together.
-    }
+/// The demo's own command line (`examples/demo.rs`, after `cargo run -- demo`).
+#[derive(Debug, clap::Parser)]
+#[command(name = "shm-kata demo")]
+pub struct Args {
+    /// Words in the segment.
+    #[arg(long, default_value_t = DEFAULT_LEN)]
+    pub len: usize,
+    /// Worker processes (default: the number of cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// The segment directory (default: /dev/shm): the tests give their own.
+    #[arg(long, hide = true)]
+    pub dir: Option<PathBuf>,
+    /// The segment's pages: `huge` (2 MiB, collapsed where the kernel allows) or `4k`.
+    #[arg(long, value_enum, default_value = "huge")]
+    pub pages: Policy,
+}
+
+/// The `main` of `examples/demo.rs`: a worker's job if this process is one of the demo's
+/// workers, else the demo with the command line's arguments.
+pub fn main(code: &Code) -> ExitCode {
+    use clap::Parser;
+    crate::worker::serve_if_asked(code);
+    super::interrupt::install();
+    let args = Args::parse();
+    run(
+        code,
+        args.len,
+        args.workers,
+        args.dir.as_deref(),
+        args.pages,
+    )
+}
+
+/// `cargo run -- demo ARGS`: builds and runs `examples/demo.rs` in the runner's own
+/// profile (release or debug) and tree, with ARGS.
+pub fn launch(args: &[std::ffi::OsString]) -> Result<ExitCode, String> {
     let root = super::root::find(None)?;
-    let spinner = super::progress::Spinner::start("building the worker binary");
-    let output = Cargo::new(&root).build_worker(Tree::compiled_in(), !cfg!(debug_assertions));
+    let spinner = super::progress::Spinner::start("building the demo (your exercises 01-04)");
+    let built =
+        Cargo::new(&root).build_example("demo", Tree::compiled_in(), !cfg!(debug_assertions));
     drop(spinner);
-    if output.success {
-        Ok(())
-    } else {
-        Err(format!(
-            "cannot build the worker binary:\n{}",
-            output.stderr
-        ))
-    }
+    let program = match built {
+        Ok(program) => program,
+        Err(output) => {
+            return Err(format!(
+                "the demo needs exercises 01-04 to compile, and they do not:\n{}\n  See {} for the state of each.",
+                output.stderr.trim_end(),
+                paint(CODE, "cargo run")
+            ));
+        }
+    };
+    let status = std::process::Command::new(&program)
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
 }
 
 #[cfg(test)]
@@ -421,7 +475,6 @@ mod tests {
     /// A segment directory of the test's own, in a locked scratch directory under the
     /// crate's `target/tmp` (unit tests get no `CARGO_TARGET_TMPDIR`), removed when
     /// dropped; what an interrupted run left there, the next run's sweep removes.
-    #[cfg(feature = "solutions")]
     fn scratch() -> (super::super::scratch::ScratchDir, SegmentDir) {
         use super::super::scratch;
         use std::sync::Once;
@@ -438,13 +491,34 @@ mod tests {
         (tmp, dir)
     }
 
+    /// A stand-in for exercise 01's `create` (the kit holds no learner code): a new file
+    /// only, its length set, mapped, made a segment of the kata's.
+    fn create(dir: &SegmentDir, name: &str, len: usize) -> Result<Segment, Error> {
+        let path = dir.join(name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::io(dir.path(), name, e))?;
+        file.set_len(len as u64).unwrap();
+        // SAFETY: the file was created a moment ago by this test, which nobody else knows
+        // of, and it stays open (inside the segment) for as long as the map lives.
+        let map = unsafe { memmap2::MmapMut::map_mut(&file) }.unwrap();
+        Segment::from_created(dir, name, file, map)
+    }
+
     #[test]
-    #[cfg(feature = "solutions")]
     fn a_demo_whose_create_fails_leaves_the_file_that_had_the_name() {
         let (_tmp, dir) = scratch();
         let name = format!("{PREFIX}taken");
         std::fs::write(dir.join(&name), b"someone else's").unwrap();
-        let result = rehearse(&dir, &name);
+        let code = Code {
+            create: Some(create),
+            ..Code::default()
+        };
+        let result = rehearse(&code, &dir, &name);
         assert!(
             matches!(result, Err(Error::AlreadyExists { .. })),
             "{result:?}"
@@ -457,11 +531,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg(feature = "solutions")]
     fn the_demo_removes_its_segment_only_while_the_name_still_names_it() {
         let (_tmp, dir) = scratch();
         let name = format!("{PREFIX}replaced");
-        let segment = create::create(&dir, &name, 8).unwrap();
+        let segment = create(&dir, &name, 8).unwrap();
         let remove = Remove::on_exit(&segment);
         drop(segment);
         std::fs::remove_file(dir.join(&name)).unwrap();

@@ -141,7 +141,7 @@ pub fn replace(path: &Path, text: &[u8]) -> io::Result<()> {
 }
 
 /// Makes `dir` (mode 0700: the learner's work is theirs) unless it exists.
-fn make_private_dir(dir: &Path) -> io::Result<()> {
+pub fn make_private_dir(dir: &Path) -> io::Result<()> {
     match DirBuilder::new().mode(0o700).create(dir) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
         other => other,

@@ -29,6 +29,7 @@ pub mod learner;
 pub mod outcome;
 pub mod overview;
 pub mod progress;
+pub mod remembered;
 pub mod root;
 pub mod scratch;
 pub mod style;

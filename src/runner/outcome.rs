@@ -12,7 +12,7 @@ use super::cargo::Output;
 pub const TODO_PANIC: &str = "not yet implemented";
 
 /// The state of one exercise.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// Every test passes.
     Done { passed: usize },
@@ -63,7 +63,7 @@ impl Outcome {
 }
 
 /// One failed test, trimmed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Failure {
     /// The test function's name.
     pub test: String,

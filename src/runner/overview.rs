@@ -8,16 +8,16 @@ use super::outcome::Outcome;
 use super::style::{self, BAD, CODE, DIM, GOOD, TITLE, TODO, paint};
 
 /// Checks every exercise and prints the overview.
-pub fn show(kata: &Kata, tree: Tree) {
-    let outcomes = super::check::all(kata, tree);
+pub fn show(kata: &Kata, tree: Tree, fresh: bool) {
+    let outcomes = super::check::all(kata, tree, fresh);
     let skipped = super::learner::skipped(kata);
     print!("{}", render(kata, &outcomes, &skipped));
 }
 
 /// `cargo run -- list`: every exercise with its state and its test counts, and the
 /// progress; no next step.
-pub fn list(kata: &Kata, tree: Tree) {
-    let outcomes = super::check::all(kata, tree);
+pub fn list(kata: &Kata, tree: Tree, fresh: bool) {
+    let outcomes = super::check::all(kata, tree, fresh);
     let skipped = super::learner::skipped(kata);
     let mut out = String::new();
     for line in table(kata, &outcomes, &skipped) {

@@ -228,7 +228,10 @@ fn run_tests(kata: &Kata, cargo: &Cargo, tree: Tree, spinner: &Spinner, report: 
             String::new(),
             format!(
                 "the crate does not compile on {on}: {}",
-                outcome::first_compile_error(&built.stderr)
+                super::check::compile_errors(kata, &built)
+                    .into_values()
+                    .next()
+                    .unwrap_or_else(|| outcome::first_compile_error(&built.stderr))
             ),
         );
         return;

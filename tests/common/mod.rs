@@ -17,10 +17,9 @@ use shm_kata::runner::scratch::{self, ScratchDir};
 /// How long a test lets worker processes run before it calls them hung.
 pub const WORKER_LIMIT: Duration = Duration::from_secs(60);
 
-/// Points the kit at this build's worker binary, with a test-sized deadline for workers.
-/// Call it first in every test that starts worker processes.
+/// Gives worker processes a test-sized deadline. Call it first in every test that starts
+/// worker processes (which are this test program, started again: `shm_kata::worker`).
 pub fn use_this_builds_worker() {
-    shm_kata::worker::set_program(env!("CARGO_BIN_EXE_shm-kata-worker"));
     shm_kata::worker::set_timeout(WORKER_LIMIT);
 }
 
@@ -187,9 +186,12 @@ pub fn run_bounded_with_input(
         s
     });
     let status = wait_bounded(&mut child, limit, what);
+    let mut stdout = stdout.join().unwrap_or_default();
+    // A worker's own output begins after its start line (`shm_kata::worker::START`).
+    shm_kata::worker::strip_start(&mut stdout);
     Finished {
         status,
-        stdout: stdout.join().unwrap_or_default(),
+        stdout,
         stderr: stderr.join().unwrap_or_default(),
     }
 }
@@ -275,7 +277,9 @@ pub fn start_until_ready(job: &shm_kata::job::Job, limit: Duration) -> Ready {
     let (said, heard) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
-        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+        let mut stdout = std::io::BufReader::new(stdout);
+        shm_kata::worker::skip_to_start(&mut stdout);
+        let _ = std::io::BufRead::read_line(&mut stdout, &mut line);
         let _ = said.send(line);
     });
     let mut ready = Ready {

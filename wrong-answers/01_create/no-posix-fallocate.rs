@@ -11,7 +11,7 @@ use std::path::Path;
 use memmap2::MmapMut;
 use nix::fcntl::OFlag;
 
-use crate::{Error, Segment, SegmentDir, liveness};
+use shm_kata::{Error, Segment, SegmentDir, liveness};
 
 /// The longest file name Linux accepts (`NAME_MAX`).
 pub const MAX_NAME_LEN: usize = 255;

@@ -12,7 +12,7 @@ use memmap2::MmapMut;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, posix_fallocate};
 
-use crate::{Error, Segment, SegmentDir, liveness};
+use shm_kata::{Error, Segment, SegmentDir, liveness};
 
 /// The longest file name Linux accepts (`NAME_MAX`).
 pub const MAX_NAME_LEN: usize = 255;

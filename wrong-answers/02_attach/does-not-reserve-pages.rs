@@ -11,7 +11,7 @@ use memmap2::MmapMut;
 use nix::fcntl::OFlag;
 
 use crate::create::validate_name;
-use crate::{Error, Segment, SegmentDir};
+use shm_kata::{Error, Segment, SegmentDir};
 
 /// Attaches to the existing segment `name` in `dir`, mapping all of it.
 pub fn attach(dir: &SegmentDir, name: &str) -> Result<Segment, Error> {

@@ -12,7 +12,7 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, posix_fallocate};
 
 use crate::create::validate_name;
-use crate::{Error, Segment, SegmentDir};
+use shm_kata::{Error, Segment, SegmentDir};
 
 /// Attaches to the existing segment `name` in `dir`, mapping all of it.
 pub fn attach(dir: &SegmentDir, name: &str) -> Result<Segment, Error> {

@@ -7,9 +7,9 @@
 use std::ops::Range;
 
 use crate::attach::attach;
-use crate::job::Job;
+use shm_kata::job::Job;
 use crate::partition::partition;
-use crate::{Error, SegmentDir, worker};
+use shm_kata::{Error, SegmentDir, worker};
 
 /// `2x + 1` if `x` is even, `2x` if it is odd, wrapping on overflow.
 pub fn transform(x: u32) -> u32 {

@@ -13,7 +13,7 @@ use nix::fcntl::{Flock, FlockArg, OFlag};
 
 use crate::attach::attach;
 use crate::create::validate_name;
-use crate::{Error, Segment, SegmentDir};
+use shm_kata::{Error, Segment, SegmentDir};
 
 /// Proof that this process holds the lock of one segment. Dropping it releases the lock.
 #[derive(Debug)]

@@ -11,8 +11,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use nix::fcntl::OFlag;
 
 use crate::create::{create, validate_name};
-use crate::liveness;
-use crate::{Error, Segment, SegmentDir};
+use shm_kata::liveness;
+use shm_kata::{Error, Segment, SegmentDir};
 
 /// Removes the name `name` from `dir`. Mappings that are open stay valid: the memory is
 /// freed when the last one is dropped.

@@ -6,11 +6,13 @@
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-use crate::Error;
-pub use crate::ring_kit::{
+use shm_kata::Error;
+pub use shm_kata::ring_kit::{
     HEADER_LEN, Header, LEN_PREFIX, MAGIC, MIN_CAPACITY, Receiver, RingIndex, RingMemory, Sender,
-    VERSION, attach, attach_sender, create,
+    VERSION,
 };
+use shm_kata::SegmentDir;
+use shm_kata::ring_kit::RingCode;
 
 /// Checks the header of a segment that claims to be a ring, and returns its capacity.
 pub fn check_header(header: &Header, name: &str, file_len: u64) -> Result<usize, Error> {
@@ -158,4 +160,33 @@ unsafe fn read_wrapped(ring: &impl RingMemory, position: u64, out: &mut [u8]) {
         ring.read(at, start);
         ring.read(0, rest);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// How your three functions reach the ring kit (nothing to change below this line): the
+// kit's `Sender` and `Receiver` call them through `CODE`, and a ring's segment is made by
+// your `create` (01) and opened by your `attach` (02).
+
+/// Your `check_header`, `push` and `pop`, as the kit calls them.
+pub const CODE: RingCode = RingCode {
+    check_header,
+    push: |ring, message| push(ring, message),
+    pop: |ring, out| pop(ring, out),
+};
+
+/// Creates ring `name` in `dir` with `capacity` data bytes, and takes its sender role.
+pub fn create(dir: &SegmentDir, name: &str, capacity: usize) -> Result<Sender, Error> {
+    shm_kata::ring_kit::create(dir, name, capacity, crate::create::create, CODE)
+}
+
+/// Attaches to ring `name` in `dir` (its header checked by your `check_header`) and takes
+/// its receiver role.
+pub fn attach(dir: &SegmentDir, name: &str) -> Result<Receiver, Error> {
+    shm_kata::ring_kit::attach(dir, name, crate::attach::attach, CODE)
+}
+
+/// Attaches to ring `name` in `dir` as its sender: how a new sender takes over a ring
+/// whose first sender has gone (see `shm_kata::ring_kit::attach_sender`).
+pub fn attach_sender(dir: &SegmentDir, name: &str) -> Result<Sender, Error> {
+    shm_kata::ring_kit::attach_sender(dir, name, crate::attach::attach, CODE)
 }

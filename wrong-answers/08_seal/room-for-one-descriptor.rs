@@ -15,7 +15,7 @@ use nix::fcntl::{FcntlArg, SealFlag, fcntl, posix_fallocate};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
 
-use crate::{Error, Segment};
+use shm_kata::{Error, Segment};
 
 /// The seals a segment carries before anyone else sees it: its size can neither shrink
 /// nor grow, and no further seal can be added (none can ever be removed).
