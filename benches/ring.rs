@@ -30,8 +30,8 @@ use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput};
 use crate::ring::{Receiver, Sender};
+use criterion::{BenchmarkId, Criterion, Throughput};
 
 /// Set in the environment of the receiving process: what it serves.
 const PEER_ENV: &str = "SHM_KATA_RING_PEER";

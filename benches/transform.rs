@@ -25,10 +25,10 @@ mod common;
 
 use std::time::Duration;
 
+use crate::transform::{run, transform};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use shm_kata::pages::Policy;
-use crate::transform::{run, transform};
 
 use common::ShmScratch;
 

@@ -226,7 +226,12 @@ fn panic_location(line: &str) -> Option<&str> {
 
 /// `src/../exercises/01_create.rs:54:5` → `exercises/01_create.rs:54:5`.
 fn tidy_location(location: &str) -> String {
-    location.replace("src/../", "")
+    // Exercises are mounted by `#[path]` from tests/, examples/ or benches/.
+    ["src/../", "tests/../", "examples/../", "benches/../"]
+        .iter()
+        .fold(location.to_owned(), |location, prefix| {
+            location.replace(prefix, "")
+        })
 }
 
 fn is_proptest_noise(line: &str) -> bool {

@@ -45,9 +45,9 @@ pub fn render(kata: &Kata, outcomes: &[Outcome], skipped: &[bool]) -> String {
     let next = open(outcomes, skipped).next();
     match next {
         None => all_done(kata, skipped, &mut line),
-        // Nothing can be tested until it compiles again: that is the next step.
+        // Nothing of it can be tested until it compiles again: that is the next step.
         Some(i) if matches!(outcomes[i], Outcome::DoesNotCompile { .. }) => {
-            line(detail(&outcomes[i]))
+            line(detail(&kata.exercises[i], &outcomes[i]))
         }
         Some(i) => {
             // Just passed the one before? Its reference answer is worth a look now.
@@ -125,6 +125,11 @@ pub fn table(kata: &Kata, outcomes: &[Outcome], skipped: &[bool]) -> Vec<String>
             counts[i],
             paint(look, label),
         ));
+        // Where it does not compile, in one line: the one place to look.
+        if let Outcome::DoesNotCompile { message } = outcome {
+            let first = message.lines().next().unwrap_or_default();
+            lines.push(format!("       {}", paint(DIM, style::shorten(first, 96))));
+        }
     }
     let total = outcomes.len();
     let skips = (0..total).filter(|&i| is_skipped(i)).count();
@@ -172,17 +177,23 @@ fn next_steps(exercise: &Exercise, outcome: &Outcome, line: &mut impl FnMut(Stri
     ));
     line(format!("  watch  {}", paint(CODE, "cargo run -- watch")));
     line(String::new());
-    line(detail(outcome));
+    line(detail(exercise, outcome));
 }
 
 /// What went wrong, trimmed: the first failure or the compile error.
-pub fn detail(outcome: &Outcome) -> String {
+pub fn detail(exercise: &Exercise, outcome: &Outcome) -> String {
     match outcome {
         Outcome::DoesNotCompile { message } => format!(
             "{}\n{}\n{}",
-            paint(BAD, "The code does not compile:"),
+            paint(BAD, format!("{} does not compile:", exercise.title())),
             style::excerpt(message, 4, 100, "  "),
-            paint(DIM, "  (`cargo build` shows the whole message)")
+            paint(
+                DIM,
+                format!(
+                    "  (`cargo test --no-run --test {}` shows the whole message)",
+                    exercise.test
+                )
+            )
         ),
         Outcome::NotStarted { failed, first } | Outcome::Failing { failed, first, .. } => {
             let head = match outcome {

@@ -41,6 +41,14 @@ pub fn bar(done: usize, total: usize, width: usize) -> String {
 /// cut: a test may panic with a whole buffer on one line.
 pub const EXCERPT_CHARS: usize = 2000;
 
+/// `text` cut to `width` characters, with `…` where it was cut.
+pub fn shorten(text: &str, width: usize) -> String {
+    match text.char_indices().nth(width.saturating_sub(1)) {
+        Some((at, _)) if text.chars().count() > width => format!("{}…", &text[..at]),
+        _ => text.to_owned(),
+    }
+}
+
 /// The first `lines` lines of `text` (and at most [`EXCERPT_CHARS`] characters), indented
 /// and wrapped at `width` characters, with a note when something was left out. Long lines
 /// are wrapped, not cut, within that bound: the end of a test's message is usually the

@@ -119,7 +119,7 @@ fn show(exercise: &Exercise, outcome: &Outcome, manual: bool) {
         paint(CODE, exercise.file.display()),
         paint(DIM, exercise.test_command())
     );
-    println!("{}", overview::detail(outcome));
+    println!("{}", overview::detail(exercise, outcome));
     println!();
     let how = if manual {
         "Edit, save, then press Enter to re-run"
