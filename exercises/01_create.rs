@@ -58,6 +58,9 @@
 //! the kernel for 2 MiB pages, which is why the reservation must come before it: see
 //! `src/pages.rs` when you are curious what a page fault costs.)
 //!
+//! Builds on: no other exercise. Another exercise that does not compile never stops this
+//! one.
+//!
 //! Run: `cargo test --test 01_create`   Stuck? `cargo run -- hint 1`
 
 #[allow(unused_imports)] // you will need these

@@ -25,6 +25,10 @@
 //! (that is what 03 guaranteed), and the parent does not look until all of them have
 //! exited. Break either rule and you need a lock or atomics (exercise 05).
 //!
+//! Builds on: 01 create, 02 attach (each worker attaches) and 03 partition (`run` splits
+//! the work). A compile error in those shows here too; no other exercise ever stops this
+//! one.
+//!
 //! Run: `cargo test --test 04_transform`   Stuck? `cargo run -- hint 4`
 
 use std::ops::Range;

@@ -55,6 +55,9 @@
 //!   tmpfs and ext4; on NFS, `flock` is emulated with record locks and the two would
 //!   collide).
 //!
+//! Builds on: 01 create (`validate_name`) and 02 attach (the counter's segment). A compile
+//! error in those shows here too; no other exercise ever stops this one.
+//!
 //! Run: `cargo test --test 05_lock`   Stuck? `cargo run -- hint 5`
 
 #[allow(unused_imports)] // you will need these

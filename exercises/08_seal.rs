@@ -89,6 +89,9 @@
 //! name (and Python's `shared_memory`); a descriptor fits a parent and its children, or
 //! processes already connected by a socket.
 //!
+//! Builds on: no other exercise. Another exercise that does not compile never stops this
+//! one.
+//!
 //! Run: `cargo test --test 08_seal`   Stuck? `cargo run -- hint 8`
 
 #[allow(unused_imports)] // you will need these

@@ -45,6 +45,9 @@
 //! `from_created`: that one marks the file as the kata's, for a sweep to remove once
 //! nobody holds it, and a file you attached to may be another program's.
 //!
+//! Builds on: 01 create (`validate_name`; its tests make segments with `create`). A compile
+//! error in those shows here too; no other exercise ever stops this one.
+//!
 //! Run: `cargo test --test 02_attach`   Stuck? `cargo run -- hint 2`
 
 #[allow(unused_imports)] // you will need these

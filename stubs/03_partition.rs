@@ -13,6 +13,9 @@
 //! 9 words over 4 workers gives 3 + 3 + 3 + 0, and one worker sits idle; 10 words over 4
 //! give 3 + 3 + 3 + 1. The remainder has to be spread, one extra word each.
 //!
+//! Builds on: no other exercise. Another exercise that does not compile never stops this
+//! one.
+//!
 //! Run: `cargo test --test 03_partition`   Stuck? `cargo run -- hint 3`
 
 use std::ops::Range;

@@ -70,6 +70,9 @@
 //! (`dir.names()` fails): that is `Error::Io`, named after the directory
 //! (`name: dir.path().display().to_string()`).
 //!
+//! Builds on: 01 create (`OwnedSegment::create` is `create`) and 02 attach (its tests
+//! attach). A compile error in those shows here too; no other exercise ever stops this one.
+//!
 //! Run: `cargo test --test 06_cleanup`   Stuck? `cargo run -- hint 6`
 
 #[allow(unused_imports)] // you will need these

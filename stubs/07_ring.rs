@@ -58,6 +58,9 @@
 //! remembered" in `src/ring_kit.rs`); that changes nothing for you. Write `push` and `pop`
 //! as if every load were fresh, with the orderings above: loom checks them that way.
 //!
+//! Builds on: 01 create and 02 attach (a ring is a segment they make and open). A compile
+//! error in those shows here too; no other exercise ever stops this one.
+//!
 //! Run: `cargo test --test 07_ring`   Stuck? `cargo run -- hint 7`
 
 #[allow(unused_imports)] // you will need these

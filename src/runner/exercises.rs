@@ -31,6 +31,10 @@ pub struct Exercise {
     pub file: PathBuf,
     /// The test target that checks it: `cargo test --test 01_create`.
     pub test: String,
+    /// The numbers of the exercises whose code it is compiled with (its tests' and its
+    /// own): `[1, 2, 3]` for 04. They match its test file's `shm_kata::exercises!` line.
+    #[serde(default)]
+    pub builds_on: Vec<u32>,
     /// Hint level 1, what `hint N` prints: the idea, and the man page or doc that answers
     /// it. Each level is required, but a missing one is `verify`'s to report, so the rest
     /// of the runner keeps working while an exercise is being written.

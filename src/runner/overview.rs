@@ -24,7 +24,29 @@ pub fn list(kata: &Kata, tree: Tree, fresh: bool) {
         out.push_str(&line);
         out.push('\n');
     }
+    out.push_str(&builds_on(kata));
     print!("{out}");
+}
+
+/// `  04 transform builds on 01, 02, 03`, one line per exercise that builds on others.
+fn builds_on(kata: &Kata) -> String {
+    let mut out = String::new();
+    for exercise in kata.exercises.iter().filter(|e| !e.builds_on.is_empty()) {
+        let on: Vec<String> = exercise
+            .builds_on
+            .iter()
+            .map(|n| format!("{n:02}"))
+            .collect();
+        out.push_str(&format!(
+            "  {} builds on {}\n",
+            exercise.title(),
+            on.join(", ")
+        ));
+    }
+    if !out.is_empty() {
+        out.insert(0, '\n');
+    }
+    out
 }
 
 /// The overview, as text. `skipped[i]` says whether exercise `i` was skipped (holds the
@@ -88,9 +110,17 @@ pub fn table(kata: &Kata, outcomes: &[Outcome], skipped: &[bool]) -> Vec<String>
         })
         .collect();
     let count_width = counts.iter().map(String::len).max().unwrap_or(0);
-    // Each exercise's tests build on the ones before it (02's tests create segments with
-    // 01's `create`), so a failure after an unfinished exercise may not be its own.
+    // An exercise's tests use the exercises it builds on (02's tests create segments with
+    // 01's `create`), so a failure while one of those is unfinished may not be its own.
     let first_open = open(outcomes, skipped).next();
+    let unfinished = |i: usize| {
+        kata.exercises[i].builds_on.iter().any(|number| {
+            kata.exercises
+                .iter()
+                .position(|e| e.number == *number)
+                .is_some_and(|j| !outcomes[j].is_done())
+        })
+    };
     for (i, (exercise, outcome)) in kata.exercises.iter().zip(outcomes).enumerate() {
         let (mark, look, label) = if is_skipped(i) && outcome.is_done() {
             ("»", TODO, "skipped")
@@ -102,7 +132,7 @@ pub fn table(kata: &Kata, outcomes: &[Outcome], skipped: &[bool]) -> Vec<String>
             (mark, look, outcome.label())
         };
         let failing = matches!(outcome, Outcome::Failing { .. }) && !is_skipped(i);
-        let after_open = failing && first_open.is_some_and(|open| open < i);
+        let after_open = failing && unfinished(i);
         // The current exercise names the test to make pass next: a small win in reach.
         let next_test = outcome
             .failure()
@@ -112,7 +142,7 @@ pub fn table(kata: &Kata, outcomes: &[Outcome], skipped: &[bool]) -> Vec<String>
         let because = if after_open {
             paint(
                 DIM,
-                "  (its tests use the exercises before it: finish those first)",
+                "  (it builds on an exercise that is not done yet: finish that first)",
             )
         } else {
             String::new()

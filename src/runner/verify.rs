@@ -141,8 +141,9 @@ fn static_checks(kata: &Kata, report: &mut Report) {
             Ok(_) => problems.push(format!("{file} has no `// TODO` marking what to change")),
             Err(e) => problems.push(format!("cannot read {file}: {e}")),
         }
-        if !kata.root.join(&test_file).is_file() {
-            problems.push(format!("its test file {} is missing", test_file.display()));
+        match std::fs::read_to_string(kata.root.join(&test_file)) {
+            Ok(source) => problems.extend(mount_drift(kata, exercise, &source)),
+            Err(_) => problems.push(format!("its test file {} is missing", test_file.display())),
         }
         problems.extend(stub_drift(kata, exercise));
         report.check(
@@ -168,6 +169,42 @@ fn static_checks(kata: &Kata, report: &mut Report) {
             unclaimed.join(",")
         ),
     );
+}
+
+/// What an exercise builds on is said twice: `builds_on` in `exercises/info.toml` (the
+/// runner shows it) and its test file's `shm_kata::exercises!` line (what is compiled).
+/// They must agree, and the line must hold the exercise itself. (A test file without such
+/// a line mounts its code some other way, and is not judged.)
+fn mount_drift(kata: &Kata, exercise: &Exercise, test_source: &str) -> Option<String> {
+    if !test_source.contains("shm_kata::exercises!(") {
+        return None;
+    }
+    let mounted = super::remembered::mounted(test_source);
+    let mut expected: Vec<String> = exercise
+        .builds_on
+        .iter()
+        .filter_map(|n| kata.exercises.iter().find(|e| e.number == *n))
+        .map(|e| e.name.clone())
+        .collect();
+    expected.push(exercise.name.clone());
+    let (mut got, mut want) = (mounted.clone(), expected.clone());
+    got.sort();
+    want.sort();
+    (got != want).then(|| {
+        format!(
+            "{} mounts [{}], but exercises/info.toml says it builds on [{}] (so it should mount \
+             [{}])",
+            exercise.test_file().display(),
+            mounted.join(", "),
+            exercise
+                .builds_on
+                .iter()
+                .map(|n| format!("{n:02}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            expected.join(", ")
+        )
+    })
 }
 
 /// `reset` puts back `stubs/NN_topic.rs`: it must be the exercise's stub byte for byte,
