@@ -158,12 +158,25 @@ pub fn compile_errors(kata: &Kata, built: &Output) -> BTreeMap<String, String> {
             .find(|(line, _)| files.is_empty() || files.iter().any(|f| line.starts_with(f)))
             .map(|(line, _)| line.clone())
             .unwrap_or_else(|| outcome::first_compile_error(&built.stderr));
-        errors.entry(name).or_insert(first);
+        errors.entry(name).or_insert_with(|| explained(first));
     }
     if errors.is_empty() {
         errors.insert(String::new(), outcome::first_compile_error(&built.stderr));
     }
     errors
+}
+
+/// rustc places an unclosed delimiter at the end of the file, far from the `{` that was
+/// never closed: say where to look.
+fn explained(error: String) -> String {
+    if error.contains("unclosed delimiter") {
+        format!(
+            "{error} (the end of the file: the `{{`, `(` or `[` that is never closed is further \
+             up, where the indentation stops making sense)"
+        )
+    } else {
+        error
+    }
 }
 
 enum Failed {
@@ -267,6 +280,8 @@ fn point_at_the_test(first: &mut Failure, file: &str, source: &str) {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn failure(test: &str, location: &str) -> Failure {
@@ -276,6 +291,38 @@ mod tests {
             message: String::new(),
             reached_todo: true,
         }
+    }
+
+    /// A `--keep-going` build where 03 and 05 do not compile: each failed target gets the
+    /// first error in a file it is built from, so 04 (which holds 03) gets 03's error and
+    /// 05 its own, although 05's came first.
+    #[test]
+    fn each_failed_target_gets_the_first_error_of_its_own_files() {
+        let kata = Kata::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let stderr = "\
+tests/../exercises/05_lock.rs:94:14: error: mismatched closing delimiter: `)`
+tests/../exercises/03_partition.rs:22:18: error[E0308]: mismatched types
+error: could not compile `shm-kata` (test \"05_lock\") due to 1 previous error
+error: could not compile `shm-kata` (test \"03_partition\") due to 1 previous error
+error: could not compile `shm-kata` (test \"04_transform\") due to 1 previous error
+";
+        let built = Output {
+            success: false,
+            stdout: String::new(),
+            stderr: stderr.to_owned(),
+            timed_out: false,
+        };
+        let errors = compile_errors(&kata, &built);
+        let three = "exercises/03_partition.rs:22:18: error[E0308]: mismatched types";
+        assert_eq!(errors.get("03_partition").map(String::as_str), Some(three));
+        assert_eq!(errors.get("04_transform").map(String::as_str), Some(three));
+        assert!(errors["05_lock"].starts_with("exercises/05_lock.rs:94:14:"));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        let four = kata.find("4").unwrap();
+        assert!(
+            in_which_exercise(&kata, four, three)
+                .starts_with("(in 03 partition, which 04 transform builds on)"),
+        );
     }
 
     const SOURCE: &str = "use x;\nproptest! {\n    #[test]\n    fn grows(len in 1..9) {\n    }\n}\n#[test]\nfn plain() {}\n";

@@ -18,7 +18,9 @@ pub fn render(kata: &Kata, which: &str, level: u8) -> Result<String, String> {
     let hint = exercise
         .hint(level)
         .ok_or_else(|| format!("no hint level {level}: the levels are 1 to {HINT_LEVELS}"))?
-        .trim();
+        // Blank lines only: a hint that starts with an indented list keeps its indent.
+        .trim_start_matches(['\n', '\r'])
+        .trim_end();
     if hint.is_empty() {
         return Err(format!(
             "exercise {} has no hint level {level} yet",
