@@ -15,10 +15,8 @@ use crate::error::{Error, Result};
 use crate::ring_kit::RingCode;
 use crate::segment::{Segment, SegmentDir};
 
-/// 01 `create::create`.
-pub type Create = fn(&SegmentDir, &str, usize) -> Result<Segment>;
-/// 02 `attach::attach`.
-pub type Attach = fn(&SegmentDir, &str) -> Result<Segment>;
+/// 01 `create::create` and 02 `attach::attach`, as the ring kit names them.
+pub use crate::ring_kit::{Attach, Create};
 /// 03 `partition::partition`.
 pub type Partition = fn(usize, usize) -> Vec<Range<usize>>;
 /// 04 `transform::transform`.

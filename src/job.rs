@@ -367,9 +367,9 @@ impl Job {
     }
 
     /// A ready-to-spawn command that runs this job in a worker process: this same program
-    /// started again, told the job through its environment (see [`crate::worker`]).
+    /// started again, told the job through its environment (see [`crate::reexec`]).
     pub fn command(&self) -> Command {
-        crate::worker::command(&self.to_args())
+        crate::reexec::command(&self.to_args())
     }
 
     /// Runs the job in *this* process: what a worker process does once it has read its

@@ -9,8 +9,12 @@
 //! code: [`SegmentDir`] and [`Segment`] (where segments live and what a mapped one is),
 //! [`Error`], [`job`] and [`worker`] (start worker processes and wait for them),
 //! [`liveness`] (how the kernel tells whether a segment still has a live holder),
-//! [`pages`] (2 MiB-aligned mappings, and huge pages for the segments the kata creates)
-//! and [`ring_kit`] (the half of exercise 07's ring that is not the lesson).
+//! [`pages`] (2 MiB-aligned mappings, and huge pages for the segments the kata creates),
+//! [`ring_kit`] (the half of exercise 07's ring that is not the lesson), [`reexec`] (a
+//! worker is its program started again), [`code`] (the learner's functions a program was
+//! built with, as a worker calls them) and [`scratch`] (directories that the next run
+//! cleans up when a killed one could not). None of it names an exercise, and none of it
+//! uses the runner.
 //!
 //! **The exercises** live in `exercises/` (what a learner edits) and `solutions/` (the
 //! reference answers, same public API). Each is compiled only into the programs that need
@@ -29,8 +33,10 @@ pub mod job;
 pub mod liveness;
 pub mod mount;
 pub mod pages;
+pub mod reexec;
 pub mod ring_kit;
 pub mod runner;
+pub mod scratch;
 pub mod segment;
 pub mod worker;
 

@@ -316,7 +316,7 @@ mod tests {
     /// the liveness byte: a sweep can still claim the file, a holder can still register.
     #[test]
     fn a_lock_on_the_data_never_meets_the_liveness_byte() {
-        let tmp = crate::runner::scratch::for_unit_test();
+        let tmp = crate::scratch::for_unit_test();
         let path = tmp.path().join("seg");
         let data = open(&path);
         let data_lock = libc::flock {
@@ -338,7 +338,7 @@ mod tests {
     /// else is true of it.
     #[test]
     fn an_open_file_is_the_katas_only_with_the_mark() {
-        let tmp = crate::runner::scratch::for_unit_test();
+        let tmp = crate::scratch::for_unit_test();
         let file = open(&tmp.path().join("seg"));
         assert!(
             !is_kata_file(&file),
@@ -354,7 +354,7 @@ mod tests {
     /// "no": only a name that is gone answers `false`.
     #[test]
     fn only_a_missing_name_is_not_the_same_file() {
-        let tmp = crate::runner::scratch::for_unit_test();
+        let tmp = crate::scratch::for_unit_test();
         let path = tmp.path().join("seg");
         let file = open(&path);
         assert!(names_same_file(&file, &path).unwrap());

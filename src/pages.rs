@@ -432,8 +432,8 @@ mod tests {
     use super::*;
 
     /// A new, empty file of its own in a scratch directory (kept alive by the first half).
-    fn scratch_file() -> (crate::runner::scratch::ScratchDir, File) {
-        let tmp = crate::runner::scratch::for_unit_test();
+    fn scratch_file() -> (crate::scratch::ScratchDir, File) {
+        let tmp = crate::scratch::for_unit_test();
         let file = File::options()
             .read(true)
             .write(true)

@@ -566,7 +566,7 @@ mod tests {
     /// whose share of the last words is nothing is not an error. One word further is.
     #[test]
     fn ranges_may_end_at_the_end_and_be_empty_there_but_never_run_past_it() {
-        let tmp = crate::runner::scratch::for_unit_test();
+        let tmp = crate::scratch::for_unit_test();
         let dir = SegmentDir::at(tmp.path());
         let (a, mut b) = two_handles(&dir, 64);
         assert!(!a.is_empty(), "a 64-byte segment is not empty");
@@ -597,7 +597,7 @@ mod tests {
     /// views read and write (a null pointer would pass an alignment check, not this).
     #[test]
     fn a_segments_pointers_are_its_mappings_first_byte() {
-        let tmp = crate::runner::scratch::for_unit_test();
+        let tmp = crate::scratch::for_unit_test();
         let dir = SegmentDir::at(tmp.path());
         let (a, _) = two_handles(&dir, 64);
         let first = a.atomics().as_ptr().cast::<u8>();
@@ -614,7 +614,7 @@ mod tests {
     /// a panic when it is sliced.
     #[test]
     fn a_reversed_range_is_an_error_not_a_panic() {
-        let tmp = crate::runner::scratch::for_unit_test();
+        let tmp = crate::scratch::for_unit_test();
         let dir = SegmentDir::at(tmp.path());
         let (a, mut b) = two_handles(&dir, 64);
         drop(a);
@@ -638,7 +638,7 @@ mod tests {
     /// given one) says it is empty; one of 64 bytes says it is not.
     #[test]
     fn a_segment_of_an_empty_file_is_empty() {
-        let tmp = crate::runner::scratch::for_unit_test();
+        let tmp = crate::scratch::for_unit_test();
         let dir = SegmentDir::at(tmp.path());
         let (empty, _) = two_handles(&dir, 0);
         assert!(empty.is_empty(), "a segment of 0 bytes is empty");
@@ -650,7 +650,7 @@ mod tests {
     /// compiler may treat as read-only.
     #[test]
     fn a_store_through_one_handles_atomics_is_read_through_the_other() {
-        let tmp = crate::runner::scratch::for_unit_test();
+        let tmp = crate::scratch::for_unit_test();
         let dir = SegmentDir::at(tmp.path());
         let (a, mut b) = two_handles(&dir, 4096);
         for (i, word) in a.atomics().iter().enumerate() {

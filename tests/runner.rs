@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use common::{Finished, Scratch, run_bounded, run_bounded_with_input};
 use shm_kata::SegmentDir;
-use shm_kata::runner::scratch::{self, ScratchDir};
+use shm_kata::scratch::{self, ScratchDir};
 
 /// Exercise 02 of the fixture, never finishing: endless, but asleep, since a spinning loop
 /// would take a core from the tests beside it.

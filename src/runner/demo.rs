@@ -61,7 +61,7 @@ pub const LEFT_BY_KATA_PROGRAMS: [&str; 4] = [
     PREFIX,
     "shm-kata-classic-",
     "shm-kata-bench-",
-    super::scratch::PREFIX,
+    crate::scratch::PREFIX,
 ];
 
 /// Runs the demo in `dir` (`/dev/shm` unless given: the tests give their own scratch
@@ -475,8 +475,8 @@ mod tests {
     /// A segment directory of the test's own, in a locked scratch directory under the
     /// crate's `target/tmp` (unit tests get no `CARGO_TARGET_TMPDIR`), removed when
     /// dropped; what an interrupted run left there, the next run's sweep removes.
-    fn scratch() -> (super::super::scratch::ScratchDir, SegmentDir) {
-        use super::super::scratch;
+    fn scratch() -> (crate::scratch::ScratchDir, SegmentDir) {
+        use crate::scratch;
         use std::sync::Once;
         static SWEEP: Once = Once::new();
         let base = scratch::base(Path::new(concat!(

@@ -20,7 +20,7 @@
 //! caller learns that a leader has ended from [`has_ended`], which does not reap it.
 //!
 //! What a test process killed this way had in its scratch directory stays there; the
-//! next run removes it (its lock died with it: see [`super::scratch`]).
+//! next run removes it (its lock died with it: see [`crate::scratch`]).
 
 use std::fs::File;
 use std::io;
@@ -253,7 +253,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::scratch::{self, ScratchDir};
+    use crate::scratch::{self, ScratchDir};
 
     /// A scratch directory under the crate's `target/tmp` (unit tests get no
     /// `CARGO_TARGET_TMPDIR`), removed when dropped, swept by the next run if not.

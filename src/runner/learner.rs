@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_failed_replace_leaves_the_file_and_no_temporary() {
-        let dir = crate::runner::scratch::for_unit_test();
+        let dir = crate::scratch::for_unit_test();
         let path = dir.path().join("01_x.rs");
         std::fs::write(&path, "mine").unwrap();
         // A directory where the temporary file would go: its creation fails.

@@ -31,7 +31,6 @@ pub mod overview;
 pub mod progress;
 pub mod remembered;
 pub mod root;
-pub mod scratch;
 pub mod style;
 pub mod verify;
 pub mod watch;

@@ -24,8 +24,8 @@ use super::cargo::{Cargo, Output, Tree};
 use super::exercises::{Exercise, Kata};
 use super::outcome::{self, Outcome};
 use super::progress::Spinner;
-use super::scratch::{self, ScratchDir};
 use super::style::{BAD, GOOD, TITLE, paint};
+use crate::scratch::{self, ScratchDir};
 
 /// Runs every check; exit status 0 only if the kata is sound. `shm` is where leftover
 /// segments would show up (`/dev/shm`).

@@ -85,7 +85,7 @@ pub fn check(kata: &Kata, spinner: &Spinner, scratch_root: &Path) -> Vec<Check> 
     };
     let cargo = Cargo::new(&scratch.crate_dir)
         .with_target_dir(&target.join(DIR))
-        .with_env(super::scratch::ROOT_ENV, scratch_root);
+        .with_env(crate::scratch::ROOT_ENV, scratch_root);
     let mut caught = 0;
     for exercise in kata.exercises.iter().map(|e| &e.test) {
         let mine: Vec<&WrongAnswer> = answers.iter().filter(|a| &a.exercise == exercise).collect();
@@ -466,7 +466,7 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runner::scratch::{self, ScratchDir};
+    use crate::scratch::{self, ScratchDir};
 
     fn output(stdout: &str) -> Output {
         Output {

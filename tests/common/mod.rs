@@ -12,7 +12,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use proptest::test_runner::Config;
 use shm_kata::SegmentDir;
-use shm_kata::runner::scratch::{self, ScratchDir};
+use shm_kata::scratch::{self, ScratchDir};
 
 /// How long a test lets worker processes run before it calls them hung.
 pub const WORKER_LIMIT: Duration = Duration::from_secs(60);
@@ -33,7 +33,7 @@ pub fn scratch_base() -> PathBuf {
 /// when dropped (even if the test panics).
 ///
 /// The first one in each test process also removes what interrupted runs left behind:
-/// scratch directories nobody holds the lock of any more (see `shm_kata::runner::scratch`).
+/// scratch directories nobody holds the lock of any more (see `shm_kata::scratch`).
 pub struct Scratch {
     scratch: ScratchDir,
     pub dir: SegmentDir,
