@@ -143,18 +143,33 @@ impl fmt::Display for Pages {
             Pages::Small(Why::Refused(errno)) => write!(
                 f,
                 "4 KiB pages (the kernel refused MADV_COLLAPSE: {errno}; {})",
-                match errno {
-                    Errno::EINVAL => {
-                        "a kernel before 6.1, shmem_enabled = deny, or a file system without \
-                         large folios"
-                    }
-                    Errno::ENOMEM | Errno::EAGAIN => "no free 2 MiB of physical memory just now",
-                    _ => "see madvise(2)",
-                }
+                why_collapse_refused(*errno)
             ),
             Pages::ByMount => write!(f, "the file system's own pages (a huge= mount)"),
             Pages::Attached => write!(f, "chosen by the segment's creator"),
         }
+    }
+}
+
+/// What an error of `madvise(MADV_COLLAPSE)` means, in a few words (madvise(2), and
+/// `mm/khugepaged.c` of Linux 6.x for which internal result becomes which errno).
+pub fn why_collapse_refused(errno: Errno) -> &'static str {
+    match errno {
+        Errno::EINVAL => {
+            "a kernel before 6.1, shmem_enabled = deny, a range with a 2 MiB stretch that \
+             has no page at all, or a file that is not shmem (ext4 needs \
+             CONFIG_READ_ONLY_THP_FOR_FS and no writer)"
+        }
+        Errno::ENOMEM => "the kernel could not allocate a 2 MiB page just now",
+        Errno::EAGAIN => {
+            "a page was busy (locked, or isolated by another task) just now: a transient \
+             refusal, a later try may succeed"
+        }
+        Errno::EBUSY => {
+            "the memory cgroup refused to charge a 2 MiB page: a memory-limited container \
+             near its limit"
+        }
+        _ => "see madvise(2)",
     }
 }
 
@@ -596,11 +611,15 @@ mod tests {
         );
         says(
             Pages::Small(Why::Refused(Errno::ENOMEM)),
-            &["ENOMEM", "no free 2 MiB"],
+            &["ENOMEM", "could not allocate a 2 MiB page"],
         );
         says(
             Pages::Small(Why::Refused(Errno::EAGAIN)),
-            &["EAGAIN", "no free 2 MiB"],
+            &["EAGAIN", "transient"],
+        );
+        says(
+            Pages::Small(Why::Refused(Errno::EBUSY)),
+            &["EBUSY", "cgroup"],
         );
         says(
             Pages::Small(Why::Refused(Errno::EPERM)),
