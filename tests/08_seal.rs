@@ -104,8 +104,9 @@ fn seals_of(file: &File) -> Option<SealFlag> {
         .map(SealFlag::from_bits_retain)
 }
 
-/// The segment `create` returns is a memfd sealed with exactly `SEALS`: no shrinking, no
-/// growing, no new seals.
+/// The segment `create` returns is a memfd sealed with `SEALS`: no shrinking, no growing,
+/// no new seals, and no write seal. (An `F_SEAL_EXEC` the kernel adds by itself, where the
+/// sysctl `vm.memfd_noexec` asks for it, is fine: it leaves the memfd writable.)
 #[test]
 fn create_seals_against_shrinking_growing_and_new_seals() {
     let segment = create_ok(&label("seals"), 4096);
@@ -137,8 +138,11 @@ fn create_seals_against_shrinking_growing_and_new_seals() {
              {seals:?}"
         );
     }
+    // F_SEAL_EXEC (include/uapi/linux/fcntl.h, Linux 6.3+): not the sender's to refuse.
+    let exec = SealFlag::from_bits_retain(0x0020);
     assert_eq!(
-        seals, SEALS,
+        seals.difference(exec),
+        SEALS,
         "create must add exactly SEALS: F_SEAL_WRITE or F_SEAL_FUTURE_WRITE would keep the \
          receiver from writing"
     );
@@ -444,6 +448,48 @@ fn check_accepts_a_sealed_memfd_of_the_announced_size() {
     assert!(
         result.is_ok(),
         "a memfd with every seal of SEALS, of the announced size, passes check: got {result:?}"
+    );
+}
+
+/// A memfd that carries an extra seal besides `SEALS` is accepted: the rule is "at least
+/// these seals", not "exactly these". A sender whose memfd was made with `MFD_NOEXEC_SEAL`
+/// (Linux 6.3+, or any memfd where the sysctl `vm.memfd_noexec` asks for it) sends one
+/// that also carries `F_SEAL_EXEC`: writable, mappable, and as safe to map as any.
+#[test]
+fn a_memfd_with_an_extra_seal_is_accepted() {
+    // MFD_NOEXEC_SEAL (include/uapi/linux/memfd.h): mode 0666 and F_SEAL_EXEC from birth.
+    const MFD_NOEXEC_SEAL: u32 = 0x0008;
+    let flags = MFdFlags::from_bits_retain(
+        (MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING).bits() | MFD_NOEXEC_SEAL,
+    );
+    let fd = match memfd_create("shm-kata-08-noexec", flags) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::EINVAL) => {
+            eprintln!("skipped: this kernel refuses MFD_NOEXEC_SEAL (Linux 6.3+)");
+            return;
+        }
+        Err(errno) => panic!("memfd_create(MFD_NOEXEC_SEAL): {errno}"),
+    };
+    let file = File::from(fd);
+    file.set_len(4096).unwrap();
+    fcntl(&file, FcntlArg::F_ADD_SEALS(SEALS)).expect("F_ADD_SEALS");
+    let seals = seals_of(&file).expect("a memfd answers F_GET_SEALS");
+    assert!(
+        seals.contains(SEALS) && seals != SEALS,
+        "the crafted memfd should carry SEALS and F_SEAL_EXEC: {seals:?}"
+    );
+    let fix = "it carries every seal of SEALS plus an extra seal such as F_SEAL_EXEC, which \
+               Linux 6.3+ adds to memfds made with MFD_NOEXEC_SEAL: require at least SEALS \
+               (SEALS.difference(seals) empty), never seals == SEALS";
+    let checked = check(&file, 4096);
+    assert!(
+        checked.is_ok(),
+        "check refused a valid memfd ({checked:?}): {fix}"
+    );
+    let received = offer(&file, 4096);
+    assert!(
+        received.is_ok(),
+        "receive refused a valid memfd ({received:?}): {fix}"
     );
 }
 
