@@ -61,17 +61,20 @@
 //!   hostile sender can send an unsealed memfd, or a plain file, and shrink it once you
 //!   have mapped it: the SIGBUS is back. So, in this order:
 //!   1. `fcntl(file, F_GET_SEALS)`: `EINVAL` means the file cannot carry seals at all:
-//!      `Error::NotAMemfd`;
+//!      `Error::NotAMemfd`; `F_SEAL_SEAL` and nothing else means it never will (a
+//!      `/dev/shm` file that is not a memfd answers that, shown:
+//!      `a_tmpfs_file_that_is_not_a_memfd_answers_f_seal_seal`; so does a memfd made
+//!      without `MFD_ALLOW_SEALING`): `Error::NeverSealable`;
 //!   2. every seal of [`SEALS`] must be set: `Error::NotSealed { missing }` names those
 //!      that are not (`SEALS.difference(seals)`). *At least* those: extra seals are fine.
 //!      A memfd made with `MFD_NOEXEC_SEAL` (Linux 6.3+, or wherever the sysctl
 //!      `vm.memfd_noexec` asks for it) also carries `F_SEAL_EXEC` and is writable as any
 //!      (shown: `a_noexec_memfd_carries_f_seal_exec_and_stays_writable`): `seals == SEALS`
-//!      would refuse a valid sender. A file that answers `F_SEAL_SEAL` alone (a `/dev/shm`
-//!      file that is not a memfd, shown: `a_tmpfs_file_that_is_not_a_memfd_answers_f_seal_seal`;
-//!      or a memfd made without `MFD_ALLOW_SEALING`) can never be sealed: it lacks
-//!      `F_SEAL_SHRINK` and `F_SEAL_GROW` and is refused here as well;
-//!   3. only then the size (`file.metadata()`): with the seals on, it is final, and it must
+//!      would refuse a valid sender;
+//!   3. no write seal: `F_SEAL_WRITE` or `F_SEAL_FUTURE_WRITE` would make your writable
+//!      mapping fail with a bare `EPERM`; refuse it first, naming the seal:
+//!      `Error::WriteSealed { seals }` (those of the two that are set);
+//!   4. only then the size (`file.metadata()`): with the seals on, it is final, and it must
 //!      be the announced one (`Error::WrongSize { announced, actual }`), and not 0
 //!      (`Error::ZeroLength`). A size read before the seals were checked is a snapshot:
 //!      an unsealed memfd of the wrong size is `NotSealed`, not `WrongSize`.
@@ -162,9 +165,10 @@ pub fn receive(socket: &UnixStream) -> Result<Segment, Error> {
 }
 
 /// Checks a received descriptor before anything maps it: it is a memfd, it carries all of
-/// [`SEALS`], and its size is the `announced` one.
+/// [`SEALS`] and no write seal, and its size is the `announced` one.
 pub fn check(file: &File, announced: u64) -> Result<(), Error> {
-    // TODO: F_GET_SEALS (EINVAL: not a memfd), every seal of SEALS, then the size.
+    // TODO: F_GET_SEALS (EINVAL: not a memfd; F_SEAL_SEAL alone: never sealable), every
+    // seal of SEALS, no write seal, then the size.
     let _ = file;
     todo!("08 seal: check a received descriptor announced as {announced} bytes")
 }

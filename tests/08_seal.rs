@@ -575,15 +575,71 @@ fn a_regular_files_descriptor_is_refused() {
          any)",
     );
     // On a tmpfs, a plain file answers F_GET_SEALS (with F_SEAL_SEAL alone): there it is
-    // refused for its missing seals instead.
+    // refused as one that can never be sealed instead.
     let on_tmpfs = nix::sys::statfs::fstatfs(&file)
         .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
     assert!(
-        matches!(error, Error::NotAMemfd) || (on_tmpfs && matches!(error, Error::NotSealed { .. })),
+        matches!(error, Error::NotAMemfd) || (on_tmpfs && matches!(error, Error::NeverSealable)),
         "a regular file must be Error::NotAMemfd (F_GET_SEALS says EINVAL), got {error:?}"
     );
     std::fs::remove_file(&path).unwrap();
     scratch.finish();
+}
+
+/// A file that answers `F_GET_SEALS` with `F_SEAL_SEAL` alone can never be sealed, and is
+/// refused as such: a `/dev/shm` file (tmpfs, but not a memfd) and a memfd made without
+/// `MFD_ALLOW_SEALING`. "Add all three seals" would be advice nobody can follow.
+#[test]
+fn a_file_that_can_never_be_sealed_is_refused_as_such() {
+    let fix = "it answers F_GET_SEALS with F_SEAL_SEAL alone, so no seal can ever be added: \
+               refuse it with Error::NeverSealable (seals == F_SEAL_SEAL), before looking for \
+               missing seals";
+    let unsealable =
+        File::from(memfd_create("shm-kata-08-unsealable", MFdFlags::MFD_CLOEXEC).unwrap());
+    unsealable.set_len(4096).unwrap();
+    let error = refused(offer(&unsealable, 4096), "Error::NeverSealable", fix);
+    assert!(
+        matches!(error, Error::NeverSealable),
+        "a memfd made without MFD_ALLOW_SEALING must be Error::NeverSealable, got {error:?}: {fix}"
+    );
+    let name = common::SystemName::new("08-plain");
+    let path = shm_kata::SegmentDir::system().join(&name.name);
+    let plain = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .unwrap();
+    name.record();
+    plain.set_len(4096).unwrap();
+    let error = refused(offer(&plain, 4096), "Error::NeverSealable", fix);
+    assert!(
+        matches!(error, Error::NeverSealable),
+        "a /dev/shm file (not a memfd) must be Error::NeverSealable, got {error:?}: {fix}"
+    );
+}
+
+/// A memfd with a write seal is refused before anything maps it, naming the seal: its
+/// writable mapping would fail with a bare `EPERM`.
+#[test]
+fn a_write_sealed_memfd_is_refused_and_the_seal_named() {
+    for write in [SealFlag::F_SEAL_WRITE, SealFlag::F_SEAL_FUTURE_WRITE] {
+        let fix = format!(
+            "it carries {write:?}, so no process can map it writable (mmap says EPERM): \
+             refuse it in check with Error::WriteSealed {{ seals }}, naming the write seal(s) \
+             it carries"
+        );
+        let error = refused(
+            offer(&memfd_with(SEALS | write, 4096), 4096),
+            "Error::WriteSealed",
+            &fix,
+        );
+        assert!(
+            matches!(&error, Error::WriteSealed { seals } if *seals == write),
+            "a memfd sealed with SEALS | {write:?} must be Error::WriteSealed {{ seals: {write:?} }}, \
+             got {error:?}: {fix}"
+        );
+    }
 }
 
 proptest! {
