@@ -1200,10 +1200,9 @@ fn a_pid_namespace_hides_the_host_from_inside_but_not_the_inside_from_the_host()
             "unshare --pid --fork --mount-proc failed here (a container without the right?)",
         );
     };
-    // The host: the unshare process's child is the namespace's PID 1.
-    let host_sees =
-        std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
-            .unwrap_or_default();
+    // The host: the unshare process's child is the namespace's PID 1, listed in the host's
+    // /proc with the host's PID for it.
+    let host_sees = children_of(child.id());
     drop(child.stdin.take());
     let _ = common::wait_bounded(&mut child, LIMIT, "the namespace's shell");
     let mut fields = inside.split_whitespace();
@@ -1223,6 +1222,23 @@ fn a_pid_namespace_hides_the_host_from_inside_but_not_the_inside_from_the_host()
          it as PID {}",
         host_sees.trim()
     ));
+}
+
+/// The PIDs, in this namespace's `/proc`, of the processes whose parent is `parent`.
+fn children_of(parent: u32) -> String {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return String::new();
+    };
+    let wanted = format!("PPid:\t{parent}");
+    entries
+        .flatten()
+        .filter(|entry| {
+            std::fs::read_to_string(entry.path().join("status"))
+                .is_ok_and(|status| status.lines().any(|line| line == wanted))
+        })
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 // ---------------------------------------------------------------------------------------
