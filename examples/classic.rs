@@ -126,7 +126,7 @@ fn floor(words: usize, huge: bool) -> [Duration; 4] {
             memmap2::MmapMut::map_anon((words * 4).next_multiple_of(HUGE_PAGE))
                 .expect("an anonymous mapping"),
         );
-        // Only a hint: with THP `never`, or no free 2 MiB, the pages stay small.
+        // Only a hint: with THP `never`, or no 2 MiB page to allocate, the pages stay small.
         let _ = map.advise(memmap2::Advice::HugePage);
         &mut bytemuck::cast_slice_mut(&mut map[..])[..words]
     } else {

@@ -23,18 +23,24 @@
 //! * **Reserve the pages before you map.** The creator may have only set the length
 //!   (Python's `SharedMemory` does, like any `ftruncate`-only program): a *sparse* file,
 //!   whose pages do not exist yet. Mapping it always succeeds; on a tmpfs with too little
-//!   room, the first touch of a missing page is a SIGBUS that kills your process.
+//!   room, the first touch of a missing page is a SIGBUS that kills your process (shown on
+//!   your machine: `cargo run -- facts`, `a_sparse_page_on_a_full_tmpfs_is_a_sigbus`).
 //!   `posix_fallocate(&file, 0, len as i64)` (nix takes the `&file` itself, and an `off_t`)
 //!   fills the holes now, or fails with `ENOSPC` (or `EFBIG`, past the file system's
 //!   largest file), which is `Error::NoSpace` with the `len` you tried to reserve: an
 //!   error you can handle instead of a crash. It needs a writable descriptor, like the shared mapping does.
+//!   On a tmpfs it only reserves, never writes, so it is safe on a live segment; on a file
+//!   system without `fallocate(2)`, glibc emulates it by writing a zero byte into every
+//!   block that reads as zero, which could clobber a peer's write of that byte.
 //! * **Any other failure** of `file.metadata()`, `posix_fallocate` or the mapping is
 //!   `Error::Io { name: name.to_owned(), source }` (an `Errno` becomes the `io::Error`
 //!   with `.into()`). Mapping is `unsafe`: write the `// SAFETY:` comment that says why
 //!   this mapping stays valid (`cargo clippy` refuses an `unsafe` block without one).
 //! * **The trap you cannot close: a peer that shrinks the file.** If another process with
 //!   write access (the owner, or root) *shrinks* the file after you mapped it, touching the
-//!   lost pages is a SIGBUS, and nothing an attacher checks can prevent it for a named file:
+//!   lost pages is a SIGBUS (shown:
+//!   `a_file_shrunk_by_another_process_makes_the_next_touch_a_sigbus`), and nothing an
+//!   attacher checks can prevent it for a named file:
 //!   the size you checked is only true until someone truncates. The kata's rule is that
 //!   nobody shrinks a live segment; the real cure is a sealed memfd (`memfd_create` +
 //!   `F_SEAL_SHRINK`), whose size the kernel keeps fixed, which exercise 08 teaches.

@@ -40,16 +40,21 @@
 //!   two guards exclude each other, even inside one process. The trap: a *cloned*
 //!   descriptor (`try_clone`, `dup`, or one inherited across `fork`) is the *same*
 //!   description. Locking through a clone does not exclude the original; unlocking
-//!   through it releases the original's lock.
+//!   through it releases the original's lock. (Shown on your machine: `cargo run --
+//!   facts`, `a_cloned_descriptor_shares_and_releases_the_same_flock`.)
 //! * **The kernel releases the lock of a dead process.** A holder that is SIGKILLed in the
 //!   middle of its critical section loses its descriptors, and with them the lock: the
-//!   others go on. A spin lock or a plain pthread mutex *inside* the shared memory would
-//!   stay locked forever. (What the dead holder half-did stays half-done, though: here, its
-//!   one increment is simply lost.)
+//!   others go on (shown: `a_killed_holders_flock_is_released`). A spin lock or a plain
+//!   pthread mutex *inside* the shared memory would stay locked forever. The in-memory
+//!   exception is a *robust*, process-shared pthread mutex: the next locker gets
+//!   `EOWNERDEAD`, repairs what the dead holder half-did, then calls
+//!   `pthread_mutex_consistent` (shown: `a_robust_mutex_gives_the_next_locker_eownerdead`).
+//!   Whichever lock you use, what the dead holder half-did stays half-done: here, its one
+//!   increment is simply lost.
 //! * **Why not `fcntl` record locks (`F_SETLK`)?** They belong to the *process*, not the
 //!   description: two opens in one process never exclude each other, and closing *any*
 //!   descriptor of the file, anywhere in the process, silently drops every lock the process
-//!   holds on it. And the kit already uses the `fcntl` family to know which processes are
+//!   holds on it (shown: `fcntl_record_locks_vanish_when_any_descriptor_closes`). And the kit already uses the `fcntl` family to know which processes are
 //!   alive (`src/liveness.rs`); `flock` locks live in a separate table on Linux, so your
 //!   lock and the kit's liveness never see each other (on local file systems such as
 //!   tmpfs and ext4; on NFS, `flock` is emulated with record locks and the two would

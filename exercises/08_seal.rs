@@ -17,17 +17,26 @@
 //!   sweep. The kernel frees the memory when the last descriptor and the last mapping are
 //!   gone, however their processes ended (a live process can still *leak* it, by keeping a
 //!   descriptor it no longer needs);
-//! * **capability-style access**: only a process you send the descriptor to can map it;
-//!   there is no name to guess and no permission bits to get wrong.
+//! * **no name to find**: a process learns of the memory only when you send it the
+//!   descriptor. That is not access control: any process of the same user (or root) can
+//!   open it again through `/proc/PID/fd/N`, read-write (a memfd's mode is 0777, or 0666
+//!   with `MFD_NOEXEC_SEAL`), map it and write it (shown on your machine: `cargo run --
+//!   facts`, `a_memfd_is_reopened_through_proc_pid_fd_by_another_process`). Against other
+//!   users it is protected as a `/dev/shm` file of mode 0600 is, by your user id; against
+//!   your own processes, only the seals hold: a reopened sealed memfd cannot be resized
+//!   either, and `F_SEAL_FUTURE_WRITE` (below) stops new writable mappings of it.
 //!
 //! And **seals** make its size permanent: `fcntl(F_ADD_SEALS)` with `F_SEAL_SHRINK` and
 //! `F_SEAL_GROW`, and then nobody, not the sender, not the receiver, not root, can change
-//! the file's size (`ftruncate` fails with `EPERM`); `F_SEAL_SEAL` forbids adding any
-//! further seal (no seal can ever be removed). What seals do *not* promise: the bytes
-//! stay writable (`F_SEAL_WRITE` would forbid writing altogether, and can only be added
-//! while no writable mapping exists; `F_SEAL_FUTURE_WRITE` forbids new writable mappings
-//! and `write()` while the existing mappings keep writing). Here both sides write, so
-//! only the size is sealed.
+//! the file's size (`ftruncate` fails with `EPERM`; shown:
+//! `shrink_and_grow_seals_refuse_every_resize`); `F_SEAL_SEAL` forbids adding any further
+//! seal (no seal can ever be removed). What seals do *not* promise: the bytes stay
+//! writable (`F_SEAL_WRITE` would forbid writing altogether, and adding it fails with
+//! `EBUSY` while a writable shared mapping exists; `F_SEAL_FUTURE_WRITE` forbids new
+//! writable mappings and `write()` while the existing mappings keep writing; shown:
+//! `f_seal_write_is_ebusy_while_a_writable_shared_mapping_exists`,
+//! `f_seal_future_write_keeps_existing_mappings_writable`). Here both sides write, so only
+//! the size is sealed.
 //!
 //! You write (same API in `solutions/08_seal.rs`):
 //! * `create(label, len)`: `memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING)` (without
@@ -52,10 +61,20 @@
 //!   hostile sender can send an unsealed memfd, or a plain file, and shrink it once you
 //!   have mapped it: the SIGBUS is back. So, in this order:
 //!   1. `fcntl(file, F_GET_SEALS)`: `EINVAL` means the file cannot carry seals at all:
-//!      `Error::NotAMemfd`;
+//!      `Error::NotAMemfd`; `F_SEAL_SEAL` and nothing else means it never will (a
+//!      `/dev/shm` file that is not a memfd answers that, shown:
+//!      `a_tmpfs_file_that_is_not_a_memfd_answers_f_seal_seal`; so does a memfd made
+//!      without `MFD_ALLOW_SEALING`): `Error::NeverSealable`;
 //!   2. every seal of [`SEALS`] must be set: `Error::NotSealed { missing }` names those
-//!      that are not (`SEALS.difference(seals)`);
-//!   3. only then the size (`file.metadata()`): with the seals on, it is final, and it must
+//!      that are not (`SEALS.difference(seals)`). *At least* those: extra seals are fine.
+//!      A memfd made with `MFD_NOEXEC_SEAL` (Linux 6.3+, or wherever the sysctl
+//!      `vm.memfd_noexec` asks for it) also carries `F_SEAL_EXEC` and is writable as any
+//!      (shown: `a_noexec_memfd_carries_f_seal_exec_and_stays_writable`): `seals == SEALS`
+//!      would refuse a valid sender;
+//!   3. no write seal: `F_SEAL_WRITE` or `F_SEAL_FUTURE_WRITE` would make your writable
+//!      mapping fail with a bare `EPERM`; refuse it first, naming the seal:
+//!      `Error::WriteSealed { seals }` (those of the two that are set);
+//!   4. only then the size (`file.metadata()`): with the seals on, it is final, and it must
 //!      be the announced one (`Error::WrongSize { announced, actual }`), and not 0
 //!      (`Error::ZeroLength`). A size read before the seals were checked is a snapshot:
 //!      an unsealed memfd of the wrong size is `NotSealed`, not `WrongSize`.
@@ -146,9 +165,10 @@ pub fn receive(socket: &UnixStream) -> Result<Segment, Error> {
 }
 
 /// Checks a received descriptor before anything maps it: it is a memfd, it carries all of
-/// [`SEALS`], and its size is the `announced` one.
+/// [`SEALS`] and no write seal, and its size is the `announced` one.
 pub fn check(file: &File, announced: u64) -> Result<(), Error> {
-    // TODO: F_GET_SEALS (EINVAL: not a memfd), every seal of SEALS, then the size.
+    // TODO: F_GET_SEALS (EINVAL: not a memfd; F_SEAL_SEAL alone: never sealable), every
+    // seal of SEALS, no write seal, then the size.
     let _ = file;
     todo!("08 seal: check a received descriptor announced as {announced} bytes")
 }

@@ -111,6 +111,24 @@ pub enum Error {
     )]
     NotAMemfd,
 
+    /// Exercise 08: the file that came over the socket answers `F_GET_SEALS` with
+    /// `F_SEAL_SEAL` alone: sealed against every seal, so its size can never be sealed. A
+    /// tmpfs file that is not a memfd (one in `/dev/shm`, say) answers that, and so does a
+    /// memfd made without `MFD_ALLOW_SEALING`.
+    #[error(
+        "the file received can never be sealed: it carries F_SEAL_SEAL alone (a /dev/shm file that is not a memfd, or a memfd made without MFD_ALLOW_SEALING), so nothing can ever stop its owner from shrinking it under your mapping; the sender must make a memfd with MFD_ALLOW_SEALING and seal its size"
+    )]
+    NeverSealable,
+
+    /// Exercise 08: the memfd that came over the socket carries a write seal
+    /// (`F_SEAL_WRITE` or `F_SEAL_FUTURE_WRITE`, named in `seals`): nobody can map it
+    /// writable any more.
+    #[error(
+        "the memfd received carries {}: no process can map it writable any more (mmap says EPERM), and a shared segment is written by both sides; the sender must seal only its size (SEALS), never its writes",
+        seal_names(*seals)
+    )]
+    WriteSealed { seals: nix::fcntl::SealFlag },
+
     /// Exercise 08: the memfd that came over the socket lacks some of the seals that make
     /// its size final (`missing` names them).
     #[error(
@@ -326,6 +344,19 @@ mod tests {
         assert!(
             message.contains("4096 bytes") && message.contains("reserving its pages"),
             "{message}"
+        );
+    }
+
+    /// A write-sealed memfd is refused with the write seal's name.
+    #[test]
+    fn a_write_seal_is_named_in_the_message() {
+        let message = Error::WriteSealed {
+            seals: nix::fcntl::SealFlag::F_SEAL_FUTURE_WRITE,
+        }
+        .to_string();
+        assert!(
+            message.contains("carries F_SEAL_FUTURE_WRITE:") && message.contains("EPERM"),
+            "the message must name the write seal: {message}"
         );
     }
 

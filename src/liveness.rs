@@ -31,9 +31,13 @@
 //!   may cover bytes a file does not have, and this byte is past any segment's data, so a
 //!   later lesson that locks *ranges of the data* cannot collide with it either.
 //!
-//! One consequence to know: a child process shares its parent's descriptors from `fork`
-//! until it `exec`s (or for good, if it never does), and with them the parent's shared
-//! lock, so for that while it counts as a holder too. That errs on the safe side: a sweep
+//! One consequence to know: a child process shares its parent's descriptors from `fork`,
+//! and with them the parent's shared lock. At `exec` only the descriptors marked
+//! close-on-exec close (every file Rust's `std` opens is, the kit's included); the others
+//! stay with the new program (the facts suite's
+//! `a_child_keeps_only_the_descriptors_without_close_on_exec`). So a child counts as a
+//! holder until it `exec`s, or for good if it never does, or if the descriptor lacks the
+//! flag. That errs on the safe side: a sweep
 //! may keep a segment a moment longer, never remove one too early.
 //!
 //! # Which files are the kata's
@@ -61,10 +65,16 @@
 //! `/proc/PID/fd` (links that resolve to the open file). [`used_by_another_process`] asks
 //! it, as a second check before a sweep unlinks. What it cannot see:
 //! * other users' processes, for an unprivileged sweep: their `/proc/PID/fd` (mode `0500`)
-//!   and `/proc/PID/maps` (ptrace access needed) are unreadable. Same-user processes are
-//!   all visible. A kata file is mode `0600`, so another user could only be root;
-//! * processes `/proc` does not list: in another PID namespace (a container), or hidden by
-//!   a `hidepid=` mount of `/proc`;
+//!   and `/proc/PID/maps` (ptrace access needed) are unreadable. A kata file is mode
+//!   `0600`, so another user could only be root;
+//! * non-dumpable processes of the sweep's own user (`PR_SET_DUMPABLE` 0: started from a
+//!   setuid or setgid program, with file capabilities, or by their own choice): their
+//!   `/proc/PID/fd` and `maps` are root's only (the facts suite's
+//!   `a_non_dumpable_process_hides_its_descriptors_from_its_own_user`);
+//! * processes `/proc` does not list: a sweep inside a container (a PID namespace of its
+//!   own) sees none of the host's processes nor other containers' (the host, though, sees
+//!   the container's: `a_pid_namespace_hides_the_host_from_inside_but_not_the_inside_from_the_host`),
+//!   and a `hidepid=` mount of `/proc` hides other users' processes;
 //! * a holder that opens or maps the file the moment after the scan: a non-kata program
 //!   takes no lock, so nothing can hold it off.
 //!

@@ -3,42 +3,64 @@
 //! # Why the page size matters
 //! The processor finds a byte of a mapping through page tables: one entry per page. A
 //! 64 MiB segment on 4 KiB pages is 16,384 entries, and a process that has just mapped it
-//! has none of them yet: its first touch of each page is a *page fault*, a trip into the
-//! kernel that looks the page up and writes the entry. A fresh attach that reads 64 MiB
-//! pays 16,384 of them, and every unmap tears them down again. On 2 MiB pages the same
-//! segment is 32 entries, one level up the table (a PMD entry): 512 times fewer faults,
-//! and fewer TLB misses while reading.
+//! has none of them yet: its first touch of a page is a *page fault*, a trip into the
+//! kernel that looks the page up and writes the entry. Reads are served in batches: on a
+//! read fault the kernel also maps the neighbouring pages already in memory and up to date
+//! ("fault-around", 64 KiB by default), so a fresh attach that reads 64 MiB pays about
+//! 1,000 faults, not 16,384. Writes to a shared mapping fault once per page (16,384), and
+//! so do reads of pages `posix_fallocate` reserved that nobody has written yet (they are
+//! not "up to date", and fault-around skips them). Every unmap tears the entries down
+//! again. On 2 MiB pages the same segment is 32 entries, one level up the table (a PMD
+//! entry): 512 times fewer entries, 32 read faults instead of about 1,000, and fewer TLB
+//! misses while reading. (Measured on Linux 6.18: 1,024, 16,384, 16,384 and 32; `cargo
+//! run -- facts` measures them on yours.)
 //!
 //! # Huge pages on a stock `/dev/shm`
-//! A tmpfs gives its files 2 MiB pages by itself only when it is mounted with `huge=` (or
-//! `/sys/kernel/mm/transparent_hugepage/shmem_enabled` says so); `/dev/shm` usually is
-//! not. Since Linux 6.1 a program can ask anyway: `madvise(MADV_COLLAPSE)` over a mapping
-//! of the file turns each 2 MiB-aligned, 2 MiB-long run of its pages into one huge page.
-//! Three facts make it cheap and useful:
+//! A tmpfs gives its files 2 MiB pages by itself only when it is mounted with
+//! `huge=always` or `huge=within_size`, or when
+//! `/sys/kernel/mm/transparent_hugepage/shmem_enabled` is `force` (which overrides every
+//! mount; its other values govern only the kernel's internal mount, that of memfds and
+//! shared anonymous memory, not `/dev/shm`). `/dev/shm` usually has no `huge=` at all.
+//! Since Linux 6.1 a program can ask anyway: `madvise(MADV_COLLAPSE)` over a mapping of
+//! the file turns each 2 MiB-aligned, 2 MiB-long run of its pages into one huge page. Four
+//! facts make it cheap and useful:
 //!
 //! * **Collapse right after the reservation.** `posix_fallocate` has just made every page
-//!   exist, as zeros nobody has touched: the collapse then only allocates huge pages, with
-//!   nothing to copy. Collapsing after the fill copies every byte (about five times
-//!   slower); collapsing before the reservation finds holes and fails (`EINVAL`).
+//!   exist, as zeros nobody has touched: the collapse then allocates each huge page and
+//!   copies the small zero pages tmpfs made into it, which is cheap (measured: 7–15 ms
+//!   for 18 MiB), and the fill that follows takes no fault at all.
+//!   Collapsing after the fill copies every byte written (about five times slower). Holes
+//!   are what the collapse cannot fill: a 2 MiB range with no page at all is refused
+//!   (`EINVAL`), while one with a single backed page collapses (the rest becomes zeros),
+//!   so a partly written file collapses partly, and the call still says `EINVAL`.
 //! * **Every mapper needs a 2 MiB-aligned address.** A huge page can be mapped by one
-//!   PMD entry only where the virtual address is 2 MiB-aligned too; `mmap` picks any 4 KiB
-//!   boundary, so the kit reserves an aligned range first (an anonymous `PROT_NONE`
+//!   PMD entry only where the virtual address is 2 MiB-aligned too; `mmap` without a hint
+//!   picks any free range, which for a file on a stock `/dev/shm` is only 4 KiB-aligned
+//!   (on a `huge=` tmpfs, and for large-folio files on recent kernels, the kernel aligns it
+//!   itself), so the kit reserves an aligned range first (an anonymous `PROT_NONE`
 //!   mapping 2 MiB too long), maps the file over it with `MAP_FIXED`, and gives the slack
 //!   back. Measured on a quiet machine: a fresh attach + sum of 64 MiB of huge pages
 //!   takes 2.2–2.4 ms at an aligned address, 4.7–4.9 ms one page off, where every huge
 //!   page is mapped by 512 small entries again.
 //! * **Only where the file system does not do it already.** On a tmpfs mounted with
-//!   `huge=` (or with `shmem_enabled` = `force`), `posix_fallocate` itself reserves huge
-//!   pages, and collapsing those is worse than useless: measured on Linux 6.18, the
-//!   collapse maps the reserved-but-never-written huge pages as they are, and the next
-//!   process to map the file finds them "not yet written", clears them, and every byte
-//!   written meanwhile is lost. So the kit reads the mount's options
-//!   (`/proc/self/mountinfo`) and leaves such a file to the mount ([`Pages::ByMount`]).
-//! * **It may be refused, and that is fine.** A kernel before 6.1 (`EINVAL`),
-//!   `shmem_enabled` = `deny`, a file system without large folios (a file on ext4, say),
-//!   or no free 2 MiB of physical memory (`ENOMEM`, `EAGAIN`): the segment then simply
-//!   stays on 4 KiB pages, which work exactly the same, only slower to map. The kit
-//!   records why ([`Pages`]), and never fails a `create` for it.
+//!   `huge=always` or `huge=within_size` (or with `shmem_enabled` = `force`),
+//!   `posix_fallocate` itself reserves huge pages, and a collapse has nothing to add: the
+//!   kit reads the mount's options (`/proc/self/mountinfo`) and leaves such a file to the
+//!   mount ([`Pages::ByMount`]). On `huge=advise`, `posix_fallocate` reserves small pages
+//!   (0 kB of huge pages) and the collapse works as on a mount with no `huge=`: the kit
+//!   collapses there too. (An earlier version of this page said a collapse on a
+//!   `huge=within_size` mount loses the data written after it; on Linux 6.18.44 that did
+//!   not reproduce: collapse, fill, and another process read every byte back. The kit
+//!   still leaves such mounts alone, because they need nothing from it.)
+//! * **It may be refused, and that is fine.** A kernel before 6.1, `shmem_enabled` =
+//!   `deny`, a 2 MiB range with no page, or a file that is not shmem (on ext4 and other
+//!   disk file systems the collapse needs `CONFIG_READ_ONLY_THP_FOR_FS` and a file nobody
+//!   has open for writing): `EINVAL`. `ENOMEM`: no 2 MiB page could be allocated just now.
+//!   `EAGAIN`: a page was busy (locked or isolated by another task), a transient refusal.
+//!   `EBUSY`: the memory cgroup refused to charge the huge page (a memory-limited
+//!   container near its limit). The segment then simply stays on 4 KiB pages, which work
+//!   exactly the same, only slower to map. The kit records why ([`Pages`]), and never
+//!   fails a `create` for it.
 //!
 //! The exercises do not change for any of this: `create` and `attach` map with memmap2 as
 //! before, and [`Segment::from_parts`](crate::Segment::from_parts) maps the same file again
@@ -113,8 +135,9 @@ pub enum Pages {
     Huge { bytes: usize },
     /// 4 KiB pages, and why.
     Small(Why),
-    /// The file system hands out huge pages by itself (a tmpfs mounted with `huge=`, or
-    /// `shmem_enabled` = `force`): the kit leaves the pages to it and does not collapse.
+    /// The file system hands out huge pages by itself (a tmpfs mounted with `huge=always`
+    /// or `huge=within_size`, or `shmem_enabled` = `force`): the kit leaves the pages to it
+    /// and does not collapse.
     ByMount,
     /// The kit mapped the segment but chose no pages for it: this process attached to it
     /// (whoever created it chose), or it is a memfd (`Segment::from_memfd`, exercise 08,
@@ -143,18 +166,36 @@ impl fmt::Display for Pages {
             Pages::Small(Why::Refused(errno)) => write!(
                 f,
                 "4 KiB pages (the kernel refused MADV_COLLAPSE: {errno}; {})",
-                match errno {
-                    Errno::EINVAL => {
-                        "a kernel before 6.1, shmem_enabled = deny, or a file system without \
-                         large folios"
-                    }
-                    Errno::ENOMEM | Errno::EAGAIN => "no free 2 MiB of physical memory just now",
-                    _ => "see madvise(2)",
-                }
+                why_collapse_refused(*errno)
             ),
-            Pages::ByMount => write!(f, "the file system's own pages (a huge= mount)"),
+            Pages::ByMount => write!(
+                f,
+                "the file system's own pages (a huge=always or huge=within_size mount)"
+            ),
             Pages::Attached => write!(f, "chosen by the segment's creator"),
         }
+    }
+}
+
+/// What an error of `madvise(MADV_COLLAPSE)` means, in a few words (madvise(2), and
+/// `mm/khugepaged.c` of Linux 6.x for which internal result becomes which errno).
+pub fn why_collapse_refused(errno: Errno) -> &'static str {
+    match errno {
+        Errno::EINVAL => {
+            "a kernel before 6.1, shmem_enabled = deny, a range with a 2 MiB stretch that \
+             has no page at all, or a file that is not shmem (ext4 needs \
+             CONFIG_READ_ONLY_THP_FOR_FS and no writer)"
+        }
+        Errno::ENOMEM => "the kernel could not allocate a 2 MiB page just now",
+        Errno::EAGAIN => {
+            "a page was busy (locked, or isolated by another task) just now: a transient \
+             refusal, a later try may succeed"
+        }
+        Errno::EBUSY => {
+            "the memory cgroup refused to charge a 2 MiB page: a memory-limited container \
+             near its limit"
+        }
+        _ => "see madvise(2)",
     }
 }
 
@@ -358,10 +399,9 @@ impl Drop for Mapping {
     }
 }
 
-/// Whether the file system `file` lives on hands out huge pages by itself: its mount has
-/// a `huge=` option other than `never`, or `shmem_enabled` is `force` (every tmpfs). When
-/// in doubt (no `/proc`), it answers yes: a collapse skipped costs speed, a collapse over
-/// huge pages the file system reserved costs data (see the module's docs).
+/// Whether the file system `file` lives on hands out huge pages by itself: its mount says
+/// `huge=always` or `huge=within_size`, or `shmem_enabled` is `force` (every tmpfs). When
+/// in doubt (no `/proc`), it answers yes: a collapse skipped costs only speed.
 fn mount_gives_huge_pages(file: &File) -> bool {
     use std::os::unix::fs::MetadataExt;
     let shmem = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/shmem_enabled");
@@ -382,12 +422,15 @@ fn mount_gives_huge_pages(file: &File) -> bool {
         .any(says_huge)
 }
 
-/// Whether a tmpfs's mount options ask for huge pages: `huge=always`, `within_size` or
-/// `advise` (only `huge=never`, or no `huge=` at all, leaves them to the program).
+/// Whether a tmpfs's mount options give its files huge pages by themselves:
+/// `huge=always` or `huge=within_size`. `huge=advise` does only for memory a program
+/// asks for (`MADV_HUGEPAGE`): `posix_fallocate` there reserves 4 KiB pages, which the kit
+/// collapses as on a mount with no `huge=` (the facts suite's
+/// `a_huge_advise_mount_leaves_fallocate_on_small_pages_and_collapse_works`).
 fn says_huge(options: &str) -> bool {
     options
         .split(',')
-        .any(|o| o.starts_with("huge=") && o != "huge=never")
+        .any(|o| o == "huge=always" || o == "huge=within_size")
 }
 
 /// The super-block options of a `/proc/self/mountinfo` line, if it is device `id`
@@ -443,8 +486,8 @@ mod tests {
         (tmp, file)
     }
 
-    /// A tmpfs with `huge=within_size` is left to the mount; `huge=never`, or no option at
-    /// all (a stock `/dev/shm`), is collapsed by the kit.
+    /// A tmpfs with `huge=within_size` or `huge=always` is left to the mount; `huge=advise`,
+    /// `huge=never`, or no option at all (a stock `/dev/shm`), is collapsed by the kit.
     #[test]
     fn the_mounts_huge_option_is_read_from_mountinfo() {
         let line = |options: &str| {
@@ -453,6 +496,10 @@ mod tests {
         let huge = |options: &str| says_huge(mount_options(&line(options), "0:39").unwrap());
         assert!(huge("rw,size=204800k,huge=within_size"));
         assert!(huge("rw,huge=always"));
+        assert!(
+            !huge("rw,huge=advise"),
+            "huge=advise leaves fallocate on 4 KiB pages"
+        );
         assert!(!huge("rw,size=24684096k"));
         assert!(!huge("rw,huge=never,size=1m"));
         assert_eq!(mount_options(&line("rw"), "0:40"), None, "another device");
@@ -596,17 +643,21 @@ mod tests {
         );
         says(
             Pages::Small(Why::Refused(Errno::ENOMEM)),
-            &["ENOMEM", "no free 2 MiB"],
+            &["ENOMEM", "could not allocate a 2 MiB page"],
         );
         says(
             Pages::Small(Why::Refused(Errno::EAGAIN)),
-            &["EAGAIN", "no free 2 MiB"],
+            &["EAGAIN", "transient"],
+        );
+        says(
+            Pages::Small(Why::Refused(Errno::EBUSY)),
+            &["EBUSY", "cgroup"],
         );
         says(
             Pages::Small(Why::Refused(Errno::EPERM)),
             &["EPERM", "madvise(2)"],
         );
-        says(Pages::ByMount, &["huge= mount"]);
+        says(Pages::ByMount, &["huge=within_size mount"]);
         says(Pages::Attached, &["creator"]);
     }
 

@@ -7,6 +7,17 @@
 //! *is* a POSIX shared-memory object, the same thing `shm_open("/name")` and Python's
 //! `multiprocessing.shared_memory.SharedMemory(name="name")` create.
 //!
+//! **One access size per byte range.** The safe views read and write a range either as
+//! `AtomicU32` words ([`Segment::atomics`], [`Segment::read_words`],
+//! [`Segment::write_words`]) or as `AtomicU8` bytes ([`Segment::read_bytes`],
+//! [`Segment::write_bytes`]). Each is sound alone, but Rust's memory model (the
+//! `std::sync::atomic` docs) does not allow racing atomic accesses of *different sizes* to
+//! the same bytes: a process that writes a range by bytes while another reads it by words
+//! is outside the model, whatever the hardware does (x86 and ARM keep each access whole at
+//! its own size). And the model speaks of threads of one program: across processes it
+//! holds by analogy, because the same instructions touch the same physical memory. Use
+//! one size for each range that others may touch at the same time.
+//!
 //! This module is a tool, not a lesson: the exercises build `Segment`s with
 //! [`Segment::from_created`] (in `create`) or [`Segment::from_parts`] (in `attach`) and use
 //! its views.
@@ -177,7 +188,7 @@ impl Segment {
     ///
     /// It also asks for huge pages: every whole 2 MiB of the segment is collapsed into one
     /// (`MADV_COLLAPSE`), now, while the pages `posix_fallocate` reserved are untouched
-    /// zeros and the collapse has nothing to copy. Where the kernel refuses, the segment
+    /// zeros and the copy into each huge page is cheap. Where the kernel refuses, the segment
     /// stays on 4 KiB pages and works the same; [`pages`](Segment::pages) says which.
     pub fn from_created(dir: &SegmentDir, name: &str, file: File, map: MmapMut) -> Result<Segment> {
         let mut segment = Segment::from_parts(dir, name, file, map)?;

@@ -11,7 +11,9 @@
 //!   the kernel fails with `EEXIST` if the name is taken, in one atomic step. "Check if it
 //!   exists, then create" is a race another process can win.
 //! * **Never follow a link.** Someone can plant a symlink at the name you are about to use
-//!   and point it at a file of yours. `O_EXCL` refuses links already; add `O_NOFOLLOW`
+//!   and point it at a file of yours. `O_EXCL` refuses links already, even one that points
+//!   to no file yet (shown on your machine: `cargo run -- facts`,
+//!   `o_excl_refuses_a_symlink_even_to_a_missing_file`); add `O_NOFOLLOW`
 //!   (`custom_flags(OFlag::O_NOFOLLOW.bits())`) so the rule is stated, not implied.
 //! * **Only you.** Mode `0600`: other users cannot attach to your memory.
 //! * **Names stay inside the directory.** A name is one file name: not empty, not `.` or
@@ -19,13 +21,16 @@
 //!   128 of them are too many; `.hidden` is fine). `"../../home/you/.bashrc"` must be an
 //!   `Error::InvalidName { name, reason }`, not a file you just clobbered. Write those
 //!   rules in `validate_name`, and call it first thing in `create`.
-//! * **Set the length before you map.** A new file has 0 bytes, and `mmap` can only cover
-//!   bytes the file has: `file.set_len(len)` first (it reads back as zeros), then
-//!   `MmapMut::map_mut(&file)`. A zero length is
+//! * **Set the length before you map.** A new file has 0 bytes, and
+//!   `MmapMut::map_mut(&file)` maps the length the file has. (`mmap` itself maps as much
+//!   as you ask, past the end too; the first touch of a page past the end is the SIGBUS.
+//!   Shown: `mapping_past_the_end_succeeds_and_touching_there_is_a_sigbus`.) So
+//!   `file.set_len(len)` first (it reads back as zeros), then the map. A zero length is
 //!   `Error::ZeroLength { name: name.to_owned() }`: nothing to map.
 //! * **Reserve the memory up front.** On a tmpfs like `/dev/shm`, `set_len` reserves no
 //!   pages: if `/dev/shm` is full when a page is first touched (a Docker container gets
-//!   64 MiB by default), that touch is a SIGBUS that kills the process. `posix_fallocate`
+//!   64 MiB by default), that touch is a SIGBUS that kills the process (shown:
+//!   `a_sparse_page_on_a_full_tmpfs_is_a_sigbus`). `posix_fallocate`
 //!   claims the pages now, so "no room" is an error you can handle, instead of a crash
 //!   later: `Error::NoSpace { name: name.to_owned(), len, dir: dir.path().to_owned() }`
 //!   when `posix_fallocate` fails with `ENOSPC` or `EFBIG`, and when `set_len` refuses a

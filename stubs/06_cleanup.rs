@@ -12,7 +12,9 @@
 //! * `unlink(dir, name)`: remove the name (`std::fs::remove_file`, errors through
 //!   `Error::io`, so a missing name is `Error::NotFound`). The Linux fact: the name goes
 //!   *at once*, but every mapping that is still open stays valid and readable; the memory
-//!   is freed when the last one goes. Attaching by that name is `NotFound` from now on.
+//!   is freed when the last one goes (shown on your machine: `cargo run -- facts`,
+//!   `unlink_keeps_a_mapped_segment_alive`). Attaching by that name is `NotFound` from now
+//!   on.
 //!   `unlink(2)` removes the *name*, never what it points to: a symlink in the directory
 //!   is removed as a link, and its target (maybe outside the directory) stays. Never
 //!   resolve the name first (`canonicalize`): that would remove a file outside `dir`.
@@ -31,18 +33,28 @@
 //!   lock on its file from birth to drop, which the kernel drops when the process dies,
 //!   however it dies. A sweep opens the file *itself* and `liveness::claim(&file)` tries
 //!   an exclusive lock without waiting: granted means nobody alive holds the segment. PIDs
-//!   are no answer: they are reused, and a dead process cannot say it died. (Python's
-//!   resource tracker unlinked segments other processes were still using: CPython
-//!   gh-82300.) Only holders that go through the kata take that lock: a Python or C program
+//!   are no answer: they are reused, and a dead process cannot say it died. (Python gets
+//!   this wrong the other way: a process that only *attaches*, `SharedMemory(name=…)`,
+//!   registers the segment with its resource tracker, which unlinks it when that process
+//!   exits, while others still use it: CPython gh-82300; Python 3.13 adds
+//!   `track=False`. Shown: `pythons_attaching_shared_memory_unlinks_the_segment_at_exit`.)
+//!   Only holders that go through the kata take that lock: a Python or C program
 //!   attached to a kata segment takes none. So ask the kernel's own record too, right
 //!   before the unlink: `liveness::used_by_another_process(&file)` looks through
 //!   `/proc/PID/maps` (device and inode of every mapped file) and `/proc/PID/fd` (every
 //!   open file) of the other processes; treat an `Err` as "in use". What it cannot see:
-//!   an unprivileged sweep cannot read other users' `/proc/PID/fd` or `/proc/PID/maps`
-//!   (same-user processes are all readable, and a kata file is mode `0600`, so only root
-//!   could be such a holder); processes in another PID namespace (a container) or hidden
-//!   by a `hidepid=` mount of `/proc` are not listed at all; and a program that maps the
-//!   file a moment after the look takes no lock that could hold the sweep off.
+//!   an unprivileged sweep cannot read other users' `/proc/PID/fd` or `/proc/PID/maps` (a
+//!   kata file is mode `0600`, so only root could be such a holder), nor those of a
+//!   *non-dumpable* process of its own user: one started from a setuid or setgid program
+//!   or with file capabilities, or one that called `prctl(PR_SET_DUMPABLE, 0)` (shown on
+//!   your machine: `cargo run -- facts`,
+//!   `a_non_dumpable_process_hides_its_descriptors_from_its_own_user`). A sweep inside a
+//!   container (a PID namespace of its own) sees none of the host's processes, while one on
+//!   the host sees the container's too (shown:
+//!   `a_pid_namespace_hides_the_host_from_inside_but_not_the_inside_from_the_host`);
+//!   processes hidden by a `hidepid=` mount of `/proc` are not listed at all; and a program
+//!   that maps the file a moment after the look takes no lock that could hold the sweep
+//!   off.
 //!
 //!   Which lock, and why: an *open-file-description* record lock (`F_OFD_SETLK`) on one
 //!   byte past the end of the file. Classic `fcntl` locks (`F_SETLK`) belong to the

@@ -32,18 +32,25 @@
 //! `read_wrapped`). The length itself can be split, too.
 //!
 //! **The ordering, which is the lesson.** The sender writes the bytes, *then* stores the
-//! new `tail`; the receiver loads `tail`, *then* reads the bytes. Neither the compiler nor
-//! the CPU keeps that order for plain memory unless you ask: `tail.store(_, Release)`
-//! means "every write before this is visible to whoever sees this value", and
-//! `tail.load(Acquire)` means "every read after this sees what was written before the
-//! value I saw". The same pair guards the way back: the receiver reads, then stores `head`
+//! new `tail`; the receiver loads `tail`, *then* reads the bytes. The compiler may reorder
+//! plain accesses unless you ask, and so may weaker CPUs (ARM, POWER; x86 itself keeps
+//! store→store and load→load order, which is why a mistake hides there):
+//! `tail.store(_, Release)` means "every write before this is visible to whoever reads
+//! this value *with an `Acquire` load*", and `tail.load(Acquire)` means "every read after
+//! this sees what was written before the `Release` store whose value I saw". It takes the
+//! pair: a `Relaxed` load of a `Release` store promises nothing about the bytes. The same pair guards the way back: the receiver reads, then stores `head`
 //! with `Release`; the sender loads `head` with `Acquire` before it writes over the bytes
 //! the receiver freed. Your own index (the sender's `tail`, the receiver's `head`) nobody
 //! else writes, so `Relaxed` reads it. On x86 a `Relaxed` where `Release` belongs almost
 //! never misbehaves in a test run; on ARM it does, rarely. So the tests check your
-//! `push` and `pop` under **loom**, a model checker that tries every interleaving and
-//! every reordering the language allows, and tells you which read was not ordered after
-//! the write it read.
+//! `push` and `pop` under **loom**, a model checker for the C11 memory model: it runs
+//! them in many interleavings, lets a load see any store the orderings allow, and tells
+//! you which read was not ordered after the write it read. It is bounded, not complete:
+//! it treats `SeqCst` as `AcqRel`, does not explore load buffering (a load that sees a
+//! store made *later* in program order by the other thread), cannot see `std`'s fences
+//! (only loom's own), and these tests cap it at 3 preemptions per run
+//! (`LOOM_MAX_PREEMPTIONS` raises it). For a missing `Release`/`Acquire` pair in a
+//! ring, that is enough: it catches every one the corpus of wrong answers holds.
 //!
 //! **Never trust shared memory.** A peer (buggy, or not a ring at all) can write anything
 //! into the header: a `tail` behind `head`, more than `capacity` bytes in use, a length

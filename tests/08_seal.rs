@@ -104,8 +104,9 @@ fn seals_of(file: &File) -> Option<SealFlag> {
         .map(SealFlag::from_bits_retain)
 }
 
-/// The segment `create` returns is a memfd sealed with exactly `SEALS`: no shrinking, no
-/// growing, no new seals.
+/// The segment `create` returns is a memfd sealed with `SEALS`: no shrinking, no growing,
+/// no new seals, and no write seal. (An `F_SEAL_EXEC` the kernel adds by itself, where the
+/// sysctl `vm.memfd_noexec` asks for it, is fine: it leaves the memfd writable.)
 #[test]
 fn create_seals_against_shrinking_growing_and_new_seals() {
     let segment = create_ok(&label("seals"), 4096);
@@ -137,8 +138,11 @@ fn create_seals_against_shrinking_growing_and_new_seals() {
              {seals:?}"
         );
     }
+    // F_SEAL_EXEC (include/uapi/linux/fcntl.h, Linux 6.3+): not the sender's to refuse.
+    let exec = SealFlag::from_bits_retain(0x0020);
     assert_eq!(
-        seals, SEALS,
+        seals.difference(exec),
+        SEALS,
         "create must add exactly SEALS: F_SEAL_WRITE or F_SEAL_FUTURE_WRITE would keep the \
          receiver from writing"
     );
@@ -447,6 +451,48 @@ fn check_accepts_a_sealed_memfd_of_the_announced_size() {
     );
 }
 
+/// A memfd that carries an extra seal besides `SEALS` is accepted: the rule is "at least
+/// these seals", not "exactly these". A sender whose memfd was made with `MFD_NOEXEC_SEAL`
+/// (Linux 6.3+, or any memfd where the sysctl `vm.memfd_noexec` asks for it) sends one
+/// that also carries `F_SEAL_EXEC`: writable, mappable, and as safe to map as any.
+#[test]
+fn a_memfd_with_an_extra_seal_is_accepted() {
+    // MFD_NOEXEC_SEAL (include/uapi/linux/memfd.h): mode 0666 and F_SEAL_EXEC from birth.
+    const MFD_NOEXEC_SEAL: u32 = 0x0008;
+    let flags = MFdFlags::from_bits_retain(
+        (MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING).bits() | MFD_NOEXEC_SEAL,
+    );
+    let fd = match memfd_create("shm-kata-08-noexec", flags) {
+        Ok(fd) => fd,
+        Err(nix::errno::Errno::EINVAL) => {
+            eprintln!("skipped: this kernel refuses MFD_NOEXEC_SEAL (Linux 6.3+)");
+            return;
+        }
+        Err(errno) => panic!("memfd_create(MFD_NOEXEC_SEAL): {errno}"),
+    };
+    let file = File::from(fd);
+    file.set_len(4096).unwrap();
+    fcntl(&file, FcntlArg::F_ADD_SEALS(SEALS)).expect("F_ADD_SEALS");
+    let seals = seals_of(&file).expect("a memfd answers F_GET_SEALS");
+    assert!(
+        seals.contains(SEALS) && seals != SEALS,
+        "the crafted memfd should carry SEALS and F_SEAL_EXEC: {seals:?}"
+    );
+    let fix = "it carries every seal of SEALS plus an extra seal such as F_SEAL_EXEC, which \
+               Linux 6.3+ adds to memfds made with MFD_NOEXEC_SEAL: require at least SEALS \
+               (SEALS.difference(seals) empty), never seals == SEALS";
+    let checked = check(&file, 4096);
+    assert!(
+        checked.is_ok(),
+        "check refused a valid memfd ({checked:?}): {fix}"
+    );
+    let received = offer(&file, 4096);
+    assert!(
+        received.is_ok(),
+        "receive refused a valid memfd ({received:?}): {fix}"
+    );
+}
+
 /// The seals are judged before the size: an unsealed memfd announced with a wrong size is
 /// `Error::NotSealed`, not `Error::WrongSize`. Until the seals are on, its size is only a
 /// snapshot, which its sender can change a moment later.
@@ -529,15 +575,71 @@ fn a_regular_files_descriptor_is_refused() {
          any)",
     );
     // On a tmpfs, a plain file answers F_GET_SEALS (with F_SEAL_SEAL alone): there it is
-    // refused for its missing seals instead.
+    // refused as one that can never be sealed instead.
     let on_tmpfs = nix::sys::statfs::fstatfs(&file)
         .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
     assert!(
-        matches!(error, Error::NotAMemfd) || (on_tmpfs && matches!(error, Error::NotSealed { .. })),
+        matches!(error, Error::NotAMemfd) || (on_tmpfs && matches!(error, Error::NeverSealable)),
         "a regular file must be Error::NotAMemfd (F_GET_SEALS says EINVAL), got {error:?}"
     );
     std::fs::remove_file(&path).unwrap();
     scratch.finish();
+}
+
+/// A file that answers `F_GET_SEALS` with `F_SEAL_SEAL` alone can never be sealed, and is
+/// refused as such: a `/dev/shm` file (tmpfs, but not a memfd) and a memfd made without
+/// `MFD_ALLOW_SEALING`. "Add all three seals" would be advice nobody can follow.
+#[test]
+fn a_file_that_can_never_be_sealed_is_refused_as_such() {
+    let fix = "it answers F_GET_SEALS with F_SEAL_SEAL alone, so no seal can ever be added: \
+               refuse it with Error::NeverSealable (seals == F_SEAL_SEAL), before looking for \
+               missing seals";
+    let unsealable =
+        File::from(memfd_create("shm-kata-08-unsealable", MFdFlags::MFD_CLOEXEC).unwrap());
+    unsealable.set_len(4096).unwrap();
+    let error = refused(offer(&unsealable, 4096), "Error::NeverSealable", fix);
+    assert!(
+        matches!(error, Error::NeverSealable),
+        "a memfd made without MFD_ALLOW_SEALING must be Error::NeverSealable, got {error:?}: {fix}"
+    );
+    let name = common::SystemName::new("08-plain");
+    let path = shm_kata::SegmentDir::system().join(&name.name);
+    let plain = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .unwrap();
+    name.record();
+    plain.set_len(4096).unwrap();
+    let error = refused(offer(&plain, 4096), "Error::NeverSealable", fix);
+    assert!(
+        matches!(error, Error::NeverSealable),
+        "a /dev/shm file (not a memfd) must be Error::NeverSealable, got {error:?}: {fix}"
+    );
+}
+
+/// A memfd with a write seal is refused before anything maps it, naming the seal: its
+/// writable mapping would fail with a bare `EPERM`.
+#[test]
+fn a_write_sealed_memfd_is_refused_and_the_seal_named() {
+    for write in [SealFlag::F_SEAL_WRITE, SealFlag::F_SEAL_FUTURE_WRITE] {
+        let fix = format!(
+            "it carries {write:?}, so no process can map it writable (mmap says EPERM): \
+             refuse it in check with Error::WriteSealed {{ seals }}, naming the write seal(s) \
+             it carries"
+        );
+        let error = refused(
+            offer(&memfd_with(SEALS | write, 4096), 4096),
+            "Error::WriteSealed",
+            &fix,
+        );
+        assert!(
+            matches!(&error, Error::WriteSealed { seals } if *seals == write),
+            "a memfd sealed with SEALS | {write:?} must be Error::WriteSealed {{ seals: {write:?} }}, \
+             got {error:?}: {fix}"
+        );
+    }
 }
 
 proptest! {

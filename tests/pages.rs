@@ -133,9 +133,14 @@ fn a_created_segment_on_dev_shm_gets_huge_pages_where_the_kernel_allows() {
                  mapping starts on a 2 MiB boundary"
             );
         }
-        Pages::ByMount => eprintln!("/dev/shm is mounted with huge=: the mount chose its pages"),
-        Pages::Small(Why::Refused(Errno::ENOMEM | Errno::EAGAIN)) => {
-            eprintln!("no free 2 MiB of memory just now: the segment stayed on 4 KiB pages");
+        Pages::ByMount => eprintln!(
+            "/dev/shm is mounted with huge=always or huge=within_size: the mount chose its pages"
+        ),
+        Pages::Small(Why::Refused(errno @ (Errno::ENOMEM | Errno::EAGAIN | Errno::EBUSY))) => {
+            eprintln!(
+                "MADV_COLLAPSE refused just now ({errno}: {}): the segment stayed on 4 KiB pages",
+                pages::why_collapse_refused(errno)
+            );
         }
         other => assert!(
             !kernel_collapses_shmem(),
@@ -169,8 +174,9 @@ fn a_segment_whose_collapse_is_declined_works_on_small_pages() {
     drop(segment);
 }
 
-/// A file system without large folios (the tests' scratch directory on a disk) refuses the
-/// collapse: `create` still succeeds, on 4 KiB pages, and says why.
+/// A file that is not shmem (the tests' scratch directory on a disk: ext4 and the like
+/// collapse only with `CONFIG_READ_ONLY_THP_FOR_FS`, and never a file open for writing)
+/// refuses the collapse: `create` still succeeds, on 4 KiB pages, and says why.
 #[test]
 fn a_segment_whose_collapse_is_refused_works_on_small_pages() {
     let scratch = Scratch::new();

@@ -136,6 +136,26 @@ impl Cargo {
         self.run(&args, Some(test_timeout()))
     }
 
+    /// `cargo test --test facts`, one fact at a time, with every fact's own output
+    /// (`--show-output`: the `shown:` or `skipped:` line of each), bounded by
+    /// [`test_timeout`].
+    pub fn facts(&self, tree: Tree) -> Output {
+        let mut args: Vec<OsString> = ["test", "--test", "facts"].map(OsString::from).into();
+        args.extend(tree.cargo_args().iter().map(OsString::from));
+        args.extend(
+            [
+                "--",
+                "--test-threads",
+                "1",
+                "--show-output",
+                "--color",
+                "never",
+            ]
+            .map(OsString::from),
+        );
+        self.run(&args, Some(test_timeout()))
+    }
+
     /// `cargo build --example <name>` in the runner's own profile (`release`) and `tree`;
     /// the program's path, or what cargo said.
     pub fn build_example(&self, name: &str, tree: Tree, release: bool) -> Result<PathBuf, Output> {

@@ -67,6 +67,9 @@ pub enum Command {
         #[arg(long, hide = true, default_value = "/dev/shm")]
         shm_dir: PathBuf,
     },
+    /// The Linux facts the lessons rely on, each shown on this machine by an experiment
+    /// (tests/facts.rs): what it showed, or why it was skipped.
+    Facts,
     /// The classic program: fill a segment with 0..N, transform it with W worker processes,
     /// verify every word, time it (`--len N`, `--workers W`, `--pages huge|4k`; `demo --help`
     /// for all).
@@ -128,6 +131,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             ExitCode::SUCCESS
         }
         Some(Command::Verify { shm_dir }) => super::verify::run(&kata()?, shm_dir),
+        Some(Command::Facts) => super::facts::run(&super::root::find(cli.root.as_deref())?, tree),
         // The demo runs in its own program, built with exercises 01-04.
         Some(Command::Demo { args }) => super::demo::launch(args)?,
     })

@@ -13,7 +13,9 @@
 //!   in `.kata/attempts/`);
 //! * `verify` — the kata is sound: every test fails on the stubs and passes on the
 //!   solutions, every exercise has a hint, a `// TODO` and a test file;
-//! * `demo` — the classic parallel transform, end to end, timed and verified.
+//! * `demo` — the classic parallel transform, end to end, timed and verified;
+//! * `facts` — the Linux facts the lessons rely on, each shown (or skipped, with the
+//!   reason) on this machine.
 //!
 //! The exercise list comes from `exercises/info.toml`; nothing here knows how many
 //! exercises there are.
@@ -23,6 +25,7 @@ pub mod check;
 pub mod cli;
 pub mod demo;
 pub mod exercises;
+pub mod facts;
 pub mod hint;
 pub mod interrupt;
 pub mod learner;

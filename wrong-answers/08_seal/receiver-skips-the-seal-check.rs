@@ -113,7 +113,7 @@ pub fn receive(socket: &UnixStream) -> Result<Segment, Error> {
 }
 
 /// Checks a received descriptor before anything maps it: it is a memfd, it carries all of
-/// [`SEALS`], and its size is the `announced` one.
+/// [`SEALS`] and no write seal, and its size is the `announced` one.
 pub fn check(file: &File, announced: u64) -> Result<(), Error> {
     // Only now is the size worth reading: before the seals were known, it was a snapshot.
     let actual = file

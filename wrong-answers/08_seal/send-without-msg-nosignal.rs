@@ -111,7 +111,7 @@ pub fn receive(socket: &UnixStream) -> Result<Segment, Error> {
 }
 
 /// Checks a received descriptor before anything maps it: it is a memfd, it carries all of
-/// [`SEALS`], and its size is the `announced` one.
+/// [`SEALS`] and no write seal, and its size is the `announced` one.
 pub fn check(file: &File, announced: u64) -> Result<(), Error> {
     let seals = match fcntl(file, FcntlArg::F_GET_SEALS) {
         Ok(bits) => SealFlag::from_bits_retain(bits),
@@ -123,9 +123,20 @@ pub fn check(file: &File, announced: u64) -> Result<(), Error> {
             });
         }
     };
+    // F_SEAL_SEAL alone: a tmpfs file that is not a memfd, or a memfd made without
+    // MFD_ALLOW_SEALING. Its size can never be sealed: no sender could fix it.
+    if seals == SealFlag::F_SEAL_SEAL {
+        return Err(Error::NeverSealable);
+    }
+    // At least SEALS: an extra seal such as F_SEAL_EXEC (MFD_NOEXEC_SEAL) is fine.
     let missing = SEALS.difference(seals);
     if !missing.is_empty() {
         return Err(Error::NotSealed { missing });
+    }
+    // A write seal would make our writable mapping fail with a bare EPERM: say which.
+    let writes = seals & (SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_FUTURE_WRITE);
+    if !writes.is_empty() {
+        return Err(Error::WriteSealed { seals: writes });
     }
     // Only now is the size worth reading: before the seals were known, it was a snapshot.
     let actual = file
