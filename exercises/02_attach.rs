@@ -28,7 +28,8 @@
 //!   `posix_fallocate(&file, 0, len as i64)` (nix takes the `&file` itself, and an `off_t`)
 //!   fills the holes now, or fails with `ENOSPC` (or `EFBIG`, past the file system's
 //!   largest file), which is `Error::NoSpace` with the `len` you tried to reserve: an
-//!   error you can handle instead of a crash. It needs a writable descriptor, like the shared mapping does.
+//!   error you can handle instead of a crash. It needs a writable descriptor, like the
+//!   shared mapping does.
 //!   On a tmpfs it only reserves, never writes, so it is safe on a live segment; on a file
 //!   system without `fallocate(2)`, glibc emulates it by writing a zero byte into every
 //!   block that reads as zero, which could clobber a peer's write of that byte.

@@ -5,7 +5,8 @@
 //! synchronization. Your job: cut `0..len` into ranges, one per worker with work, that
 //!   * never overlap, and leave no gap (every word belongs to exactly one worker),
 //!   * come in order, each starting where the previous one ended,
-//!   * are never empty: `min(len, parts)` of them (`parts == 0` means no workers: no ranges),
+//!   * are never empty: `min(len, parts)` of them (`parts == 0` means no workers: no
+//!   ranges),
 //!   * differ in length by at most one word (no worker finishes long after the rest);
 //!     which ranges get the extra word is up to you.
 //!

@@ -54,7 +54,8 @@
 //! * **Why not `fcntl` record locks (`F_SETLK`)?** They belong to the *process*, not the
 //!   description: two opens in one process never exclude each other, and closing *any*
 //!   descriptor of the file, anywhere in the process, silently drops every lock the process
-//!   holds on it (shown: `fcntl_record_locks_vanish_when_any_descriptor_closes`). And the kit already uses the `fcntl` family to know which processes are
+//!   holds on it (shown: `fcntl_record_locks_vanish_when_any_descriptor_closes`). And the
+//!   kit already uses the `fcntl` family to know which processes are
 //!   alive (`src/liveness.rs`); `flock` locks live in a separate table on Linux, so your
 //!   lock and the kit's liveness never see each other (on local file systems such as
 //!   tmpfs and ext4; on NFS, `flock` is emulated with record locks and the two would

@@ -38,7 +38,8 @@
 //! `tail.store(_, Release)` means "every write before this is visible to whoever reads
 //! this value *with an `Acquire` load*", and `tail.load(Acquire)` means "every read after
 //! this sees what was written before the `Release` store whose value I saw". It takes the
-//! pair: a `Relaxed` load of a `Release` store promises nothing about the bytes. The same pair guards the way back: the receiver reads, then stores `head`
+//! pair: a `Relaxed` load of a `Release` store promises nothing about the bytes. The same
+//! pair guards the way back: the receiver reads, then stores `head`
 //! with `Release`; the sender loads `head` with `Acquire` before it writes over the bytes
 //! the receiver freed. Your own index (the sender's `tail`, the receiver's `head`) nobody
 //! else writes, so `Relaxed` reads it. On x86 a `Relaxed` where `Release` belongs almost

@@ -88,7 +88,8 @@
 //!   no code knows their numbers. Take ownership of *every* descriptor that came
 //!   (`OwnedFd::from_raw_fd`), before you judge anything, so that each is closed whatever
 //!   you refuse. Then refuse, in this order:
-//!   1. nothing at all (0 bytes, no descriptor): the socket was closed, `Error::Disconnected`;
+//!   1. nothing at all (0 bytes, no descriptor): the socket was closed,
+//!   `Error::Disconnected`;
 //!   2. no descriptor, whatever the bytes: `Error::NoDescriptor`;
 //!   3. not 8 bytes, or more than one descriptor: `Error::BadMessage`.
 //!
@@ -159,7 +160,8 @@ pub fn send(socket: &UnixStream, segment: &Segment) -> Result<(), Error> {
 /// Receives a segment's descriptor from `socket`, checks it, and maps it.
 pub fn receive(socket: &UnixStream) -> Result<Segment, Error> {
     // TODO: one recvmsg (8 bytes, room for 253 descriptors, MSG_CMSG_CLOEXEC); own every
-    // descriptor; refuse a closed socket, then no descriptor, then a bad message; check; map.
+    // descriptor; refuse a closed socket, then no descriptor, then a bad message; check;
+    // map.
     let _ = socket;
     todo!("08 seal: receive a segment's descriptor from the socket")
 }

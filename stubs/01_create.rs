@@ -92,7 +92,8 @@ pub const MAX_NAME_LEN: usize = 255;
 /// Checks that `name` is one plain file name that stays inside its directory, or returns
 /// `Error::InvalidName` with the reason.
 pub fn validate_name(name: &str) -> Result<(), Error> {
-    // TODO: reject "", ".", "..", names with '/' or '\0', and names over MAX_NAME_LEN bytes.
+    // TODO: reject "", ".", "..", names with '/' or '\0', and names over MAX_NAME_LEN
+    // bytes.
     todo!("01 create: validate the segment name {name:?}")
 }
 
