@@ -1073,6 +1073,38 @@ fn skip_puts_the_solution_in_keeps_the_attempt_and_reads_as_skipped() {
     assert!(out.contains("Next: 03 three"), "{out}");
 }
 
+/// `skip` never replaces an answer that passes every test unless told `--force`; what a
+/// forced skip kept, `restore` brings back.
+#[test]
+fn skip_refuses_a_done_exercise_without_force_and_restore_brings_it_back() {
+    let fixture = Fixture::new();
+    let run = fixture.runner(&["skip", "1"]);
+    assert!(
+        !run.status.success() && run.stderr.contains("is done") && run.stderr.contains("--force"),
+        "a skip of a passing answer must be refused, saying how to force it:\n{}\n{}",
+        stdout(&run),
+        run.stderr
+    );
+    assert_eq!(
+        fixture.read("exercises/01_one.rs"),
+        SOLVED_ONE,
+        "nothing replaced"
+    );
+    assert!(fixture.attempts().is_empty(), "nothing kept either");
+    let run = fixture.runner(&["skip", "1", "--force"]);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert_ne!(fixture.read("exercises/01_one.rs"), SOLVED_ONE);
+    let run = fixture.runner(&["restore", "1"]);
+    assert!(run.status.success(), "{}\n{}", stdout(&run), run.stderr);
+    assert_eq!(
+        fixture.read("exercises/01_one.rs"),
+        SOLVED_ONE,
+        "restore puts back the attempt the skip kept"
+    );
+    let out = stdout(&fixture.runner(&["list"]));
+    assert!(state_of(&out, "01 one").ends_with("done"), "{out}");
+}
+
 #[test]
 fn a_skipped_exercise_that_the_learner_rewrites_is_no_longer_skipped() {
     let fixture = Fixture::new();

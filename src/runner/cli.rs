@@ -59,7 +59,19 @@ pub enum Command {
     Reset { exercise: String },
     /// Put the reference answer in place of exercise N, so the later ones work; it reads
     /// as skipped, not done (your attempt is kept in .kata/attempts/).
-    Skip { exercise: String },
+    Skip {
+        exercise: String,
+        /// Replace your answer even if it passes every test.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Put back your latest attempt at exercise N that `reset` or `skip` kept (or the one
+    /// named), keeping what it replaces.
+    Restore {
+        exercise: String,
+        /// A file in .kata/attempts/ (default: the latest of exercise N).
+        attempt: Option<PathBuf>,
+    },
     /// Check the kata itself: every test fails on the stubs and passes on the solutions,
     /// every exercise has a hint, a `// TODO` and a test file, nothing is left in /dev/shm.
     Verify {
@@ -126,8 +138,22 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             print!("{}", super::workshop::reset(&kata()?, exercise)?);
             ExitCode::SUCCESS
         }
-        Some(Command::Skip { exercise }) => {
-            print!("{}", super::workshop::skip(&kata()?, exercise)?);
+        Some(Command::Skip { exercise, force }) => {
+            let kata = kata()?;
+            let passes = |exercise: &super::exercises::Exercise| {
+                super::check::one(&kata, tree, exercise).is_done()
+            };
+            print!(
+                "{}",
+                super::workshop::skip(&kata, exercise, *force, passes)?
+            );
+            ExitCode::SUCCESS
+        }
+        Some(Command::Restore { exercise, attempt }) => {
+            print!(
+                "{}",
+                super::workshop::restore(&kata()?, exercise, attempt.as_deref())?
+            );
             ExitCode::SUCCESS
         }
         Some(Command::Verify { shm_dir }) => super::verify::run(&kata()?, shm_dir),

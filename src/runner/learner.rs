@@ -12,13 +12,27 @@
 //! A learner's file is never lost: its copy is written and synced first, and only then is
 //! the exercise replaced, by writing the new text to a temporary file beside it and
 //! renaming that over it. A rename is atomic, so a crash leaves either the old file or the
-//! new one, never half of each; and if the copy cannot be made, nothing is replaced.
+//! new one, never half of each; and if the copy cannot be made, nothing is replaced. The
+//! new file keeps the old one's permission bits (a learner's 0600 stays 0600).
+//!
+//! **One runner at a time changes the state** ([`StateLock`]): `skip`, `reset` and
+//! `restore` read `.kata/skipped`, change it and write it back, and two of them at once
+//! would lose one's change (a skipped exercise would then read as *done*). Each holds an
+//! exclusive `flock` on `.kata/lock` for the whole change; the kernel drops it when the
+//! process ends, however it ends, so a killed runner never blocks the next one.
+//!
+//! **Nothing half-written is left behind.** The temporary file is registered with the
+//! Ctrl-C handler (`interrupt`), which removes it if the runner is stopped mid-write; what
+//! a SIGKILL leaves (`.NN_topic.rs.PID.tmp`) the next holder of the lock removes, since no
+//! writer can be alive while it holds the lock.
 
 use std::collections::BTreeSet;
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::exercises::{Exercise, Kata};
@@ -34,6 +48,55 @@ pub fn attempts_dir() -> PathBuf {
 /// The list of skipped exercises, relative to the root.
 pub fn skipped_file() -> PathBuf {
     Path::new(STATE_DIR).join("skipped")
+}
+
+/// The lock file, relative to the root.
+pub fn lock_file() -> PathBuf {
+    Path::new(STATE_DIR).join("lock")
+}
+
+/// The right to change the learner's state: an exclusive `flock` on `.kata/lock`, held
+/// until dropped (see the module's docs).
+pub struct StateLock {
+    _lock: Flock<File>,
+}
+
+/// Waits for the state lock, then removes what writers killed mid-write left behind.
+pub fn lock_state(root: &Path) -> io::Result<StateLock> {
+    make_private_dir(&root.join(STATE_DIR))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(root.join(lock_file()))?;
+    let lock =
+        Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| io::Error::from(errno))?;
+    for dir in [root.join("exercises"), root.join(STATE_DIR)] {
+        remove_leftovers(&dir);
+    }
+    Ok(StateLock { _lock: lock })
+}
+
+/// Removes `.NAME.PID.tmp` files in `dir`: with the state lock held, no writer of one is
+/// alive.
+fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let leftover = name.starts_with('.')
+            && name
+                .strip_suffix(".tmp")
+                .and_then(|rest| rest.rsplit_once('.'))
+                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if leftover && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The test names listed in `.kata/skipped` (none if it does not exist or cannot be read).
@@ -128,12 +191,23 @@ pub fn replace(path: &Path, text: &[u8]) -> io::Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     // Hidden, so `watch` does not take it for a save of the exercise.
     let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // The file it replaces keeps its permission bits (a learner's 0600 stays 0600).
+    let permissions = std::fs::metadata(path).ok().map(|m| m.permissions());
     let written = (|| {
-        let mut file = File::create(&temporary)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        super::interrupt::watch_file(temporary.clone(), &file);
+        if let Some(permissions) = permissions {
+            file.set_permissions(permissions)?;
+        }
         file.write_all(text)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)
     })();
+    super::interrupt::forget_file(&temporary);
     if written.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }
@@ -144,6 +218,14 @@ pub fn replace(path: &Path, text: &[u8]) -> io::Result<()> {
 pub fn make_private_dir(dir: &Path) -> io::Result<()> {
     match DirBuilder::new().mode(0o700).create(dir) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} is not a directory: the runner keeps your progress in a directory of \
+                 that name; move the file away (or rename it) and run the command again",
+                dir.display()
+            ),
+        )),
         other => other,
     }
 }
@@ -186,9 +268,98 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
     use std::time::Duration;
 
     use super::*;
+
+    fn exercise(number: u32) -> Exercise {
+        Exercise {
+            number,
+            name: format!("e{number}"),
+            file: PathBuf::from(format!("exercises/{number:02}_e.rs")),
+            test: format!("{number:02}_e"),
+            builds_on: Vec::new(),
+            nudge: String::new(),
+            shape: String::new(),
+            steps: String::new(),
+        }
+    }
+
+    /// Three runners skipping three exercises at once, 40 times over: each change is
+    /// kept. (Without the lock, a read-change-write of `.kata/skipped` loses one of
+    /// them in most rounds.)
+    #[test]
+    fn concurrent_changes_of_the_skipped_list_are_never_lost() {
+        let dir = crate::scratch::for_unit_test();
+        let root = dir.path().to_owned();
+        for round in 0..40 {
+            let threads: Vec<_> = (1..=3)
+                .map(|n| {
+                    let root = root.clone();
+                    std::thread::spawn(move || {
+                        let _lock = lock_state(&root).unwrap();
+                        set_skipped(&root, &exercise(n), true).unwrap();
+                    })
+                })
+                .collect();
+            for thread in threads {
+                thread.join().unwrap();
+            }
+            let listed = skipped_list(&root);
+            assert_eq!(
+                listed.len(),
+                3,
+                "round {round}: a skip was lost: {listed:?}"
+            );
+            std::fs::remove_file(root.join(skipped_file())).unwrap();
+        }
+    }
+
+    /// A learner's 0600 exercise file stays 0600 when it is replaced.
+    #[test]
+    fn a_replaced_file_keeps_its_permission_bits() {
+        let dir = crate::scratch::for_unit_test();
+        let path = dir.path().join("01_x.rs");
+        std::fs::write(&path, "mine").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        replace(&path, b"theirs").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "replace turned a 0600 file into {mode:o}");
+    }
+
+    /// What a writer killed mid-write left (`.NAME.PID.tmp`) goes when the lock is next
+    /// taken; other hidden files stay.
+    #[test]
+    fn the_next_holder_of_the_lock_removes_half_written_files() {
+        let dir = crate::scratch::for_unit_test();
+        let root = dir.path();
+        std::fs::create_dir(root.join("exercises")).unwrap();
+        let left = root.join("exercises/.05_lock.rs.4242.tmp");
+        let other = root.join("exercises/.05_lock.rs.swp");
+        std::fs::write(&left, "half").unwrap();
+        std::fs::write(&other, "an editor's").unwrap();
+        drop(lock_state(root).unwrap());
+        assert!(!left.exists(), "a killed writer's temporary file was left");
+        assert!(
+            other.exists(),
+            "an editor's swap file is not the runner's to remove"
+        );
+    }
+
+    /// A `.kata` that is a file is named as the problem, with the way out.
+    #[test]
+    fn a_state_directory_that_is_a_file_is_named() {
+        let dir = crate::scratch::for_unit_test();
+        std::fs::write(dir.path().join(STATE_DIR), "not a directory").unwrap();
+        let error = lock_state(dir.path())
+            .err()
+            .expect("a file in its place is an error");
+        assert!(
+            error.to_string().contains("is not a directory") && error.to_string().contains("move"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn the_stamp_is_the_utc_date_and_time() {
