@@ -34,6 +34,14 @@
 //! scratch records each such name, with the device and inode of the file, under
 //! `system-names/`; a sweep that finds the scratch dead removes the name only if it still
 //! names that same file and no live process holds it as a kata segment.
+//!
+//! # Whose scratch
+//! The root may be a directory others can write to (`SHM_KATA_SCRATCH` pointed at a shared
+//! `/tmp`, say). A sweep trusts only what its own user made: a scratch directory or a
+//! record owned by another user is passed over, and a record may name a file only in the
+//! system segment directory (`/dev/shm`), only one this user owns. Otherwise anyone who can
+//! write there could plant a record that makes the next sweep (run as root, perhaps)
+//! remove a file of their choosing.
 
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
@@ -174,6 +182,9 @@ pub fn sweep(base: &Path) -> usize {
         }
         let path = entry.path();
         let Ok(dir) = open_dir(&path) else { continue };
+        if !is_ours(&dir) {
+            continue; // another user's: never ours to judge
+        }
         if try_lock(&dir).unwrap_or(false) && remove_locked(&dir, &path, true) {
             removed += 1;
         }
@@ -284,7 +295,7 @@ fn read_record(records: BorrowedFd<'_>, name: &CStr) -> Option<String> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let file = File::from(openat(records, name, flags, Mode::empty()).ok()?);
     let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() > RECORD_LIMIT {
+    if !meta.is_file() || meta.len() > RECORD_LIMIT || !is_ours(&file) {
         return None;
     }
     let mut text = String::new();
@@ -305,6 +316,12 @@ fn remove_system_file(text: &str, name: &str, dead: bool) {
     let (Some(&[dev, ino]), Some(system)) = (ids.get(..2), lines.next()) else {
         return;
     };
+    // Only a plain name, only in the system segment directory: a record cannot send the
+    // sweep anywhere else.
+    let plain = !name.is_empty() && name != "." && name != ".." && !name.contains('/');
+    if !plain || !is_system_dir(Path::new(system)) {
+        return;
+    }
     let path = Path::new(system).join(name);
     let Ok(file) = std::fs::OpenOptions::new()
         .read(true)
@@ -322,8 +339,27 @@ fn remove_system_file(text: &str, name: &str, dead: bool) {
     let unheld = !dead
         || !crate::liveness::is_kata_file(&file)
         || crate::liveness::claim(&file).unwrap_or(false);
-    if same && unheld && crate::liveness::names_same_file(&file, &path).unwrap_or(false) {
+    let ours = is_ours(&file);
+    if same && ours && unheld && crate::liveness::names_same_file(&file, &path).unwrap_or(false) {
         let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// Whether this process's effective user owns the file.
+fn is_ours(file: &File) -> bool {
+    file.metadata()
+        .is_ok_and(|m| m.uid() == nix::unistd::geteuid().as_raw())
+}
+
+/// Whether `dir` is the system segment directory (`/dev/shm`), however it is spelled.
+fn is_system_dir(dir: &Path) -> bool {
+    let system = crate::SegmentDir::system();
+    match (
+        std::fs::canonicalize(dir),
+        std::fs::canonicalize(system.path()),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }
 

@@ -797,6 +797,82 @@ fn a_sweep_never_follows_a_record_that_is_a_symlink() {
     );
 }
 
+/// A dead scratch with a record that names a file outside the system segment directory,
+/// with its right device and inode: the sweep removes the scratch, never that file.
+#[test]
+fn a_record_never_makes_the_sweep_remove_a_file_outside_the_system_directory() {
+    use std::os::unix::fs::MetadataExt;
+    let base = Scratch::new();
+    let elsewhere = base.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let victim = elsewhere.join("precious");
+    std::fs::write(&victim, b"keep").unwrap();
+    let meta = std::fs::metadata(&victim).unwrap();
+    let records = base
+        .path()
+        .join(format!("{}dead", scratch::PREFIX))
+        .join("system-names");
+    std::fs::create_dir_all(&records).unwrap();
+    let record = format!("{} {}\n{}\n", meta.dev(), meta.ino(), elsewhere.display());
+    std::fs::write(records.join("precious"), record).unwrap();
+    assert_eq!(sweep_bounded(base.path(), "a planted record"), 1);
+    assert!(
+        victim.exists(),
+        "a record naming a file outside /dev/shm made the sweep remove it"
+    );
+}
+
+/// Another user's scratch directory, dead or not, and another user's record in one of
+/// ours, are never trusted: a shared scratch root (`SHM_KATA_SCRATCH=/tmp`, say) must not
+/// let anyone steer a sweep that runs as root. Needs root (to make files of another user).
+#[test]
+fn a_sweep_trusts_only_its_own_users_scratch_and_records() {
+    use std::os::unix::fs::MetadataExt;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: making files of another user needs root");
+        return;
+    }
+    let nobody = Some(nix::unistd::Uid::from_raw(65534));
+    let base = Scratch::new();
+    let theirs = base.path().join(format!("{}theirs", scratch::PREFIX));
+    std::fs::create_dir(&theirs).unwrap();
+    nix::unistd::chown(&theirs, nobody, None).unwrap();
+    // A file of ours in /dev/shm, and a record of it that another user wrote into a dead
+    // scratch of ours.
+    let system = SegmentDir::system();
+    let name = format!("{}planted-{}", scratch::system_prefix(), std::process::id());
+    let target = system.join(&name);
+    std::fs::write(&target, b"ours").unwrap();
+    let meta = std::fs::metadata(&target).unwrap();
+    let records = base
+        .path()
+        .join(format!("{}dead", scratch::PREFIX))
+        .join("system-names");
+    std::fs::create_dir_all(&records).unwrap();
+    let record = records.join(&name);
+    let text = format!(
+        "{} {}\n{}\n",
+        meta.dev(),
+        meta.ino(),
+        system.path().display()
+    );
+    std::fs::write(&record, text).unwrap();
+    nix::unistd::chown(&record, nobody, None).unwrap();
+    let swept = sweep_bounded(base.path(), "another user's scratch and record");
+    let kept = target.exists();
+    let _ = std::fs::remove_file(&target);
+    assert_eq!(swept, 1, "only our own dead scratch is removed");
+    assert!(
+        theirs.exists(),
+        "another user's scratch directory was removed"
+    );
+    assert!(
+        kept,
+        "another user's record made the sweep remove a file in /dev/shm"
+    );
+    std::fs::remove_dir(&theirs).unwrap();
+}
+
 /// A dead scratch holding a symlink to a directory elsewhere: the sweep removes the
 /// link, never what it points to.
 #[test]
