@@ -197,6 +197,18 @@ pub enum Error {
         min: u64,
     },
 
+    /// Exercise 07: a ring was asked for with a capacity no ring can have (a bad
+    /// argument, not a damaged segment).
+    #[error(
+        "ring {name:?} cannot have a capacity of {capacity} bytes: it must be at least {min} (room for one record: a 4-byte length and 1 byte) and at most {max} (a record's length is a u32, so no message may be longer than 4 GiB - 1); ask for a capacity in that range"
+    )]
+    RingCapacity {
+        name: String,
+        capacity: u64,
+        min: u64,
+        max: u64,
+    },
+
     /// Exercise 07: another live process (or handle) already plays this role.
     #[error(
         "ring {name:?} already has a live {role} (a ring has one sender and one receiver; the kernel frees the role when its holder exits or dies)"

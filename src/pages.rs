@@ -111,19 +111,34 @@ pub fn set_policy(policy: Policy) {
 }
 
 /// The policy this thread creates segments with: what [`set_policy`] set, else
-/// `SHM_KATA_PAGES` (`4k` for [`Policy::Small`]), else [`Policy::Huge`].
+/// `SHM_KATA_PAGES` (`4k` for [`Policy::Small`], `huge` for [`Policy::Huge`]), else
+/// [`Policy::Huge`]. A value it does not know is said once on stderr, never silently
+/// taken for one or the other.
 pub fn policy() -> Policy {
-    POLICY
-        .with(Cell::get)
-        .unwrap_or_else(|| policy_named(std::env::var(PAGES_ENV).ok().as_deref()))
+    POLICY.with(Cell::get).unwrap_or_else(|| {
+        let value = std::env::var(PAGES_ENV).ok();
+        policy_named(value.as_deref()).unwrap_or_else(|unknown| {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| eprintln!("shm-kata: {unknown}"));
+            Policy::Huge
+        })
+    })
 }
 
-/// The policy a value of `SHM_KATA_PAGES` names: `4k` (or `4K`, `small`) is
-/// [`Policy::Small`]; anything else, or no value, is [`Policy::Huge`].
-fn policy_named(value: Option<&str>) -> Policy {
-    match value {
-        Some("4k" | "4K" | "small") => Policy::Small,
-        _ => Policy::Huge,
+/// The policy a value of `SHM_KATA_PAGES` names, in any case: `4k`, `4kb`, `4kib`, `4096`
+/// or `small` is [`Policy::Small`]; `huge`, `2m`, `2mb`, `2mib`, or no value at all (unset
+/// or empty) is [`Policy::Huge`]; anything else is an error that says what it takes.
+pub fn policy_named(value: Option<&str>) -> Result<Policy, String> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(Policy::Huge);
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "4k" | "4kb" | "4kib" | "4096" | "small" => Ok(Policy::Small),
+        "huge" | "2m" | "2mb" | "2mib" => Ok(Policy::Huge),
+        _ => Err(format!(
+            "{PAGES_ENV}={value:?} is not a page size the kata knows: use `4k` (4 KiB pages) or \
+             `huge` (2 MiB pages where the kernel allows); using huge pages"
+        )),
     }
 }
 
@@ -594,23 +609,34 @@ mod tests {
         );
     }
 
-    /// `SHM_KATA_PAGES=4k` (or `4K`, `small`) turns huge pages off; any other value, or
-    /// none, leaves them on.
+    /// `SHM_KATA_PAGES=4k` (in any spelling of 4 KiB) turns huge pages off; `huge` or no
+    /// value leaves them on; anything else is an error, never silently huge.
     #[test]
-    fn the_environment_turns_huge_pages_off_with_4k() {
-        for value in ["4k", "4K", "small"] {
+    fn the_environment_names_its_page_size_or_is_refused() {
+        for value in ["4k", "4K", "small", "SMALL", "4kb", "4KiB", "4096", " 4k "] {
             assert_eq!(
                 policy_named(Some(value)),
-                Policy::Small,
+                Ok(Policy::Small),
                 "SHM_KATA_PAGES={value} must ask for 4 KiB pages"
             );
         }
-        for value in [None, Some("huge"), Some(""), Some("2m")] {
+        for value in [
+            None,
+            Some("huge"),
+            Some(""),
+            Some("2m"),
+            Some("HUGE"),
+            Some("2MiB"),
+        ] {
             assert_eq!(
                 policy_named(value),
-                Policy::Huge,
+                Ok(Policy::Huge),
                 "SHM_KATA_PAGES={value:?}"
             );
+        }
+        for value in ["4kk", "tiny", "1g", "4 k"] {
+            let error = policy_named(Some(value)).expect_err(value);
+            assert!(error.contains(value) && error.contains("4k"), "{error}");
         }
     }
 

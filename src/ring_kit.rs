@@ -101,6 +101,11 @@ pub const LEN_PREFIX: usize = 4;
 /// The smallest capacity: one record with a message of one byte.
 pub const MIN_CAPACITY: usize = LEN_PREFIX + 1;
 
+/// The largest capacity `create` accepts: a record's length is a `u32`, so a ring larger
+/// than the largest record (its length prefix and `u32::MAX` bytes) could take a message
+/// whose length does not fit its prefix.
+pub const MAX_CAPACITY: usize = LEN_PREFIX + u32::MAX as usize;
+
 /// The start of a ring's segment, as `#[repr(C)]` lays it out: the same bytes in every
 /// process, whatever the compiler. Every field is atomic, padding too: another process may
 /// write any byte of shared memory at any moment, and Rust must never be told that a byte
@@ -544,17 +549,15 @@ pub fn create(
     create: Create,
     code: RingCode,
 ) -> Result<Sender> {
-    let Some(len) = capacity
-        .checked_add(HEADER_LEN)
-        .filter(|_| capacity >= MIN_CAPACITY)
-    else {
-        return Err(Error::RingSize {
+    if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
+        return Err(Error::RingCapacity {
             name: name.to_owned(),
             capacity: capacity as u64,
-            file: 0,
             min: MIN_CAPACITY as u64,
+            max: MAX_CAPACITY as u64,
         });
-    };
+    }
+    let len = HEADER_LEN + capacity; // at most 4 GiB + 387: no overflow
     let segment = create(dir, name, len)?;
     let header = header_of(&segment);
     header.version.store(VERSION, Ordering::Relaxed);
@@ -690,5 +693,55 @@ mod ofd {
         let mut probe = one_byte(at, libc::F_WRLCK);
         fcntl(file, FcntlArg::F_OFD_GETLK(&mut probe))?;
         Ok(probe.l_type != libc::F_UNLCK as libc::c_short)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A capacity no ring can have is a bad argument, named as such before anything is
+    /// created: too small for one record, or too large for a record's `u32` length, or
+    /// so large that header + capacity overflows.
+    #[test]
+    fn a_capacity_no_ring_can_have_is_refused_before_anything_is_created() {
+        let never: Create = |_, _, _| panic!("create must not be called for a refused capacity");
+        let code = RingCode {
+            check_header: |_, _, _| unreachable!(),
+            push: |_, _| unreachable!(),
+            pop: |_, _| unreachable!(),
+        };
+        let dir = SegmentDir::at("/nonexistent");
+        for capacity in [
+            0,
+            LEN_PREFIX,
+            MAX_CAPACITY + 1,
+            usize::MAX - HEADER_LEN,
+            usize::MAX,
+        ] {
+            match create(&dir, "r", capacity, never, code) {
+                Err(Error::RingCapacity {
+                    capacity: c,
+                    min,
+                    max,
+                    ..
+                }) => assert_eq!(
+                    (c, min, max),
+                    (capacity as u64, MIN_CAPACITY as u64, MAX_CAPACITY as u64)
+                ),
+                other => panic!("capacity {capacity}: {other:?}"),
+            }
+        }
+        let message = Error::RingCapacity {
+            name: "r".into(),
+            capacity: 0,
+            min: MIN_CAPACITY as u64,
+            max: MAX_CAPACITY as u64,
+        }
+        .to_string();
+        assert!(
+            !message.contains("damaged"),
+            "a bad argument, not a damaged segment: {message}"
+        );
     }
 }

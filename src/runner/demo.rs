@@ -396,9 +396,10 @@ pub struct Args {
     /// The segment directory (default: /dev/shm): the tests give their own.
     #[arg(long, hide = true)]
     pub dir: Option<PathBuf>,
-    /// The segment's pages: `huge` (2 MiB, collapsed where the kernel allows) or `4k`.
-    #[arg(long, value_enum, default_value = "huge")]
-    pub pages: Policy,
+    /// The segment's pages: `huge` (2 MiB, collapsed where the kernel allows) or `4k`
+    /// (default: what SHM_KATA_PAGES says, else huge).
+    #[arg(long, value_enum)]
+    pub pages: Option<Policy>,
 }
 
 /// The `main` of `examples/demo.rs`: a worker's job if this process is one of the demo's
@@ -408,13 +409,9 @@ pub fn main(code: &Code) -> ExitCode {
     crate::worker::serve_if_asked(code);
     super::interrupt::install();
     let args = Args::parse();
-    run(
-        code,
-        args.len,
-        args.workers,
-        args.dir.as_deref(),
-        args.pages,
-    )
+    // The flag, else the environment (SHM_KATA_PAGES), else huge pages.
+    let pages = args.pages.unwrap_or_else(crate::pages::policy);
+    run(code, args.len, args.workers, args.dir.as_deref(), pages)
 }
 
 /// `cargo run -- demo ARGS`: builds and runs `examples/demo.rs` in the runner's own
@@ -545,6 +542,17 @@ mod tests {
             Some(&b"a newcomer's"[..]),
             "the name names another file now: not ours to remove"
         );
+    }
+
+    /// Without `--pages`, the demo takes SHM_KATA_PAGES: a default of its own would
+    /// silently override it.
+    #[test]
+    fn the_demo_has_no_page_default_of_its_own() {
+        use clap::Parser;
+        let args = Args::try_parse_from(["demo"]).unwrap();
+        assert_eq!(args.pages, None);
+        let args = Args::try_parse_from(["demo", "--pages", "4k"]).unwrap();
+        assert_eq!(args.pages, Some(Policy::Small));
     }
 
     #[test]
