@@ -605,6 +605,16 @@ fn open_role(
         });
     }
     let capacity = (code.check_header)(header_of(&segment), name, segment.len() as u64)?;
+    if capacity > MAX_CAPACITY {
+        // Only a foreign segment gets here (`create` refuses such a capacity): a record
+        // longer than its u32 length prefix could say would break the framing.
+        return Err(Error::RingSize {
+            name: name.to_owned(),
+            capacity: capacity as u64,
+            file: segment.len() as u64,
+            min: MIN_CAPACITY as u64,
+        });
+    }
     Held::take(segment, capacity, dir, role, code)
 }
 
