@@ -70,6 +70,22 @@ fn memfd(label: &str) -> File {
 }
 
 /// A file in a scratch directory, `len` bytes long.
+/// A new file of this run's in `/dev/shm` (mode 0600), recorded so that a run killed
+/// before it removes it leaves it to the next run's sweep.
+fn system_file(tag: &str) -> (SystemName, PathBuf, File) {
+    let name = SystemName::new(tag);
+    let path = shm_kata::SegmentDir::system().join(&name.name);
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .unwrap();
+    name.record();
+    (name, path, file)
+}
+
 fn scratch_file(scratch: &Scratch, name: &str, len: u64) -> (PathBuf, File) {
     let path = scratch.path().join(name);
     let file = File::options()
@@ -366,16 +382,7 @@ fn a_sparse_page_on_a_full_tmpfs_is_a_sigbus() {
 /// marks the kata's segments in `/dev/shm`.
 #[test]
 fn a_tmpfs_file_takes_a_user_extended_attribute() {
-    let name = SystemName::new("xattr");
-    let path = shm_kata::SegmentDir::system().join(&name.name);
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .unwrap();
-    name.record();
+    let (_name, _path, file) = system_file("xattr");
     let key = CString::new("user.shm-kata-fact").unwrap();
     // SAFETY: fsetxattr reads the NUL-terminated key and 1 byte of value from pointers
     // that are valid for the call; the descriptor is open.
@@ -511,16 +518,7 @@ fn madvise_collapse_gives_a_dev_shm_file_huge_pages() {
     if let Some(why) = thp_missing() {
         return skip(why);
     }
-    let name = SystemName::new("collapse");
-    let path = shm_kata::SegmentDir::system().join(&name.name);
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .unwrap();
-    name.record();
+    let (_name, _path, file) = system_file("collapse");
     file.set_len(SHM_BYTES as u64).unwrap();
     if let Err(errno) = posix_fallocate(&file, 0, SHM_BYTES as i64) {
         return skip(format!("no room for 16 MiB in /dev/shm ({errno})"));
@@ -852,16 +850,7 @@ fn a_memfd_is_reopened_through_proc_pid_fd_by_another_process() {
 /// `EINVAL`.
 #[test]
 fn a_tmpfs_file_that_is_not_a_memfd_answers_f_seal_seal() {
-    let name = SystemName::new("seals");
-    let path = shm_kata::SegmentDir::system().join(&name.name);
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .unwrap();
-    name.record();
+    let (_name, _path, file) = system_file("seals");
     let seals = fcntl(&file, FcntlArg::F_GET_SEALS).map(SealFlag::from_bits_retain);
     assert_eq!(
         seals,
@@ -1314,16 +1303,7 @@ fn a_python_shared_memory_block_is_a_file_in_dev_shm() {
 /// adds `track=False`): a segment another process still uses loses its name.
 #[test]
 fn pythons_attaching_shared_memory_unlinks_the_segment_at_exit() {
-    let name = SystemName::new("py-attached");
-    let path = shm_kata::SegmentDir::system().join(&name.name);
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .unwrap();
-    name.record();
+    let (name, path, file) = system_file("py-attached");
     file.set_len(PAGE as u64).unwrap();
     let code = format!(
         "import warnings; warnings.simplefilter('ignore')\n\
