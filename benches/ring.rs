@@ -13,6 +13,10 @@
 //!   much as the pipe holds at once and splits the records itself.
 //! * **pipe-batched**: the same records, but the sender writes a whole batch with one
 //!   call: what a pipe can do when latency does not matter.
+//! * **ceiling** (64 B only): the fastest ring this machine runs between two processes,
+//!   with none of the kata's code (fixed 64-byte slots, each index on its own line, each
+//!   side caching the other's index: see `ring/ceiling.rs`), the mark the kata's ring is
+//!   judged against.
 //!
 //! Each iteration sends a batch of [`BATCH`] messages; the receiver answers one byte on its
 //! standard output after the last one, so what is measured is "sent and received".
@@ -25,6 +29,9 @@
 shm_kata::exercises!(create, attach, ring);
 
 mod common;
+
+#[path = "ring/ceiling.rs"]
+mod ceiling;
 
 use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -169,7 +176,38 @@ fn transfer(c: &mut Criterion, size: usize) {
             peer.answer();
         })
     });
+    drop(peer);
+
+    if size == ceiling::SLOT {
+        let name = Name::new("ceiling");
+        let (path, file) = ceiling_file(&name);
+        let mut end = ceiling::End::new(&file);
+        let mut peer = Peer::start(&format!("ceiling-recv {}", path.display()));
+        let message: [u8; ceiling::SLOT] = std::array::from_fn(|i| i as u8);
+        group.bench_function(BenchmarkId::new("ceiling", &label), |b| {
+            b.iter(|| {
+                for _ in 0..BATCH {
+                    end.send(&message);
+                }
+                peer.answer();
+            })
+        });
+        drop(peer);
+    }
     group.finish();
+}
+
+/// A zeroed file of the ceiling ring's length in the benchmark's directory.
+fn ceiling_file(name: &Name) -> (std::path::PathBuf, std::fs::File) {
+    let path = common::bench_dir().join(&name.0);
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .expect("create the ceiling ring's file");
+    file.set_len(ceiling::LEN as u64).expect("size it");
+    (path, file)
 }
 
 fn round_trip(c: &mut Criterion) {
@@ -201,6 +239,27 @@ fn round_trip(c: &mut Criterion) {
     drop((sender, receiver));
     drop(peer);
 
+    let (there, back) = (Name::new("ceiling-there"), Name::new("ceiling-back"));
+    let ((there_path, there_file), (back_path, back_file)) =
+        (ceiling_file(&there), ceiling_file(&back));
+    let (mut to, mut from) = (
+        ceiling::End::new(&there_file),
+        ceiling::End::new(&back_file),
+    );
+    let peer = Peer::start(&format!(
+        "ceiling-echo {} {}",
+        there_path.display(),
+        back_path.display()
+    ));
+    let mut echoed = [0u8; 64];
+    group.bench_function("ceiling 64 B", |b| {
+        b.iter(|| {
+            to.send(&message);
+            from.recv(&mut echoed);
+        })
+    });
+    drop(peer);
+
     let mut peer = Peer::start("pipe-echo");
     let mut answer = [0u8; 64];
     group.bench_function("pipe 64 B", |b| {
@@ -224,6 +283,8 @@ mod peer {
             ["pipe-recv"] => pipe_recv(),
             ["ring-echo", dir, there, back] => ring_echo(SegmentDir::at(dir), there, back),
             ["pipe-echo"] => pipe_echo(),
+            ["ceiling-recv", path] => ceiling_recv(path),
+            ["ceiling-echo", there, back] => ceiling_echo(there, back),
             _ => panic!("unknown peer job {spec:?}"),
         }
     }
@@ -285,6 +346,40 @@ mod peer {
             if sender.send(&out, PATIENCE).is_err() {
                 return;
             }
+        }
+    }
+
+    fn open(path: &str) -> std::fs::File {
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open(path)
+            .expect("open the ceiling ring's file")
+    }
+
+    /// Receives batches until the benchmark kills it (the ceiling ring has no end of
+    /// stream: its sender never goes away cleanly, it is dropped with the benchmark).
+    fn ceiling_recv(path: &str) {
+        let mut end = super::ceiling::End::new(&open(path));
+        let mut out = [0u8; super::ceiling::SLOT];
+        loop {
+            for _ in 0..BATCH {
+                end.recv(&mut out);
+            }
+            std::hint::black_box(&out);
+            answer();
+        }
+    }
+
+    fn ceiling_echo(there: &str, back: &str) {
+        let (mut from, mut to) = (
+            super::ceiling::End::new(&open(there)),
+            super::ceiling::End::new(&open(back)),
+        );
+        let mut message = [0u8; super::ceiling::SLOT];
+        loop {
+            from.recv(&mut message);
+            to.send(&message);
         }
     }
 
