@@ -148,9 +148,11 @@ pub trait RingIndex {
 }
 
 impl RingIndex for AtomicU64 {
+    #[inline]
     fn load(&self, order: Ordering) -> u64 {
         AtomicU64::load(self, order)
     }
+    #[inline]
     fn store(&self, value: u64, order: Ordering) {
         AtomicU64::store(self, value, order)
     }
@@ -191,14 +193,22 @@ pub trait RingMemory {
 
 /// Panics, with what to change, if `at..at + len` runs past the end of `capacity` bytes:
 /// an access there would be outside the ring (in a segment, past the mapping).
+#[inline]
 pub fn check_span(name: &str, capacity: usize, at: usize, len: usize, what: &str) {
-    let inside = at <= capacity && len <= capacity - at;
-    assert!(
-        inside,
+    if !(at <= capacity && len <= capacity - at) {
+        outside(name, capacity, at, len, what);
+    }
+}
+
+/// [`check_span`]'s panic, out of the hot path.
+#[cold]
+#[inline(never)]
+fn outside(name: &str, capacity: usize, at: usize, len: usize, what: &str) -> ! {
+    panic!(
         "ring {name:?}: a {what} of {len} bytes at offset {at} runs past the end of the data \
          ({capacity} bytes). Offsets are position % capacity, and a record that reaches the \
          end continues at offset 0: copy it in two pieces, the first up to the end"
-    );
+    )
 }
 
 /// One index of a ring in a segment, as one side sees it: its own index is loaded from
@@ -229,6 +239,7 @@ impl SharedIndex {
         }
     }
 
+    #[inline]
     fn word(&self) -> &AtomicU64 {
         // SAFETY: see `unsafe impl Send`: the pointer comes from a reference into the
         // mapping, which outlives `self`; only atomic operations go through it.
@@ -244,6 +255,7 @@ impl SharedIndex {
 impl RingIndex for SharedIndex {
     /// The remembered value if there is one; otherwise a load from shared memory with
     /// `order` (remembered, if this is the peer's index).
+    #[inline]
     fn load(&self, order: Ordering) -> u64 {
         if let Some(value) = self.seen.get() {
             return value;
@@ -254,6 +266,7 @@ impl RingIndex for SharedIndex {
         }
         value
     }
+    #[inline]
     fn store(&self, value: u64, order: Ordering) {
         self.word().store(value, order)
     }
@@ -301,6 +314,7 @@ impl SharedRing {
         &self.segment
     }
 
+    #[inline]
     fn data(&self) -> *mut u8 {
         // SAFETY: the segment is HEADER_LEN + capacity bytes long (checked before this
         // `SharedRing` was built), so the data's start is inside the mapping.
@@ -321,18 +335,23 @@ fn header_of(segment: &Segment) -> &Header {
 impl RingMemory for SharedRing {
     type Index = SharedIndex;
 
+    #[inline]
     fn name(&self) -> &str {
         self.segment.name()
     }
+    #[inline]
     fn capacity(&self) -> usize {
         self.capacity
     }
+    #[inline]
     fn head(&self) -> &SharedIndex {
         &self.head
     }
+    #[inline]
     fn tail(&self) -> &SharedIndex {
         &self.tail
     }
+    #[inline]
     unsafe fn write(&self, at: usize, bytes: &[u8]) {
         check_span(self.name(), self.capacity, at, bytes.len(), "write");
         // SAFETY: `at..at + len` is inside the data (checked above), and the caller
@@ -340,6 +359,7 @@ impl RingMemory for SharedRing {
         // ordering of the indices is what keeps the two sides apart.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.data().add(at), bytes.len()) }
     }
+    #[inline]
     unsafe fn read(&self, at: usize, out: &mut [u8]) {
         check_span(self.name(), self.capacity, at, out.len(), "read");
         // SAFETY: as for `write`: inside the data, and nobody writes those bytes meanwhile

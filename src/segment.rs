@@ -223,6 +223,7 @@ impl Segment {
     }
 
     /// The segment's name in its directory.
+    #[inline]
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -288,6 +289,7 @@ impl Segment {
     /// The mapping's start address, for the kit's own typed views (the ring's header and
     /// data in `ring_kit`). Taken from `Mapping::as_mut_ptr`, so writes through it are
     /// allowed; every use argues its own soundness.
+    #[inline]
     pub(crate) fn base_ptr(&self) -> *mut u8 {
         self.map.as_mut_ptr()
     }
