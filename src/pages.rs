@@ -339,6 +339,7 @@ impl Mapping {
 
     /// The first byte of the mapping. Writing through it is allowed: it is the mapping's
     /// own address, not a pointer taken from a shared reference.
+    #[inline]
     pub fn as_mut_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }
