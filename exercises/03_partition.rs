@@ -6,7 +6,7 @@
 //!   * never overlap, and leave no gap (every word belongs to exactly one worker),
 //!   * come in order, each starting where the previous one ended,
 //!   * are never empty: `min(len, parts)` of them (`parts == 0` means no workers: no
-//!   ranges),
+//!     ranges),
 //!   * differ in length by at most one word (no worker finishes long after the rest);
 //!     which ranges get the extra word is up to you.
 //!

@@ -45,11 +45,14 @@
 //!   with it the memory), then `set_len(len)`, then reserve its pages
 //!   (`posix_fallocate`: the memory is taken now, an error you can handle, not at the
 //!   first touch of a page), then `F_ADD_SEALS` with [`SEALS`], then map it and finish
-//!   with `Segment::from_memfd(file, map)`. In that order: once `F_SEAL_GROW` is on, not
-//!   even you can give the file its length. A `len` of 0 is `Error::ZeroLength`; a label
-//!   `memfd_create` refuses (`EINVAL`: longer than 249 bytes, or a NUL) is
-//!   `Error::InvalidName`; any other failure `Error::Io { name: format!("memfd:{label}"),
-//!   source }`.
+//!   with `Segment::from_memfd(file, map)` (a `Result`: return it). In that order: once
+//!   `F_SEAL_GROW` is on, not even you can give the file its length. A `len` of 0 is
+//!   `Error::ZeroLength { name }`; a label `memfd_create` refuses (`EINVAL`: longer than
+//!   249 bytes, or a NUL) is `Error::InvalidName { name: label.to_owned(), reason }`
+//!   (`reason`: a `&'static str` saying the rule); any other failure
+//!   `Error::Io { name, source }`. Here `name` is `format!("memfd:{label}")`, the name the
+//!   kernel shows in `/proc/PID/fd`. In `receive` and `check`, which have no label, every
+//!   error that takes a name takes `"received memfd"`.
 //! * `send(socket, segment)`: one `sendmsg` carrying the size (`segment.len() as u64`, 8
 //!   little-endian bytes) *and* the descriptor, as a `ControlMessage::ScmRights`. Pass
 //!   `MSG_NOSIGNAL`, so a receiver that has gone is `EPIPE` (`Error::Disconnected`), not a
@@ -89,11 +92,12 @@
 //!   (`OwnedFd::from_raw_fd`), before you judge anything, so that each is closed whatever
 //!   you refuse. Then refuse, in this order:
 //!   1. nothing at all (0 bytes, no descriptor): the socket was closed,
-//!   `Error::Disconnected`;
+//!      `Error::Disconnected`;
 //!   2. no descriptor, whatever the bytes: `Error::NoDescriptor`;
 //!   3. not 8 bytes, or more than one descriptor: `Error::BadMessage`.
 //!
-//!   Then `check`, then map, then `Segment::from_memfd`.
+//!   Then `check`, and only then map (a write-sealed memfd would fail the mapping with a
+//!   bare `EPERM` before `check` could name its seal), then `Segment::from_memfd`.
 //!
 //! `Segment` or a type of its own? A `Segment`. Its views, and the reasons they are safe,
 //! are exactly those of a named segment: other processes may write the bytes at any

@@ -805,8 +805,9 @@ fn shrink_and_grow_seals_refuse_every_resize() {
     shown("ftruncate of a shrink+grow-sealed memfd to 0, 4096 and 16384: EPERM each");
 }
 
-/// A memfd has no name, but any process of the same user (or root) can reopen it read-
-/// write through `/proc/PID/fd/N` (its mode is 0777) and write it; its seals still hold.
+/// A memfd has no name, but any process of the same user (or root) can reopen it
+/// read-write through `/proc/PID/fd/N` (its mode is 0777) and write it; its seals still
+/// hold.
 #[test]
 fn a_memfd_is_reopened_through_proc_pid_fd_by_another_process() {
     let file = memfd("facts-reopen");
