@@ -182,6 +182,14 @@ pub trait RingMemory {
     /// sender has written them, and we saw that publication). Panics if the range runs
     /// past the end of the data.
     unsafe fn read(&self, at: usize, out: &mut [u8]);
+    /// A memory fence: `std::sync::atomic::fence(order)` in a real run. An algorithm that
+    /// orders its accesses with fences (a `Relaxed` load of the peer's index followed by
+    /// `ring.fence(Acquire)`, a `ring.fence(Release)` before a `Relaxed` store of its own)
+    /// calls this one, never `std`'s: the model-checked tests give loom's fence here, and
+    /// loom cannot see `std`'s, so it would report a correct answer as a race.
+    fn fence(&self, order: Ordering) {
+        std::sync::atomic::fence(order)
+    }
 }
 
 /// Panics, with what to change, if `at..at + len` runs past the end of `capacity` bytes:
