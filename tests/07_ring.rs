@@ -34,6 +34,24 @@ const WRAP: &str = "where a record reaches the end of the data, the rest continu
      0: offset = position % capacity (a mask works only for powers of two), and each piece \
      of the record, its 4-byte length too, is copied in two parts, the first up to the end";
 
+/// What the shared indices say, for a message about a record that went wrong: a tail
+/// behind the head means positions were reduced modulo the capacity somewhere.
+fn indices_advice(sender: &Sender) -> String {
+    let header = sender.ring().header();
+    let (head, tail) = (
+        header.head.load(Ordering::Relaxed),
+        header.tail.load(Ordering::Relaxed),
+    );
+    if tail >= head {
+        return String::new();
+    }
+    format!(
+        " (and look at the indices: head {head}, tail {tail}, the tail behind the head. head \
+         and tail are positions that only grow: store tail + record and head + record as they \
+         are, never reduced % capacity, which is only how a position finds its offset)"
+    )
+}
+
 /// How long a process test waits for one message, or for room for one. A healthy ring
 /// takes microseconds; a ring that never delivers fails in seconds, and, once one case of
 /// a property has waited this long, the property's later cases (proptest's shrinking) fail
@@ -262,13 +280,21 @@ fn a_record_starts_with_its_length_as_a_little_endian_u32() {
     let segment = crate::attach::attach(&scratch.dir, "layout").expect("attach (exercise 02)");
     let bytes = segment.read_bytes();
     let data = &bytes[HEADER_LEN..];
+    let found = &data[..LEN_PREFIX];
+    let why = if found == 258u32.to_be_bytes() {
+        "that is 258 big-endian: the receiver may be another program, and it reads the length \
+         as the layout says, a little-endian u32 (to_le_bytes)"
+    } else {
+        "not 258 in either byte order, so look at *where* the bytes go: the record at position \
+         0 starts at offset 0 (offset = position % capacity; a mask, position & (capacity - 1), \
+         works only for powers of two and 300 is not one), and the message's bytes follow the \
+         length, never on top of it"
+    };
     assert_eq!(
-        data[..LEN_PREFIX],
+        found,
         258u32.to_le_bytes(),
         "the first record's length, at offset 0 of the data, must be (len as u32).to_le_bytes() \
-         ([2, 1, 0, 0] for 258 bytes), found {:?}: the receiver may be another program, and \
-         it reads the length as the layout says, a little-endian u32",
-        &data[..LEN_PREFIX]
+         ([2, 1, 0, 0] for 258 bytes), found {found:?}: {why}"
     );
     assert!(
         data[LEN_PREFIX..LEN_PREFIX + message.len()] == message[..],
@@ -291,10 +317,17 @@ fn an_empty_ring_has_nothing_to_receive() {
         matches!(first, Ok(false)),
         "a fresh ring (head == tail) is empty: try_recv must say Ok(false), said {first:?}"
     );
-    assert!(matches!(sender.try_send(b""), Ok(true)));
+    let sent = sender.try_send(b"");
     assert!(
-        matches!(receiver.try_recv(&mut got), Ok(true)) && got.is_empty(),
-        "an empty message is a message: Ok(true), and `out` emptied (got {got:?})"
+        matches!(sent, Ok(true)),
+        "an empty message (a record of 4 bytes: its length, 0) fits an empty ring of 32 \
+         bytes, but try_send said {sent:?}"
+    );
+    let received = receiver.try_recv(&mut got);
+    assert!(
+        matches!(received, Ok(true)) && got.is_empty(),
+        "an empty message is a message: try_recv must say Ok(true), and `out` emptied (said \
+         {received:?}, got {got:?})"
     );
     let last = receiver.try_recv(&mut got);
     assert!(
@@ -328,7 +361,12 @@ fn a_sender_sees_room_freed_since_it_last_looked() {
         "with 28 of 32 bytes in use a 14-byte record does not fit: Ok(false), said {full:?}"
     );
     let mut got = Vec::new();
-    assert!(matches!(receiver.try_recv(&mut got), Ok(true)) && got == message);
+    let received = receiver.try_recv(&mut got);
+    assert!(
+        matches!(received, Ok(true)) && got == message,
+        "the first of two 10-byte messages must come back, but try_recv said {received:?} \
+         with {got:?}"
+    );
     let again = sender.try_send(&message);
     assert!(
         matches!(again, Ok(true)),
@@ -367,7 +405,9 @@ fn a_sender_looks_again_before_it_calls_the_ring_corrupt() {
     assert!(
         matches!(again, Ok(true)),
         "with head 14 and tail 40, 26 of 32 bytes are in use and a 5-byte record fits, but \
-         try_send said {again:?}: the kit must look at head again before it reports an error"
+         try_send said {again:?}. Either push misreads the indices (the bytes in use are \
+         tail - head, of the positions as they are, never reduced % capacity), or the kit \
+         did not look at head again before it reported an error"
     );
     drop((sender, receiver));
     scratch.remove("again");
@@ -391,12 +431,23 @@ fn a_message_too_large_is_an_error_and_leaves_the_ring_unchanged() {
     let tail = sender.ring().header().tail.load(Ordering::Relaxed);
     assert_eq!(tail, 0, "a refused message must not move the tail");
     let mut got = Vec::new();
+    let received = receiver.try_recv(&mut got);
     assert!(
-        matches!(receiver.try_recv(&mut got), Ok(false)),
-        "nothing was sent"
+        matches!(received, Ok(false)),
+        "nothing was sent, yet try_recv said {received:?} (with {got:?}): a refused message \
+         must leave the ring as it was"
     );
-    assert!(matches!(sender.try_send(b"ok"), Ok(true)));
-    assert!(matches!(receiver.try_recv(&mut got), Ok(true)) && got == b"ok");
+    let sent = sender.try_send(b"ok");
+    assert!(
+        matches!(sent, Ok(true)),
+        "after the refusals a 2-byte message must fit the empty ring, but try_send said {sent:?}"
+    );
+    let received = receiver.try_recv(&mut got);
+    assert!(
+        matches!(received, Ok(true)) && got == b"ok",
+        "the 2-byte message sent after the refusals must come back, but try_recv said \
+         {received:?} with {got:?}"
+    );
     drop((sender, receiver));
     scratch.remove("large");
     scratch.finish();
@@ -418,12 +469,20 @@ fn the_largest_message_fills_an_empty_ring_exactly() {
              not free <= record)",
             capacity - LEN_PREFIX
         );
+        let full = sender.try_send(&[]);
         assert!(
-            matches!(sender.try_send(&[]), Ok(false)),
-            "now the ring is full: even an empty message (4 bytes of length) must wait"
+            matches!(full, Ok(false)),
+            "now the ring is full: even an empty message (4 bytes of length) must wait, \
+             Ok(false), but try_send said {full:?}"
         );
         let mut got = Vec::new();
-        assert!(matches!(receiver.try_recv(&mut got), Ok(true)));
+        let received = receiver.try_recv(&mut got);
+        assert!(
+            matches!(received, Ok(true)),
+            "the {}-byte message that filled a ring of {capacity} must come back, but try_recv \
+             said {received:?}",
+            capacity - LEN_PREFIX
+        );
         assert_eq!(got, message, "the message must come back whole");
         drop((sender, receiver));
         scratch.remove(&name);
@@ -461,7 +520,8 @@ proptest! {
             let received = receiver.try_recv(&mut got);
             prop_assert!(matches!(received, Ok(true)),
                 "the {}-byte record just sent at offset {at} of a {capacity}-byte ring must be \
-                 there to receive, but try_recv said {received:?}: {WRAP}", len + LEN_PREFIX);
+                 there to receive, but try_recv said {received:?}: {WRAP}{}", len + LEN_PREFIX,
+                indices_advice(&sender));
             prop_assert!(got == message,
                 "a {len}-byte message starting at offset {at} of a {capacity}-byte ring came \
                  back {}: {WRAP}", first_difference(&got, &message));
@@ -488,7 +548,7 @@ proptest! {
             let received = receiver.try_recv(&mut got);
             prop_assert!(matches!(received, Ok(true)) && got == [index as u8],
                 "the one-byte message sent at position {} must come back, but try_recv said \
-                 {received:?} with {got:?}: {WRAP}", index * 5);
+                 {received:?} with {got:?}: {WRAP}{}", index * 5, indices_advice(&sender));
         }
         let mut used = 0;
         let mut accepted = Vec::new();
@@ -526,6 +586,111 @@ proptest! {
         drop((sender, receiver));
         scratch.remove("full");
         scratch.finish();
+    }
+}
+
+/// The ring's memory as plain atomics in this process, its indices starting wherever a
+/// test puts them (a real ring takes 4 GiB of traffic to get there).
+mod plain {
+    use super::*;
+    use std::sync::atomic::{AtomicU8, AtomicU64};
+
+    pub struct Ring {
+        pub head: AtomicU64,
+        pub tail: AtomicU64,
+        data: Vec<AtomicU8>,
+    }
+
+    impl Ring {
+        /// An empty ring of `capacity` bytes whose head and tail are both `position`.
+        pub fn at(capacity: usize, position: u64) -> Ring {
+            Ring {
+                head: AtomicU64::new(position),
+                tail: AtomicU64::new(position),
+                data: (0..capacity).map(|_| AtomicU8::new(0)).collect(),
+            }
+        }
+
+        /// The data byte at `offset`.
+        pub fn byte(&self, offset: usize) -> u8 {
+            self.data[offset].load(Ordering::Relaxed)
+        }
+    }
+
+    impl RingMemory for Ring {
+        type Index = AtomicU64;
+        fn name(&self) -> &str {
+            "plain"
+        }
+        fn capacity(&self) -> usize {
+            self.data.len()
+        }
+        fn head(&self) -> &AtomicU64 {
+            &self.head
+        }
+        fn tail(&self) -> &AtomicU64 {
+            &self.tail
+        }
+        unsafe fn write(&self, at: usize, bytes: &[u8]) {
+            check_span("plain", self.data.len(), at, bytes.len(), "write");
+            for (cell, &byte) in self.data[at..].iter().zip(bytes) {
+                cell.store(byte, Ordering::Relaxed);
+            }
+        }
+        unsafe fn read(&self, at: usize, out: &mut [u8]) {
+            check_span("plain", self.data.len(), at, out.len(), "read");
+            for (cell, byte) in self.data[at..].iter().zip(out) {
+                *byte = cell.load(Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// For the messages about positions past 2^32.
+const PAST_4_GIB: &str = "head and tail are u64 byte positions that only grow: a ring \
+     that has carried 4 GiB is past 2^32, and every position, every difference and every \
+     offset (position % capacity, as u64) must stay u64 there. Narrowed to 32 bits anywhere \
+     (`as u32`), a position wraps at 2^32";
+
+proptest! {
+    #![proptest_config(common::cases(64))]
+
+    /// Positions past 2^32 (after 4 GiB of traffic) work like any other: each record lies
+    /// at offset `position % capacity` of the data, where another program looks for it,
+    /// and `head` and `tail` grow by each record's length.
+    #[test]
+    fn positions_past_4_gib_work_like_any_other(
+        (capacity, lens, seed) in ring_and_lens(), before in 0u64..600
+    ) {
+        let start = (1u64 << 32) - before;
+        let ring = plain::Ring::at(capacity, start);
+        let mut position = start;
+        let mut got = Vec::new();
+        let end = (1 << 32) + 2 * capacity as u64;
+        for (index, &len) in lens.iter().cycle().enumerate() {
+            if position >= end {
+                break;
+            }
+            let message = ring_message(seed, index, len);
+            let pushed = push(&ring, &message);
+            prop_assert!(matches!(pushed, Ok(true)),
+                "a {}-byte record into an empty ring of {capacity} bytes at position {position} \
+                 must fit, but push said {pushed:?}: {PAST_4_GIB}", len + LEN_PREFIX);
+            let at = (position % capacity as u64) as usize;
+            let prefix: Vec<u8> = (0..LEN_PREFIX).map(|i| ring.byte((at + i) % capacity)).collect();
+            prop_assert_eq!(&prefix[..], &(len as u32).to_le_bytes()[..],
+                "the record pushed at position {} must start at offset {} (position % capacity) \
+                 with its length: {}", position, at, PAST_4_GIB);
+            let popped = pop(&ring, &mut got);
+            prop_assert!(matches!(popped, Ok(true)) && got == message,
+                "the {len}-byte message pushed at position {position} must come back, but pop \
+                 said {popped:?} ({}): {PAST_4_GIB}", first_difference(&got, &message));
+            position += (LEN_PREFIX + len) as u64;
+            let indices = (ring.head.load(Ordering::Relaxed), ring.tail.load(Ordering::Relaxed));
+            prop_assert_eq!(indices, (position, position),
+                "after a record of {} bytes from position {}, head and tail must both be {}: {}",
+                LEN_PREFIX + len, position - (LEN_PREFIX + len) as u64, position, PAST_4_GIB);
+        }
     }
 }
 
