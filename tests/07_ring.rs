@@ -275,7 +275,7 @@ fn a_record_starts_with_its_length_as_a_little_endian_u32() {
     let sent = sender.try_send(&message);
     assert!(
         matches!(sent, Ok(true)),
-        "a 258-byte message fits an empty ring of 300 bytes, but try_send said {sent:?}"
+        "a 258-byte message fits an empty ring of 300 bytes, but try_send (your push) said {sent:?}"
     );
     let segment = crate::attach::attach(&scratch.dir, "layout").expect("attach (exercise 02)");
     let bytes = segment.read_bytes();
@@ -315,24 +315,24 @@ fn an_empty_ring_has_nothing_to_receive() {
     let first = receiver.try_recv(&mut got);
     assert!(
         matches!(first, Ok(false)),
-        "a fresh ring (head == tail) is empty: try_recv must say Ok(false), said {first:?}"
+        "a fresh ring (head == tail) is empty: try_recv (your pop) must say Ok(false), said {first:?}"
     );
     let sent = sender.try_send(b"");
     assert!(
         matches!(sent, Ok(true)),
         "an empty message (a record of 4 bytes: its length, 0) fits an empty ring of 32 \
-         bytes, but try_send said {sent:?}"
+         bytes, but try_send (your push) said {sent:?}"
     );
     let received = receiver.try_recv(&mut got);
     assert!(
         matches!(received, Ok(true)) && got.is_empty(),
-        "an empty message is a message: try_recv must say Ok(true), and `out` emptied (said \
+        "an empty message is a message: try_recv (your pop) must say Ok(true), and `out` emptied (said \
          {received:?}, got {got:?})"
     );
     let last = receiver.try_recv(&mut got);
     assert!(
         matches!(last, Ok(false)),
-        "after the only message was read the ring is empty again, but try_recv said {last:?} \
+        "after the only message was read the ring is empty again, but try_recv (your pop) said {last:?} \
          (pop must move head past the whole record: its 4-byte length and its bytes)"
     );
     drop((sender, receiver));
@@ -352,7 +352,7 @@ fn a_sender_sees_room_freed_since_it_last_looked() {
         let sent = sender.try_send(&message);
         assert!(
             matches!(sent, Ok(true)),
-            "record {index} (14 of 32 bytes) must fit, but try_send said {sent:?}"
+            "record {index} (14 of 32 bytes) must fit, but try_send (your push) said {sent:?}"
         );
     }
     let full = sender.try_send(&message);
@@ -364,13 +364,13 @@ fn a_sender_sees_room_freed_since_it_last_looked() {
     let received = receiver.try_recv(&mut got);
     assert!(
         matches!(received, Ok(true)) && got == message,
-        "the first of two 10-byte messages must come back, but try_recv said {received:?} \
+        "the first of two 10-byte messages must come back, but try_recv (your pop) said {received:?} \
          with {got:?}"
     );
     let again = sender.try_send(&message);
     assert!(
         matches!(again, Ok(true)),
-        "the receiver freed 14 bytes, so the record fits now, but try_send said {again:?}: \
+        "the receiver freed 14 bytes, so the record fits now, but try_send (your push) said {again:?}: \
          load head again on every attempt (the receiver moves it)"
     );
     drop((sender, receiver));
@@ -390,13 +390,13 @@ fn a_sender_looks_again_before_it_calls_the_ring_corrupt() {
     let sent = sender.try_send(&message);
     assert!(
         matches!(sent, Ok(true)),
-        "a 14-byte record into an empty ring of 32 bytes must fit, but try_send said {sent:?}"
+        "a 14-byte record into an empty ring of 32 bytes must fit, but try_send (your push) said {sent:?}"
     );
     let mut got = Vec::new();
     let received = receiver.try_recv(&mut got);
     assert!(
         matches!(received, Ok(true)) && got == message,
-        "the message sent must come back, but try_recv said {received:?} with {got:?}"
+        "the message sent must come back, but try_recv (your pop) said {received:?} with {got:?}"
     );
     // Head is 14 now; the sender remembers 0. A tail of 40 is 26 bytes past the head, and
     // 40 past the remembered one: more than the capacity.
@@ -405,7 +405,7 @@ fn a_sender_looks_again_before_it_calls_the_ring_corrupt() {
     assert!(
         matches!(again, Ok(true)),
         "with head 14 and tail 40, 26 of 32 bytes are in use and a 5-byte record fits, but \
-         try_send said {again:?}. Either push misreads the indices (the bytes in use are \
+         try_send (your push) said {again:?}. Either push misreads the indices (the bytes in use are \
          tail - head, of the positions as they are, never reduced % capacity), or the kit \
          did not look at head again before it reported an error"
     );
@@ -434,18 +434,18 @@ fn a_message_too_large_is_an_error_and_leaves_the_ring_unchanged() {
     let received = receiver.try_recv(&mut got);
     assert!(
         matches!(received, Ok(false)),
-        "nothing was sent, yet try_recv said {received:?} (with {got:?}): a refused message \
+        "nothing was sent, yet try_recv (your pop) said {received:?} (with {got:?}): a refused message \
          must leave the ring as it was"
     );
     let sent = sender.try_send(b"ok");
     assert!(
         matches!(sent, Ok(true)),
-        "after the refusals a 2-byte message must fit the empty ring, but try_send said {sent:?}"
+        "after the refusals a 2-byte message must fit the empty ring, but try_send (your push) said {sent:?}"
     );
     let received = receiver.try_recv(&mut got);
     assert!(
         matches!(received, Ok(true)) && got == b"ok",
-        "the 2-byte message sent after the refusals must come back, but try_recv said \
+        "the 2-byte message sent after the refusals must come back, but try_recv (your pop) said \
          {received:?} with {got:?}"
     );
     drop((sender, receiver));
@@ -465,7 +465,7 @@ fn the_largest_message_fills_an_empty_ring_exactly() {
         assert!(
             matches!(sent, Ok(true)),
             "a {}-byte message with its 4-byte length is exactly {capacity} bytes: it fits an \
-             empty ring of {capacity}, but try_send said {sent:?} (full means free < record, \
+             empty ring of {capacity}, but try_send (your push) said {sent:?} (full means free < record, \
              not free <= record)",
             capacity - LEN_PREFIX
         );
@@ -473,7 +473,7 @@ fn the_largest_message_fills_an_empty_ring_exactly() {
         assert!(
             matches!(full, Ok(false)),
             "now the ring is full: even an empty message (4 bytes of length) must wait, \
-             Ok(false), but try_send said {full:?}"
+             Ok(false), but try_send (your push) said {full:?}"
         );
         let mut got = Vec::new();
         let received = receiver.try_recv(&mut got);
@@ -516,11 +516,11 @@ proptest! {
             let sent = sender.try_send(&message);
             prop_assert!(matches!(sent, Ok(true)),
                 "a {}-byte record into an empty ring of {capacity} bytes must fit (it starts at \
-                 offset {at}), but try_send said {sent:?}", len + LEN_PREFIX);
+                 offset {at}), but try_send (your push) said {sent:?}", len + LEN_PREFIX);
             let received = receiver.try_recv(&mut got);
             prop_assert!(matches!(received, Ok(true)),
                 "the {}-byte record just sent at offset {at} of a {capacity}-byte ring must be \
-                 there to receive, but try_recv said {received:?}: {WRAP}{}", len + LEN_PREFIX,
+                 there to receive, but try_recv (your pop) said {received:?}: {WRAP}{}", len + LEN_PREFIX,
                 indices_advice(&sender));
             prop_assert!(got == message,
                 "a {len}-byte message starting at offset {at} of a {capacity}-byte ring came \
@@ -544,10 +544,10 @@ proptest! {
         for index in 0..skip % capacity {
             let sent = sender.try_send(&[index as u8]);
             prop_assert!(matches!(sent, Ok(true)), "a one-byte message into an empty ring of \
-                {capacity} bytes must fit, but try_send said {sent:?}");
+                {capacity} bytes must fit, but try_send (your push) said {sent:?}");
             let received = receiver.try_recv(&mut got);
             prop_assert!(matches!(received, Ok(true)) && got == [index as u8],
-                "the one-byte message sent at position {} must come back, but try_recv said \
+                "the one-byte message sent at position {} must come back, but try_recv (your pop) said \
                  {received:?} with {got:?}: {WRAP}{}", index * 5, indices_advice(&sender));
         }
         let mut used = 0;
@@ -557,7 +557,7 @@ proptest! {
             let fits = used + LEN_PREFIX + len <= capacity;
             let sent = sender.try_send(&message);
             prop_assert_eq!(sent.as_ref().ok(), Some(&fits),
-                "with {} of {} bytes in use, a {}-byte record {}; try_send said {:?}",
+                "with {} of {} bytes in use, a {}-byte record {}; try_send (your push) said {:?}",
                 used, capacity, len + LEN_PREFIX,
                 if fits {
                     "fits (free bytes: capacity - (tail - head))"
@@ -574,7 +574,7 @@ proptest! {
         for (index, message) in accepted.iter().enumerate() {
             let received = receiver.try_recv(&mut got);
             prop_assert!(matches!(received, Ok(true)),
-                "message {index} of the {} accepted must still be there, but try_recv said \
+                "message {index} of the {} accepted must still be there, but try_recv (your pop) said \
                  {received:?}: was it overwritten before it was read?", accepted.len());
             prop_assert!(&got == message,
                 "message {index} was overwritten before it was read ({}): the free bytes are \
@@ -726,9 +726,11 @@ fn a_corrupt_index_or_length_is_an_error_not_a_panic() {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| receiver.try_recv(&mut out)));
         match popped {
             Ok(Err(Error::RingCorrupt { .. })) => {}
-            Ok(other) => panic!("{what} must make try_recv Error::RingCorrupt, got {other:?}"),
+            Ok(other) => panic!(
+                "{what} must make try_recv (your pop) return Error::RingCorrupt, got {other:?}"
+            ),
             Err(panic) => panic!(
-                "{what} made try_recv panic ({:?}): check what you read from shared memory \
+                "{what} made try_recv (your pop) panic ({:?}): check what you read from shared memory \
                  (tail - head between 0 and capacity, at least 4 of those bytes before you \
                  read a length, the record's length within tail - head - 4) and return \
                  Error::RingCorrupt",
@@ -799,30 +801,70 @@ mod model {
         loom::sync::atomic::fence(order)
     }
 
-    /// An index of the model. `as_fences`: every load or store that asks for an ordering
-    /// is made `Relaxed`, with the ordering carried by a fence instead (a load, then a
-    /// fence of `Acquire`; a fence of `Release`, then the store), as an answer written
-    /// with `ring.fence` would do it.
+    /// How the model's indices do the loads and stores push and pop ask of them.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub enum Mode {
+        /// As asked.
+        AsWritten,
+        /// Every load or store that asks for an ordering is made `Relaxed`, with the
+        /// ordering carried by a fence instead (a load, then a fence of `Acquire`; a fence
+        /// of `Release`, then the store), as an answer written with `ring.fence` does it.
+        AsFences,
+        /// For the index named `index` only: every `Relaxed` store made `Release`
+        /// (`stores`), every `Relaxed` load made `Acquire` (`loads`). Which of them makes
+        /// a failing model pass says which side is wrong.
+        Strengthen {
+            index: &'static str,
+            stores: bool,
+            loads: bool,
+        },
+    }
+
     pub struct Index {
+        name: &'static str,
         word: AtomicU64,
-        as_fences: bool,
+        mode: Mode,
+    }
+
+    impl Index {
+        /// Whether this index's `Relaxed` loads (`false`: stores) are made stronger.
+        fn strengthened(&self, loads: bool) -> bool {
+            match self.mode {
+                Mode::Strengthen {
+                    index,
+                    stores: s,
+                    loads: l,
+                } => index == self.name && if loads { l } else { s },
+                _ => false,
+            }
+        }
     }
 
     impl RingIndex for Index {
         fn load(&self, order: Ordering) -> u64 {
-            if !self.as_fences || order == Ordering::Relaxed {
-                return self.word.load(order);
+            match (self.mode, order) {
+                (Mode::AsFences, order) if order != Ordering::Relaxed => {
+                    let value = self.word.load(Ordering::Relaxed);
+                    fence(Ordering::Acquire);
+                    value
+                }
+                (_, Ordering::Relaxed) if self.strengthened(true) => {
+                    self.word.load(Ordering::Acquire)
+                }
+                (_, order) => self.word.load(order),
             }
-            let value = self.word.load(Ordering::Relaxed);
-            fence(Ordering::Acquire);
-            value
         }
         fn store(&self, value: u64, order: Ordering) {
-            if !self.as_fences || order == Ordering::Relaxed {
-                return self.word.store(value, order);
+            match (self.mode, order) {
+                (Mode::AsFences, order) if order != Ordering::Relaxed => {
+                    fence(Ordering::Release);
+                    self.word.store(value, Ordering::Relaxed)
+                }
+                (_, Ordering::Relaxed) if self.strengthened(false) => {
+                    self.word.store(value, Ordering::Release)
+                }
+                (_, order) => self.word.store(value, order),
             }
-            fence(Ordering::Release);
-            self.word.store(value, Ordering::Relaxed)
         }
     }
 
@@ -833,14 +875,15 @@ mod model {
     }
 
     impl Ring {
-        pub fn new(capacity: usize, as_fences: bool) -> Ring {
-            let index = || Index {
+        pub fn new(capacity: usize, mode: Mode) -> Ring {
+            let index = |name| Index {
+                name,
                 word: AtomicU64::new(0),
-                as_fences,
+                mode,
             };
             Ring {
-                head: index(),
-                tail: index(),
+                head: index("head"),
+                tail: index("tail"),
                 data: (0..capacity).map(|_| UnsafeCell::new(0)).collect(),
             }
         }
@@ -932,16 +975,90 @@ mod model {
         false
     }
 
+    /// Which side does what with an index, for a diagnosis: the function that stores it
+    /// (with `Release`) and the one that loads it (with `Acquire`).
+    #[derive(Clone, Copy)]
+    pub struct Pair {
+        pub index: &'static str,
+        pub stored_by: &'static str,
+        pub loaded_by: &'static str,
+    }
+
     /// Runs a sender thread pushing `messages` and a receiver popping them through a ring
     /// of `capacity` bytes, under every interleaving loom explores. A causality violation
     /// (an access not ordered after the one it conflicts with) fails the test with
-    /// `explanation`.
+    /// `explanation`, and a diagnosis: the model is run again with the stores, then the
+    /// loads, made stronger, and which one makes it pass says which of `pair`'s sides is
+    /// wrong.
     pub fn check(
         capacity: usize,
         messages: &'static [&'static [u8]],
-        as_fences: bool,
+        mode: Mode,
+        pair: Option<Pair>,
         explanation: &str,
     ) {
+        match run_model(capacity, messages, mode) {
+            Some(said) if said.contains("Causality violation") => {
+                let diagnosis = pair
+                    .map(|pair| diagnose(capacity, messages, &pair))
+                    .unwrap_or_default();
+                panic!("{explanation}{diagnosis}\n(loom: {})", said.trim())
+            }
+            Some(said) => panic!("under the model checker: {said}"),
+            None => {}
+        }
+    }
+
+    /// Which side of `pair` a causality violation comes from, as a sentence for the
+    /// message.
+    fn diagnose(capacity: usize, messages: &'static [&'static [u8]], pair: &Pair) -> String {
+        let Pair {
+            index,
+            stored_by,
+            loaded_by,
+        } = *pair;
+        let passes = |stores, loads| {
+            let mode = Mode::Strengthen {
+                index,
+                stores,
+                loads,
+            };
+            run_model(capacity, messages, mode).is_none()
+        };
+        if passes(true, false) {
+            format!(
+                "\nDiagnosis: with every Relaxed store of {index} made Release the model \
+                 passes, so the culprit is {stored_by}: its store of {index} must be Release \
+                 (and after the accesses it publishes)."
+            )
+        } else if passes(false, true) {
+            format!(
+                "\nDiagnosis: with every Relaxed load of {index} made Acquire the model \
+                 passes, so the culprit is {loaded_by}: its load of {index} must be Acquire \
+                 (and before the accesses that depend on it)."
+            )
+        } else if passes(true, true) {
+            format!(
+                "\nDiagnosis: only with both made stronger does the model pass: {stored_by}'s \
+                 store of {index} must be Release, and {loaded_by}'s load of it Acquire."
+            )
+        } else {
+            format!(
+                "\nDiagnosis: even with every store of {index} Release and every load of it \
+                 Acquire the model fails, so it is not {index}'s orderings (if the other test \
+                 of the pair fails too, fix that one first) but the order of the steps: {stored_by} must \
+                 store {index} only after its accesses to the bytes, and {loaded_by} must \
+                 load it before its own."
+            )
+        }
+    }
+
+    /// One model run: what failed first, if anything did.
+    fn run_model(
+        capacity: usize,
+        messages: &'static [&'static [u8]],
+        mode: Mode,
+    ) -> Option<String> {
         let _one_model_at_a_time = one_at_a_time();
         FAILURE.lock().unwrap_or_else(|p| p.into_inner()).take();
         let mut builder = loom::model::Builder::new();
@@ -950,7 +1067,7 @@ mod model {
         }
         let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             builder.check(move || {
-                run_once(capacity, messages, as_fences);
+                run_once(capacity, messages, mode);
                 if failed() {
                     // Every object of the model is dropped by now: this panic unwinds
                     // through none of them, and ends loom's search.
@@ -959,7 +1076,7 @@ mod model {
             })
         }));
         let recorded = FAILURE.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let failure = match verdict {
+        match verdict {
             Err(panic) => {
                 let said = panic_message(&*panic);
                 if said.contains(STOP) {
@@ -969,13 +1086,6 @@ mod model {
                 }
             }
             Ok(()) => recorded,
-        };
-        match failure {
-            Some(said) if said.contains("Causality violation") => {
-                panic!("{explanation}\n(loom: {})", said.trim())
-            }
-            Some(said) => panic!("under the model checker: {said}"),
-            None => {}
         }
     }
 
@@ -984,8 +1094,8 @@ mod model {
 
     /// One execution of the model: a sender thread pushes `messages`, this thread pops
     /// and compares them.
-    fn run_once(capacity: usize, messages: &'static [&'static [u8]], as_fences: bool) {
-        let ring = loom::sync::Arc::new(Ring::new(capacity, as_fences));
+    fn run_once(capacity: usize, messages: &'static [&'static [u8]], mode: Mode) {
+        let ring = loom::sync::Arc::new(Ring::new(capacity, mode));
         let theirs = ring.clone();
         let sender = loom::thread::spawn(move || {
             for message in messages {
@@ -1018,7 +1128,12 @@ fn the_receiver_reads_only_bytes_the_sender_published() {
     model::check(
         16,
         &[b"ab", b"c"],
-        false,
+        model::Mode::AsWritten,
+        Some(model::Pair {
+            index: "tail",
+            stored_by: "push",
+            loaded_by: "pop",
+        }),
         "loom found an order of events, allowed by the memory model, in which pop read \
             message bytes that push had not yet written (or whose writes it could not yet see): \
             the new tail became visible before the bytes it publishes. push must store tail \
@@ -1044,8 +1159,14 @@ fn orderings_written_as_fences_pass_the_model_too() {
                  the_sender_overwrites_only_bytes_the_receiver_has_released fail too, fix those \
                  first; if they pass, this is the kata's mistake, not yours: a fence-based \
                  answer is correct";
-    model::check(16, &[b"ab", b"c"], true, blame);
-    model::check(8, &[b"abc", b"de", b"f"], true, blame);
+    model::check(16, &[b"ab", b"c"], model::Mode::AsFences, None, blame);
+    model::check(
+        8,
+        &[b"abc", b"de", b"f"],
+        model::Mode::AsFences,
+        None,
+        blame,
+    );
 }
 
 /// The consume: the sender writes over bytes only after the receiver is done reading
@@ -1056,7 +1177,12 @@ fn the_sender_overwrites_only_bytes_the_receiver_has_released() {
     model::check(
         8,
         &[b"abc", b"de", b"f"],
-        false,
+        model::Mode::AsWritten,
+        Some(model::Pair {
+            index: "head",
+            stored_by: "pop",
+            loaded_by: "push",
+        }),
         "loom found an order of events, allowed by the memory model, in which push wrote \
             over bytes that pop was still reading (or had read, but not in an order push could \
             see): the new head became visible before pop's reads were done. pop must store \
