@@ -700,3 +700,29 @@ mod ofd {
         Ok(probe.l_type != libc::F_UNLCK as libc::c_short)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `check_span` lets every access inside the data through, up to its last byte, and
+    /// stops the first one that runs a byte past it (which in a segment would be past the
+    /// mapping), with the offsets in its message.
+    #[test]
+    fn check_span_stops_exactly_the_accesses_past_the_end() {
+        for (at, len) in [(0, 0), (0, 16), (15, 1), (16, 0), (4, 12)] {
+            check_span("r", 16, at, len, "read");
+        }
+        for (at, len) in [(0, 17), (16, 1), (17, 0), (12, 5), (usize::MAX, 2)] {
+            let stopped = std::panic::catch_unwind(|| check_span("r", 16, at, len, "write"));
+            let message = stopped
+                .err()
+                .and_then(|panic| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            assert!(
+                message.contains(&format!("a write of {len} bytes at offset {at}")),
+                "a write of {len} bytes at offset {at} of 16 must be stopped, said {message:?}"
+            );
+        }
+    }
+}
