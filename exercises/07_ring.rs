@@ -53,6 +53,13 @@
 //! (`LOOM_MAX_PREEMPTIONS` raises it). For a missing `Release`/`Acquire` pair in a
 //! ring, that is enough: it catches every one the corpus of wrong answers holds.
 //!
+//! **Fences are fine too.** `tail.load(Relaxed)` followed by a fence of `Acquire` orders
+//! the reads after it just as `tail.load(Acquire)` does, and a fence of `Release` before
+//! `tail.store(_, Relaxed)` orders the writes before it. If you write it that way, call
+//! the ring's fence, `ring.fence(Acquire)` (`RingMemory::fence`), not
+//! `std::sync::atomic::fence`: it is `std`'s in a real run and loom's under the model
+//! checker, which cannot see `std`'s and would call your correct answer a race.
+//!
 //! **Never trust shared memory.** A peer (buggy, or not a ring at all) can write anything
 //! into the header: a `tail` behind `head`, more than `capacity` bytes in use, a length
 //! longer than what was published. Each is `Error::RingCorrupt { name, reason }` (`reason`:

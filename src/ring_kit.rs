@@ -229,6 +229,14 @@ pub trait RingMemory {
     /// sender has written them, and we saw that publication). Panics if the range runs
     /// past the end of the data.
     unsafe fn read(&self, at: usize, out: &mut [u8]);
+    /// A memory fence: `std::sync::atomic::fence(order)` in a real run. An algorithm that
+    /// orders its accesses with fences (a `Relaxed` load of the peer's index followed by
+    /// `ring.fence(Acquire)`, a `ring.fence(Release)` before a `Relaxed` store of its own)
+    /// calls this one, never `std`'s: the model-checked tests give loom's fence here, and
+    /// loom cannot see `std`'s, so it would report a correct answer as a race.
+    fn fence(&self, order: Ordering) {
+        std::sync::atomic::fence(order)
+    }
 }
 
 /// Panics, with what to change, if `at..at + len` runs past the end of `capacity` bytes:
@@ -875,5 +883,26 @@ mod tests {
             !message.contains("damaged"),
             "a bad argument, not a damaged segment: {message}"
         );
+    }
+
+    /// `check_span` lets every access inside the data through, up to its last byte, and
+    /// stops the first one that runs a byte past it (which in a segment would be past the
+    /// mapping), with the offsets in its message.
+    #[test]
+    fn check_span_stops_exactly_the_accesses_past_the_end() {
+        for (at, len) in [(0, 0), (0, 16), (15, 1), (16, 0), (4, 12)] {
+            check_span("r", 16, at, len, "read");
+        }
+        for (at, len) in [(0, 17), (16, 1), (17, 0), (12, 5), (usize::MAX, 2)] {
+            let stopped = std::panic::catch_unwind(|| check_span("r", 16, at, len, "write"));
+            let message = stopped
+                .err()
+                .and_then(|panic| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            assert!(
+                message.contains(&format!("a write of {len} bytes at offset {at}")),
+                "a write of {len} bytes at offset {at} of 16 must be stopped, said {message:?}"
+            );
+        }
     }
 }

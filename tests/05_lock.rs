@@ -209,7 +209,7 @@ proptest! {
     /// P processes each read the counter and write it back plus one, K times, under the
     /// lock: no update is lost, the count is exactly P·K.
     #[test]
-    fn locked_read_then_write_never_loses_an_update(processes in 2usize..=6, times in 1u32..=500) {
+    fn locked_read_then_write_never_loses_an_update(processes in 2usize..=6, times in 1_000u32..=2_000) {
         let count = count_with_workers(Counting::Lock, processes, times);
         prop_assert_eq!(count, processes as u32 * times,
             "{} processes × {} locked increments should count {}, got {}: fewer means two \
@@ -249,14 +249,64 @@ fn queue_behind_a_holder(
     let holder = lock_holder(dir, segment.name());
     let jobs = adders(dir, segment.name(), Counting::Lock, processes, times);
     let waiting = worker::spawn(jobs).expect("the worker processes should start");
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        segment.read_words()[0],
-        0,
-        "another process changed the counter while a holder had the lock: add_locked must \
-         take the lock (and wait for it) before it reads"
-    );
+    // Not a pause that a busy machine may outlast: the kernel says when every worker is
+    // queued for the lock (`/proc/locks`), and until then the counter must not move.
+    let path = dir.join(segment.name());
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
+        assert_eq!(
+            segment.read_words()[0],
+            0,
+            "another process changed the counter while a holder had the lock: add_locked must \
+             take the lock (and wait for it) before it reads"
+        );
+        let queued = waiters_on(&path);
+        if queued >= processes {
+            break;
+        }
+        let ended: Vec<usize> = waiting
+            .iter()
+            .filter(|w| has_ended(w.pid()))
+            .map(|w| w.index())
+            .collect();
+        assert!(
+            ended.is_empty() && std::time::Instant::now() < deadline,
+            "while a holder had the lock, {queued} of {processes} workers waited for it \
+             (/proc/locks), and worker(s) {ended:?} ended instead: add_locked must wait for \
+             the lock (flock with LOCK_EX, which blocks) before each read-then-write"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     (holder, waiting)
+}
+
+/// How many lock requests wait, blocked, for the file at `path`: `/proc/locks` shows each
+/// as a `->` line naming the file's inode (as `major:minor:inode`).
+fn waiters_on(path: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(inode) = std::fs::metadata(path).map(|m| m.ino().to_string()) else {
+        return 0;
+    };
+    std::fs::read_to_string("/proc/locks")
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains("->"))
+        .filter(|line| {
+            line.split_whitespace().any(|field| {
+                field.matches(':').count() == 2 && field.rsplit(':').next() == Some(&inode)
+            })
+        })
+        .count()
+}
+
+/// Whether process `pid` has ended (a zombie not reaped yet counts as ended).
+fn has_ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Err(_) => true,
+    }
 }
 
 /// While one process holds the lock in the middle of its read-then-write, no other process

@@ -34,6 +34,24 @@ const WRAP: &str = "where a record reaches the end of the data, the rest continu
      0: offset = position % capacity (a mask works only for powers of two), and each piece \
      of the record, its 4-byte length too, is copied in two parts, the first up to the end";
 
+/// What the shared indices say, for a message about a record that went wrong: a tail
+/// behind the head means positions were reduced modulo the capacity somewhere.
+fn indices_advice(sender: &Sender) -> String {
+    let header = sender.ring().header();
+    let (head, tail) = (
+        header.head.load(Ordering::Relaxed),
+        header.tail.load(Ordering::Relaxed),
+    );
+    if tail >= head {
+        return String::new();
+    }
+    format!(
+        " (and look at the indices: head {head}, tail {tail}, the tail behind the head. head \
+         and tail are positions that only grow: store tail + record and head + record as they \
+         are, never reduced % capacity, which is only how a position finds its offset)"
+    )
+}
+
 /// How long a process test waits for one message, or for room for one. A healthy ring
 /// takes microseconds; a ring that never delivers fails in seconds, and, once one case of
 /// a property has waited this long, the property's later cases (proptest's shrinking) fail
@@ -257,18 +275,26 @@ fn a_record_starts_with_its_length_as_a_little_endian_u32() {
     let sent = sender.try_send(&message);
     assert!(
         matches!(sent, Ok(true)),
-        "a 258-byte message fits an empty ring of 300 bytes, but try_send said {sent:?}"
+        "a 258-byte message fits an empty ring of 300 bytes, but try_send (your push) said {sent:?}"
     );
     let segment = crate::attach::attach(&scratch.dir, "layout").expect("attach (exercise 02)");
     let bytes = segment.read_bytes();
     let data = &bytes[HEADER_LEN..];
+    let found = &data[..LEN_PREFIX];
+    let why = if found == 258u32.to_be_bytes() {
+        "that is 258 big-endian: the receiver may be another program, and it reads the length \
+         as the layout says, a little-endian u32 (to_le_bytes)"
+    } else {
+        "not 258 in either byte order, so look at *where* the bytes go: the record at position \
+         0 starts at offset 0 (offset = position % capacity; a mask, position & (capacity - 1), \
+         works only for powers of two and 300 is not one), and the message's bytes follow the \
+         length, never on top of it"
+    };
     assert_eq!(
-        data[..LEN_PREFIX],
+        found,
         258u32.to_le_bytes(),
         "the first record's length, at offset 0 of the data, must be (len as u32).to_le_bytes() \
-         ([2, 1, 0, 0] for 258 bytes), found {:?}: the receiver may be another program, and \
-         it reads the length as the layout says, a little-endian u32",
-        &data[..LEN_PREFIX]
+         ([2, 1, 0, 0] for 258 bytes), found {found:?}: {why}"
     );
     assert!(
         data[LEN_PREFIX..LEN_PREFIX + message.len()] == message[..],
@@ -289,17 +315,24 @@ fn an_empty_ring_has_nothing_to_receive() {
     let first = receiver.try_recv(&mut got);
     assert!(
         matches!(first, Ok(false)),
-        "a fresh ring (head == tail) is empty: try_recv must say Ok(false), said {first:?}"
+        "a fresh ring (head == tail) is empty: try_recv (your pop) must say Ok(false), said {first:?}"
     );
-    assert!(matches!(sender.try_send(b""), Ok(true)));
+    let sent = sender.try_send(b"");
     assert!(
-        matches!(receiver.try_recv(&mut got), Ok(true)) && got.is_empty(),
-        "an empty message is a message: Ok(true), and `out` emptied (got {got:?})"
+        matches!(sent, Ok(true)),
+        "an empty message (a record of 4 bytes: its length, 0) fits an empty ring of 32 \
+         bytes, but try_send (your push) said {sent:?}"
+    );
+    let received = receiver.try_recv(&mut got);
+    assert!(
+        matches!(received, Ok(true)) && got.is_empty(),
+        "an empty message is a message: try_recv (your pop) must say Ok(true), and `out` emptied (said \
+         {received:?}, got {got:?})"
     );
     let last = receiver.try_recv(&mut got);
     assert!(
         matches!(last, Ok(false)),
-        "after the only message was read the ring is empty again, but try_recv said {last:?} \
+        "after the only message was read the ring is empty again, but try_recv (your pop) said {last:?} \
          (pop must move head past the whole record: its 4-byte length and its bytes)"
     );
     drop((sender, receiver));
@@ -319,7 +352,7 @@ fn a_sender_sees_room_freed_since_it_last_looked() {
         let sent = sender.try_send(&message);
         assert!(
             matches!(sent, Ok(true)),
-            "record {index} (14 of 32 bytes) must fit, but try_send said {sent:?}"
+            "record {index} (14 of 32 bytes) must fit, but try_send (your push) said {sent:?}"
         );
     }
     let full = sender.try_send(&message);
@@ -328,11 +361,16 @@ fn a_sender_sees_room_freed_since_it_last_looked() {
         "with 28 of 32 bytes in use a 14-byte record does not fit: Ok(false), said {full:?}"
     );
     let mut got = Vec::new();
-    assert!(matches!(receiver.try_recv(&mut got), Ok(true)) && got == message);
+    let received = receiver.try_recv(&mut got);
+    assert!(
+        matches!(received, Ok(true)) && got == message,
+        "the first of two 10-byte messages must come back, but try_recv (your pop) said {received:?} \
+         with {got:?}"
+    );
     let again = sender.try_send(&message);
     assert!(
         matches!(again, Ok(true)),
-        "the receiver freed 14 bytes, so the record fits now, but try_send said {again:?}: \
+        "the receiver freed 14 bytes, so the record fits now, but try_send (your push) said {again:?}: \
          load head again on every attempt (the receiver moves it)"
     );
     drop((sender, receiver));
@@ -352,13 +390,13 @@ fn a_sender_looks_again_before_it_calls_the_ring_corrupt() {
     let sent = sender.try_send(&message);
     assert!(
         matches!(sent, Ok(true)),
-        "a 14-byte record into an empty ring of 32 bytes must fit, but try_send said {sent:?}"
+        "a 14-byte record into an empty ring of 32 bytes must fit, but try_send (your push) said {sent:?}"
     );
     let mut got = Vec::new();
     let received = receiver.try_recv(&mut got);
     assert!(
         matches!(received, Ok(true)) && got == message,
-        "the message sent must come back, but try_recv said {received:?} with {got:?}"
+        "the message sent must come back, but try_recv (your pop) said {received:?} with {got:?}"
     );
     // Head is 14 now; the sender remembers 0. A tail of 40 is 26 bytes past the head, and
     // 40 past the remembered one: more than the capacity.
@@ -367,7 +405,9 @@ fn a_sender_looks_again_before_it_calls_the_ring_corrupt() {
     assert!(
         matches!(again, Ok(true)),
         "with head 14 and tail 40, 26 of 32 bytes are in use and a 5-byte record fits, but \
-         try_send said {again:?}: the kit must look at head again before it reports an error"
+         try_send (your push) said {again:?}. Either push misreads the indices (the bytes in use are \
+         tail - head, of the positions as they are, never reduced % capacity), or the kit \
+         did not look at head again before it reported an error"
     );
     drop((sender, receiver));
     scratch.remove("again");
@@ -391,12 +431,23 @@ fn a_message_too_large_is_an_error_and_leaves_the_ring_unchanged() {
     let tail = sender.ring().header().tail.load(Ordering::Relaxed);
     assert_eq!(tail, 0, "a refused message must not move the tail");
     let mut got = Vec::new();
+    let received = receiver.try_recv(&mut got);
     assert!(
-        matches!(receiver.try_recv(&mut got), Ok(false)),
-        "nothing was sent"
+        matches!(received, Ok(false)),
+        "nothing was sent, yet try_recv (your pop) said {received:?} (with {got:?}): a refused message \
+         must leave the ring as it was"
     );
-    assert!(matches!(sender.try_send(b"ok"), Ok(true)));
-    assert!(matches!(receiver.try_recv(&mut got), Ok(true)) && got == b"ok");
+    let sent = sender.try_send(b"ok");
+    assert!(
+        matches!(sent, Ok(true)),
+        "after the refusals a 2-byte message must fit the empty ring, but try_send (your push) said {sent:?}"
+    );
+    let received = receiver.try_recv(&mut got);
+    assert!(
+        matches!(received, Ok(true)) && got == b"ok",
+        "the 2-byte message sent after the refusals must come back, but try_recv (your pop) said \
+         {received:?} with {got:?}"
+    );
     drop((sender, receiver));
     scratch.remove("large");
     scratch.finish();
@@ -414,16 +465,24 @@ fn the_largest_message_fills_an_empty_ring_exactly() {
         assert!(
             matches!(sent, Ok(true)),
             "a {}-byte message with its 4-byte length is exactly {capacity} bytes: it fits an \
-             empty ring of {capacity}, but try_send said {sent:?} (full means free < record, \
+             empty ring of {capacity}, but try_send (your push) said {sent:?} (full means free < record, \
              not free <= record)",
             capacity - LEN_PREFIX
         );
+        let full = sender.try_send(&[]);
         assert!(
-            matches!(sender.try_send(&[]), Ok(false)),
-            "now the ring is full: even an empty message (4 bytes of length) must wait"
+            matches!(full, Ok(false)),
+            "now the ring is full: even an empty message (4 bytes of length) must wait, \
+             Ok(false), but try_send (your push) said {full:?}"
         );
         let mut got = Vec::new();
-        assert!(matches!(receiver.try_recv(&mut got), Ok(true)));
+        let received = receiver.try_recv(&mut got);
+        assert!(
+            matches!(received, Ok(true)),
+            "the {}-byte message that filled a ring of {capacity} must come back, but try_recv \
+             said {received:?}",
+            capacity - LEN_PREFIX
+        );
         assert_eq!(got, message, "the message must come back whole");
         drop((sender, receiver));
         scratch.remove(&name);
@@ -457,11 +516,12 @@ proptest! {
             let sent = sender.try_send(&message);
             prop_assert!(matches!(sent, Ok(true)),
                 "a {}-byte record into an empty ring of {capacity} bytes must fit (it starts at \
-                 offset {at}), but try_send said {sent:?}", len + LEN_PREFIX);
+                 offset {at}), but try_send (your push) said {sent:?}", len + LEN_PREFIX);
             let received = receiver.try_recv(&mut got);
             prop_assert!(matches!(received, Ok(true)),
                 "the {}-byte record just sent at offset {at} of a {capacity}-byte ring must be \
-                 there to receive, but try_recv said {received:?}: {WRAP}", len + LEN_PREFIX);
+                 there to receive, but try_recv (your pop) said {received:?}: {WRAP}{}", len + LEN_PREFIX,
+                indices_advice(&sender));
             prop_assert!(got == message,
                 "a {len}-byte message starting at offset {at} of a {capacity}-byte ring came \
                  back {}: {WRAP}", first_difference(&got, &message));
@@ -484,11 +544,11 @@ proptest! {
         for index in 0..skip % capacity {
             let sent = sender.try_send(&[index as u8]);
             prop_assert!(matches!(sent, Ok(true)), "a one-byte message into an empty ring of \
-                {capacity} bytes must fit, but try_send said {sent:?}");
+                {capacity} bytes must fit, but try_send (your push) said {sent:?}");
             let received = receiver.try_recv(&mut got);
             prop_assert!(matches!(received, Ok(true)) && got == [index as u8],
-                "the one-byte message sent at position {} must come back, but try_recv said \
-                 {received:?} with {got:?}: {WRAP}", index * 5);
+                "the one-byte message sent at position {} must come back, but try_recv (your pop) said \
+                 {received:?} with {got:?}: {WRAP}{}", index * 5, indices_advice(&sender));
         }
         let mut used = 0;
         let mut accepted = Vec::new();
@@ -497,7 +557,7 @@ proptest! {
             let fits = used + LEN_PREFIX + len <= capacity;
             let sent = sender.try_send(&message);
             prop_assert_eq!(sent.as_ref().ok(), Some(&fits),
-                "with {} of {} bytes in use, a {}-byte record {}; try_send said {:?}",
+                "with {} of {} bytes in use, a {}-byte record {}; try_send (your push) said {:?}",
                 used, capacity, len + LEN_PREFIX,
                 if fits {
                     "fits (free bytes: capacity - (tail - head))"
@@ -514,7 +574,7 @@ proptest! {
         for (index, message) in accepted.iter().enumerate() {
             let received = receiver.try_recv(&mut got);
             prop_assert!(matches!(received, Ok(true)),
-                "message {index} of the {} accepted must still be there, but try_recv said \
+                "message {index} of the {} accepted must still be there, but try_recv (your pop) said \
                  {received:?}: was it overwritten before it was read?", accepted.len());
             prop_assert!(&got == message,
                 "message {index} was overwritten before it was read ({}): the free bytes are \
@@ -526,6 +586,111 @@ proptest! {
         drop((sender, receiver));
         scratch.remove("full");
         scratch.finish();
+    }
+}
+
+/// The ring's memory as plain atomics in this process, its indices starting wherever a
+/// test puts them (a real ring takes 4 GiB of traffic to get there).
+mod plain {
+    use super::*;
+    use std::sync::atomic::{AtomicU8, AtomicU64};
+
+    pub struct Ring {
+        pub head: AtomicU64,
+        pub tail: AtomicU64,
+        data: Vec<AtomicU8>,
+    }
+
+    impl Ring {
+        /// An empty ring of `capacity` bytes whose head and tail are both `position`.
+        pub fn at(capacity: usize, position: u64) -> Ring {
+            Ring {
+                head: AtomicU64::new(position),
+                tail: AtomicU64::new(position),
+                data: (0..capacity).map(|_| AtomicU8::new(0)).collect(),
+            }
+        }
+
+        /// The data byte at `offset`.
+        pub fn byte(&self, offset: usize) -> u8 {
+            self.data[offset].load(Ordering::Relaxed)
+        }
+    }
+
+    impl RingMemory for Ring {
+        type Index = AtomicU64;
+        fn name(&self) -> &str {
+            "plain"
+        }
+        fn capacity(&self) -> usize {
+            self.data.len()
+        }
+        fn head(&self) -> &AtomicU64 {
+            &self.head
+        }
+        fn tail(&self) -> &AtomicU64 {
+            &self.tail
+        }
+        unsafe fn write(&self, at: usize, bytes: &[u8]) {
+            check_span("plain", self.data.len(), at, bytes.len(), "write");
+            for (cell, &byte) in self.data[at..].iter().zip(bytes) {
+                cell.store(byte, Ordering::Relaxed);
+            }
+        }
+        unsafe fn read(&self, at: usize, out: &mut [u8]) {
+            check_span("plain", self.data.len(), at, out.len(), "read");
+            for (cell, byte) in self.data[at..].iter().zip(out) {
+                *byte = cell.load(Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// For the messages about positions past 2^32.
+const PAST_4_GIB: &str = "head and tail are u64 byte positions that only grow: a ring \
+     that has carried 4 GiB is past 2^32, and every position, every difference and every \
+     offset (position % capacity, as u64) must stay u64 there. Narrowed to 32 bits anywhere \
+     (`as u32`), a position wraps at 2^32";
+
+proptest! {
+    #![proptest_config(common::cases(64))]
+
+    /// Positions past 2^32 (after 4 GiB of traffic) work like any other: each record lies
+    /// at offset `position % capacity` of the data, where another program looks for it,
+    /// and `head` and `tail` grow by each record's length.
+    #[test]
+    fn positions_past_4_gib_work_like_any_other(
+        (capacity, lens, seed) in ring_and_lens(), before in 0u64..600
+    ) {
+        let start = (1u64 << 32) - before;
+        let ring = plain::Ring::at(capacity, start);
+        let mut position = start;
+        let mut got = Vec::new();
+        let end = (1 << 32) + 2 * capacity as u64;
+        for (index, &len) in lens.iter().cycle().enumerate() {
+            if position >= end {
+                break;
+            }
+            let message = ring_message(seed, index, len);
+            let pushed = push(&ring, &message);
+            prop_assert!(matches!(pushed, Ok(true)),
+                "a {}-byte record into an empty ring of {capacity} bytes at position {position} \
+                 must fit, but push said {pushed:?}: {PAST_4_GIB}", len + LEN_PREFIX);
+            let at = (position % capacity as u64) as usize;
+            let prefix: Vec<u8> = (0..LEN_PREFIX).map(|i| ring.byte((at + i) % capacity)).collect();
+            prop_assert_eq!(&prefix[..], &(len as u32).to_le_bytes()[..],
+                "the record pushed at position {} must start at offset {} (position % capacity) \
+                 with its length: {}", position, at, PAST_4_GIB);
+            let popped = pop(&ring, &mut got);
+            prop_assert!(matches!(popped, Ok(true)) && got == message,
+                "the {len}-byte message pushed at position {position} must come back, but pop \
+                 said {popped:?} ({}): {PAST_4_GIB}", first_difference(&got, &message));
+            position += (LEN_PREFIX + len) as u64;
+            let indices = (ring.head.load(Ordering::Relaxed), ring.tail.load(Ordering::Relaxed));
+            prop_assert_eq!(indices, (position, position),
+                "after a record of {} bytes from position {}, head and tail must both be {}: {}",
+                LEN_PREFIX + len, position - (LEN_PREFIX + len) as u64, position, PAST_4_GIB);
+        }
     }
 }
 
@@ -561,9 +726,11 @@ fn a_corrupt_index_or_length_is_an_error_not_a_panic() {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| receiver.try_recv(&mut out)));
         match popped {
             Ok(Err(Error::RingCorrupt { .. })) => {}
-            Ok(other) => panic!("{what} must make try_recv Error::RingCorrupt, got {other:?}"),
+            Ok(other) => panic!(
+                "{what} must make try_recv (your pop) return Error::RingCorrupt, got {other:?}"
+            ),
             Err(panic) => panic!(
-                "{what} made try_recv panic ({:?}): check what you read from shared memory \
+                "{what} made try_recv (your pop) panic ({:?}): check what you read from shared memory \
                  (tail - head between 0 and capacity, at least 4 of those bytes before you \
                  read a length, the record's length within tail - head - 4) and return \
                  Error::RingCorrupt",
@@ -629,14 +796,75 @@ mod model {
     use loom::cell::UnsafeCell;
     use loom::sync::atomic::AtomicU64;
 
-    pub struct Index(AtomicU64);
+    /// The model's fence: loom's, which loom sees (it cannot see `std`'s).
+    fn fence(order: Ordering) {
+        loom::sync::atomic::fence(order)
+    }
+
+    /// How the model's indices do the loads and stores push and pop ask of them.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    pub enum Mode {
+        /// As asked.
+        AsWritten,
+        /// Every load or store that asks for an ordering is made `Relaxed`, with the
+        /// ordering carried by a fence instead (a load, then a fence of `Acquire`; a fence
+        /// of `Release`, then the store), as an answer written with `ring.fence` does it.
+        AsFences,
+        /// For the index named `index` only: every `Relaxed` store made `Release`
+        /// (`stores`), every `Relaxed` load made `Acquire` (`loads`). Which of them makes
+        /// a failing model pass says which side is wrong.
+        Strengthen {
+            index: &'static str,
+            stores: bool,
+            loads: bool,
+        },
+    }
+
+    pub struct Index {
+        name: &'static str,
+        word: AtomicU64,
+        mode: Mode,
+    }
+
+    impl Index {
+        /// Whether this index's `Relaxed` loads (`false`: stores) are made stronger.
+        fn strengthened(&self, loads: bool) -> bool {
+            match self.mode {
+                Mode::Strengthen {
+                    index,
+                    stores: s,
+                    loads: l,
+                } => index == self.name && if loads { l } else { s },
+                _ => false,
+            }
+        }
+    }
 
     impl RingIndex for Index {
         fn load(&self, order: Ordering) -> u64 {
-            self.0.load(order)
+            match (self.mode, order) {
+                (Mode::AsFences, order) if order != Ordering::Relaxed => {
+                    let value = self.word.load(Ordering::Relaxed);
+                    fence(Ordering::Acquire);
+                    value
+                }
+                (_, Ordering::Relaxed) if self.strengthened(true) => {
+                    self.word.load(Ordering::Acquire)
+                }
+                (_, order) => self.word.load(order),
+            }
         }
         fn store(&self, value: u64, order: Ordering) {
-            self.0.store(value, order)
+            match (self.mode, order) {
+                (Mode::AsFences, order) if order != Ordering::Relaxed => {
+                    fence(Ordering::Release);
+                    self.word.store(value, Ordering::Relaxed)
+                }
+                (_, Ordering::Relaxed) if self.strengthened(false) => {
+                    self.word.store(value, Ordering::Release)
+                }
+                (_, order) => self.word.store(value, order),
+            }
         }
     }
 
@@ -647,10 +875,15 @@ mod model {
     }
 
     impl Ring {
-        pub fn new(capacity: usize) -> Ring {
+        pub fn new(capacity: usize, mode: Mode) -> Ring {
+            let index = |name| Index {
+                name,
+                word: AtomicU64::new(0),
+                mode,
+            };
             Ring {
-                head: Index(AtomicU64::new(0)),
-                tail: Index(AtomicU64::new(0)),
+                head: index("head"),
+                tail: index("tail"),
                 data: (0..capacity).map(|_| UnsafeCell::new(0)).collect(),
             }
         }
@@ -684,6 +917,9 @@ mod model {
                 // SAFETY: as for `write`, checked by loom.
                 *byte = cell.with(|p| unsafe { *p });
             }
+        }
+        fn fence(&self, order: Ordering) {
+            fence(order)
         }
     }
 
@@ -739,11 +975,90 @@ mod model {
         false
     }
 
+    /// Which side does what with an index, for a diagnosis: the function that stores it
+    /// (with `Release`) and the one that loads it (with `Acquire`).
+    #[derive(Clone, Copy)]
+    pub struct Pair {
+        pub index: &'static str,
+        pub stored_by: &'static str,
+        pub loaded_by: &'static str,
+    }
+
     /// Runs a sender thread pushing `messages` and a receiver popping them through a ring
     /// of `capacity` bytes, under every interleaving loom explores. A causality violation
     /// (an access not ordered after the one it conflicts with) fails the test with
-    /// `explanation`.
-    pub fn check(capacity: usize, messages: &'static [&'static [u8]], explanation: &str) {
+    /// `explanation`, and a diagnosis: the model is run again with the stores, then the
+    /// loads, made stronger, and which one makes it pass says which of `pair`'s sides is
+    /// wrong.
+    pub fn check(
+        capacity: usize,
+        messages: &'static [&'static [u8]],
+        mode: Mode,
+        pair: Option<Pair>,
+        explanation: &str,
+    ) {
+        match run_model(capacity, messages, mode) {
+            Some(said) if said.contains("Causality violation") => {
+                let diagnosis = pair
+                    .map(|pair| diagnose(capacity, messages, &pair))
+                    .unwrap_or_default();
+                panic!("{explanation}{diagnosis}\n(loom: {})", said.trim())
+            }
+            Some(said) => panic!("under the model checker: {said}"),
+            None => {}
+        }
+    }
+
+    /// Which side of `pair` a causality violation comes from, as a sentence for the
+    /// message.
+    fn diagnose(capacity: usize, messages: &'static [&'static [u8]], pair: &Pair) -> String {
+        let Pair {
+            index,
+            stored_by,
+            loaded_by,
+        } = *pair;
+        let passes = |stores, loads| {
+            let mode = Mode::Strengthen {
+                index,
+                stores,
+                loads,
+            };
+            run_model(capacity, messages, mode).is_none()
+        };
+        if passes(true, false) {
+            format!(
+                "\nDiagnosis: with every Relaxed store of {index} made Release the model \
+                 passes, so the culprit is {stored_by}: its store of {index} must be Release \
+                 (and after the accesses it publishes)."
+            )
+        } else if passes(false, true) {
+            format!(
+                "\nDiagnosis: with every Relaxed load of {index} made Acquire the model \
+                 passes, so the culprit is {loaded_by}: its load of {index} must be Acquire \
+                 (and before the accesses that depend on it)."
+            )
+        } else if passes(true, true) {
+            format!(
+                "\nDiagnosis: only with both made stronger does the model pass: {stored_by}'s \
+                 store of {index} must be Release, and {loaded_by}'s load of it Acquire."
+            )
+        } else {
+            format!(
+                "\nDiagnosis: even with every store of {index} Release and every load of it \
+                 Acquire the model fails, so it is not {index}'s orderings (if the other test \
+                 of the pair fails too, fix that one first) but the order of the steps: {stored_by} must \
+                 store {index} only after its accesses to the bytes, and {loaded_by} must \
+                 load it before its own."
+            )
+        }
+    }
+
+    /// One model run: what failed first, if anything did.
+    fn run_model(
+        capacity: usize,
+        messages: &'static [&'static [u8]],
+        mode: Mode,
+    ) -> Option<String> {
         let _one_model_at_a_time = one_at_a_time();
         FAILURE.lock().unwrap_or_else(|p| p.into_inner()).take();
         let mut builder = loom::model::Builder::new();
@@ -752,7 +1067,7 @@ mod model {
         }
         let verdict = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             builder.check(move || {
-                run_once(capacity, messages);
+                run_once(capacity, messages, mode);
                 if failed() {
                     // Every object of the model is dropped by now: this panic unwinds
                     // through none of them, and ends loom's search.
@@ -761,7 +1076,7 @@ mod model {
             })
         }));
         let recorded = FAILURE.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let failure = match verdict {
+        match verdict {
             Err(panic) => {
                 let said = panic_message(&*panic);
                 if said.contains(STOP) {
@@ -771,13 +1086,6 @@ mod model {
                 }
             }
             Ok(()) => recorded,
-        };
-        match failure {
-            Some(said) if said.contains("Causality violation") => {
-                panic!("{explanation}\n(loom: {})", said.trim())
-            }
-            Some(said) => panic!("under the model checker: {said}"),
-            None => {}
         }
     }
 
@@ -786,8 +1094,8 @@ mod model {
 
     /// One execution of the model: a sender thread pushes `messages`, this thread pops
     /// and compares them.
-    fn run_once(capacity: usize, messages: &'static [&'static [u8]]) {
-        let ring = loom::sync::Arc::new(Ring::new(capacity));
+    fn run_once(capacity: usize, messages: &'static [&'static [u8]], mode: Mode) {
+        let ring = loom::sync::Arc::new(Ring::new(capacity, mode));
         let theirs = ring.clone();
         let sender = loom::thread::spawn(move || {
             for message in messages {
@@ -820,6 +1128,12 @@ fn the_receiver_reads_only_bytes_the_sender_published() {
     model::check(
         16,
         &[b"ab", b"c"],
+        model::Mode::AsWritten,
+        Some(model::Pair {
+            index: "tail",
+            stored_by: "push",
+            loaded_by: "pop",
+        }),
         "loom found an order of events, allowed by the memory model, in which pop read \
             message bytes that push had not yet written (or whose writes it could not yet see): \
             the new tail became visible before the bytes it publishes. push must store tail \
@@ -827,7 +1141,31 @@ fn the_receiver_reads_only_bytes_the_sender_published() {
             Ordering::Acquire before reading it: the Release store carries every earlier write \
             along with it, and only an Acquire load of that value receives them. With Relaxed \
             on either side nothing orders the bytes and the index (on x86 this almost never \
-            shows, on ARM it does).",
+            shows, on ARM it does). Fences instead? Call ring.fence(..), never \
+            std::sync::atomic::fence, which loom cannot see.",
+    );
+}
+
+/// Fences are as good as orderings: a `Relaxed` load followed by `ring.fence(Acquire)`,
+/// or `ring.fence(Release)` before a `Relaxed` store, is correct, and the model must say
+/// so. Here your `push` and `pop` run over a model whose indices do every ordered load or
+/// store that way (loom cannot see `std::sync::atomic::fence`: the model's `fence` is
+/// loom's), through both models above.
+#[test]
+fn orderings_written_as_fences_pass_the_model_too() {
+    let blame = "with each ordered load or store of an index made Relaxed and its ordering \
+                 carried by a fence instead (the model's `ring.fence`), loom found a race. If \
+                 the_receiver_reads_only_bytes_the_sender_published and \
+                 the_sender_overwrites_only_bytes_the_receiver_has_released fail too, fix those \
+                 first; if they pass, this is the kata's mistake, not yours: a fence-based \
+                 answer is correct";
+    model::check(16, &[b"ab", b"c"], model::Mode::AsFences, None, blame);
+    model::check(
+        8,
+        &[b"abc", b"de", b"f"],
+        model::Mode::AsFences,
+        None,
+        blame,
     );
 }
 
@@ -839,13 +1177,20 @@ fn the_sender_overwrites_only_bytes_the_receiver_has_released() {
     model::check(
         8,
         &[b"abc", b"de", b"f"],
+        model::Mode::AsWritten,
+        Some(model::Pair {
+            index: "head",
+            stored_by: "pop",
+            loaded_by: "push",
+        }),
         "loom found an order of events, allowed by the memory model, in which push wrote \
             over bytes that pop was still reading (or had read, but not in an order push could \
             see): the new head became visible before pop's reads were done. pop must store \
             head with Ordering::Release after reading the record, and push must load head \
             with Ordering::Acquire before writing into the bytes it frees. (If \
             the_receiver_reads_only_bytes_the_sender_published fails too, fix tail first: this \
-            test needs both pairs.)",
+            test needs both pairs.) Fences instead? Call ring.fence(..), never \
+            std::sync::atomic::fence, which loom cannot see.",
     );
 }
 
@@ -1039,7 +1384,7 @@ proptest! {
         let _serial = one_at_a_time();
         use_this_builds_worker();
         let scratch = Scratch::new();
-        let mut sender = ring::create(&scratch.dir, "pipe", capacity).expect("ring::create");
+        let mut sender = Some(ring::create(&scratch.dir, "pipe", capacity).expect("ring::create"));
         let job = Job::RingRecv {
             dir: scratch.dir.path().to_owned(),
             name: "pipe".into(),
@@ -1049,10 +1394,13 @@ proptest! {
         };
         let mut receiver = Some(start_until_ready(&job, LIMIT));
         for (index, &len) in lens.iter().enumerate() {
-            let sent = sender.send(&ring_message(seed, index, len), PATIENCE);
+            let sent = sender.as_mut().expect("not dropped yet").send(&ring_message(seed, index, len), PATIENCE);
             note_a_wait(&sent);
             if let Err(error) = sent {
-                // Usually the receiver stopped at a wrong message: its words say which.
+                // Usually the receiver stopped at a wrong message: its words say which. If
+                // it is still waiting for the next one, a sender gone ends its wait at once
+                // (not after LIMIT, for every case proptest shrinks to).
+                drop(sender.take());
                 let (status, stderr) = receiver.take().expect("started").finish(LIMIT);
                 prop_assert!(false, "message {index}: send failed: {error:?}; the receiver \
                     process had ended ({status}):\n{stderr}");

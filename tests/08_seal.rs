@@ -218,6 +218,29 @@ fn sending_to_a_closed_socket_is_disconnected() {
     );
 }
 
+/// A peer that closes its socket with bytes still unread in it *resets* the connection.
+/// Its other end's `recvmsg` says `ECONNRESET`; Linux's `sendmsg` on a Unix stream socket
+/// says `EPIPE` (other systems may say `ECONNRESET`). Either way the peer has gone: that is
+/// `Error::Disconnected`.
+#[test]
+fn sending_to_a_reset_socket_is_disconnected() {
+    let segment = create_ok(&label("reset"), 4096);
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let first = send(&ours, &segment);
+    assert!(
+        first.is_ok(),
+        "sending a sealed segment to a live peer must work, got {first:?}"
+    );
+    drop(theirs); // unread: the size and the descriptor are still in it
+    let result = send(&ours, &segment);
+    assert!(
+        matches!(result, Err(Error::Disconnected)),
+        "the peer closed its socket without reading what we sent: the connection is reset, \
+         and sendmsg fails (EPIPE here, ECONNRESET on some systems). A peer gone is \
+         Error::Disconnected whichever way it went, got {result:?}"
+    );
+}
+
 /// `send` to a closed peer is `Error::Disconnected` even in a process that has not ignored
 /// SIGPIPE: a worker that restores SIGPIPE's default action (death), as a C program has it,
 /// calls `send` on a socket whose other end is closed, and must live to report the error.
@@ -326,6 +349,22 @@ fn a_closed_socket_is_refused() {
         matches!(result, Err(Error::Disconnected)),
         "a socket whose other end is closed delivers 0 bytes and no descriptor: that is \
          Error::Disconnected, got {result:?}"
+    );
+}
+
+/// A peer that closes its socket with bytes we sent it still unread resets the connection:
+/// `recvmsg` fails with `ECONNRESET`. The peer has gone: `Error::Disconnected`.
+#[test]
+fn a_reset_socket_is_refused_as_disconnected() {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    (&theirs).write_all(b"unread").unwrap();
+    drop(ours); // without reading it
+    let result = receive_from(theirs);
+    assert!(
+        matches!(result, Err(Error::Disconnected)),
+        "the peer closed its socket without reading what this side wrote to it: the connection \
+         is reset, and recvmsg fails with ECONNRESET. A peer gone is Error::Disconnected \
+         whichever way it went (0 bytes, or ECONNRESET), got {result:?}"
     );
 }
 
@@ -657,6 +696,21 @@ proptest! {
             matches!(error, Error::WrongSize { announced: a, actual } if a == announced && actual == len as u64),
             "a {len}-byte memfd announced as {announced} bytes must be Error::WrongSize \
              {{ announced: {announced}, actual: {len} }}, got {error:?}");
+    }
+}
+
+/// A mismatch is a mismatch even when one of the two sizes is 0: the sender needs to
+/// hear both sizes, not that a segment is empty.
+#[test]
+fn a_size_mismatch_with_a_zero_is_still_wrong_size() {
+    for (len, announced) in [(0, 4096), (4096, 0)] {
+        let result = offer(&memfd_with(SEALS, len), announced);
+        assert!(
+            matches!(result, Err(Error::WrongSize { announced: a, actual }) if a == announced && actual == len as u64),
+            "a {len}-byte memfd announced as {announced} bytes must be Error::WrongSize \
+             {{ announced: {announced}, actual: {len} }}, got {result:?}: compare the sizes \
+             first, and only then refuse a size of 0"
+        );
     }
 }
 

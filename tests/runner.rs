@@ -64,6 +64,10 @@ const STUB_TWO: &str =
 const STUB_THREE: &str =
     "// TODO: return 3.\npub fn three() -> u32 {\n    todo!(\"03 three: return 3\")\n}\n";
 
+/// The fixture's corpus of wrong answers: one mistake of 02, caught by its first test.
+const CORPUS_TWO: &str = "[[wrong]]\nname = \"off-by-one\"\nmistake = \"one less than the \
+    answer\"\ncaught_by = \"the_answer_is_right\"\nedits = [{ replace = \"42\", with = \"41\" }]\n";
+
 /// A kata in a scratch directory of its own (`target/tmp`); everything is removed when
 /// it is dropped, or by the next run if this one is interrupted.
 struct Fixture {
@@ -168,6 +172,7 @@ impl Fixture {
     fn make_sound(&self) {
         self.write("exercises/01_one.rs", STUB_ONE);
         self.write("exercises/02_two.rs", STUB_TWO);
+        self.write("wrong-answers/02_two.toml", CORPUS_TWO);
         self.write(
             "exercises/info.toml",
             &format!("{INFO}nudge = \"Return 3.\"\nshape = \"Three.\"\nsteps = \"`3`\"\n"),
@@ -383,6 +388,7 @@ fn hint_for_an_unknown_exercise_is_an_error_listing_the_valid_ones() {
 #[test]
 fn verify_catches_a_stub_that_passes_and_a_missing_hint() {
     let fixture = Fixture::new();
+    fixture.write("stubs/01_one.rs", SOLVED_ONE);
     let run = fixture.verify();
     let out = stdout(&run);
     assert!(
@@ -401,6 +407,42 @@ fn verify_catches_a_stub_that_passes_and_a_missing_hint() {
         !out.contains("02 two: passes"),
         "a wrong stub fails its tests, which is fine:\n{out}"
     );
+    assert!(
+        out.contains("cannot read the corpus"),
+        "a kata without its corpus of wrong answers is told so:\n{out}"
+    );
+}
+
+/// The stubs are judged by `stubs/`, never by what a learner wrote in `exercises/`; each
+/// wrong answer must be caught by the test it names, and a stale edit is refused by name.
+#[test]
+fn verify_judges_the_untouched_stubs_and_each_wrong_answer_by_its_test() {
+    let fixture = Fixture::new();
+    fixture.make_sound();
+    fixture.write("exercises/01_one.rs", SOLVED_ONE);
+    fixture.write(
+        "wrong-answers/02_two.toml",
+        &format!(
+            "{CORPUS_TWO}\n[[wrong]]\nname = \"gone\"\nmistake = \"m\"\n\
+             caught_by = \"the_answer_is_right\"\nedits = [{{ replace = \"43\", with = \"41\" }}]\n"
+        ),
+    );
+    let run = fixture.verify();
+    let out = stdout(&run);
+    assert!(
+        out.contains("01 one: all 2 tests fail on the stub")
+            && !out.contains("passes on the untouched stub"),
+        "a learner's solved exercise is not the stub:\n{out}"
+    );
+    assert!(
+        out.contains("stale: 02_two/gone: solutions/02_two.rs changed here"),
+        "an edit whose text is gone is refused by name:\n{out}"
+    );
+    assert!(
+        out.contains("wrong answers: 1 of 1 caught"),
+        "the other one is caught by its test:\n{out}"
+    );
+    assert!(!run.status.success(), "a stale edit fails verify:\n{out}");
 }
 
 #[test]
@@ -416,7 +458,8 @@ fn verify_passes_a_sound_kata() {
     );
     assert!(
         out.contains("all 2 tests fail on the stub")
-            && out.contains("all 2 tests pass on the solution"),
+            && out.contains("all 2 tests pass on the solution")
+            && out.contains("wrong answers: 1 of 1 caught"),
         "{out}"
     );
 }

@@ -25,6 +25,7 @@ use super::exercises::{Exercise, Kata};
 use super::outcome::{self, Outcome};
 use super::progress::Spinner;
 use super::style::{BAD, GOOD, TITLE, paint};
+use super::wrong;
 use crate::scratch::{self, ScratchDir};
 
 /// Runs every check; exit status 0 only if the kata is sound. `shm` is where leftover
@@ -50,12 +51,30 @@ pub fn run(kata: &Kata, shm: &Path) -> ExitCode {
     };
     let cargo = cargo.with_env(scratch::ROOT_ENV, own.path());
     let spinner = Spinner::quiet();
-    for tree in [Tree::Exercises, Tree::Solutions] {
-        run_tests(kata, &cargo, tree, &spinner, &mut report);
+    // The stubs are judged in a copy of the crate with `stubs/` in place of `exercises/`:
+    // what a learner has written is never taken for an untouched stub.
+    let target = cargo.target_dir();
+    let copy = wrong::Scratch::take(&kata.root, &target)
+        .and_then(|copy| copy.install_stubs(kata).map(|()| copy));
+    match &copy {
+        Ok(copy) => {
+            let in_copy = copy.cargo(&target, own.path());
+            run_tests(kata, &in_copy, Tree::Exercises, &spinner, &mut report);
+        }
+        Err(problem) => report.check(
+            false,
+            String::new(),
+            format!("the stubs cannot be checked: {problem}"),
+        ),
     }
-    for check in super::wrong::check(kata, &spinner, own.path()) {
-        report.check(check.ok, check.message.clone(), check.message);
+    run_tests(kata, &cargo, Tree::Solutions, &spinner, &mut report);
+    if let Ok(copy) = &copy {
+        let in_copy = copy.cargo(&target, own.path());
+        for check in wrong::check(kata, &spinner, copy, &in_copy) {
+            report.check(check.ok, check.message.clone(), check.message);
+        }
     }
+    drop(copy);
     drop(spinner);
     leftovers(&own, shm, &mut report);
     report.finish()
@@ -136,10 +155,15 @@ fn static_checks(kata: &Kata, report: &mut Report) {
                 missing.join(", ")
             ));
         }
-        match std::fs::read_to_string(kata.root.join(&exercise.file)) {
+        // The stub is judged by its untouched copy, never by what a learner has written.
+        let stub = exercise.stub_file();
+        match std::fs::read_to_string(kata.root.join(&stub)) {
             Ok(source) if source.contains("// TODO") => {}
-            Ok(_) => problems.push(format!("{file} has no `// TODO` marking what to change")),
-            Err(e) => problems.push(format!("cannot read {file}: {e}")),
+            Ok(_) => problems.push(format!(
+                "{} has no `// TODO` marking what to change",
+                stub.display()
+            )),
+            Err(_) => {} // `stub_drift` says so
         }
         match std::fs::read_to_string(kata.root.join(&test_file)) {
             Ok(source) => problems.extend(mount_drift(kata, exercise, &source)),
@@ -149,7 +173,7 @@ fn static_checks(kata: &Kata, report: &mut Report) {
         report.check(
             problems.is_empty(),
             format!(
-                "{title}: hints at 3 levels, a // TODO in {file}, {} identical to it, and {}",
+                "{title}: hints at 3 levels, a // TODO in {}, {file} identical to it, and {}",
                 exercise.stub_file().display(),
                 test_file.display()
             ),
