@@ -47,8 +47,7 @@
 //!
 //! # Waiting
 //! `send` and `recv` try, then spin a little (the peer is usually a few hundred
-//! nanoseconds away), then yield their core a few times (on a busy machine the peer may be
-//! waiting for one), then **sleep in the kernel on a word of the header** until the peer
+//! nanoseconds away), then **sleep in the kernel on a word of the header** until the peer
 //! wakes them: a futex (`man 2 futex`). `FUTEX_WAIT(word, seen)` puts the caller to sleep
 //! only if the word still holds `seen`, atomically with the check, and `FUTEX_WAKE(word)`
 //! wakes a sleeper; without `FUTEX_PRIVATE_FLAG`, the kernel finds the word by its file
@@ -119,13 +118,8 @@ pub const LEN_PREFIX: usize = 4;
 /// still alive (a dead peer wakes nobody).
 pub const SLEEP: Duration = Duration::from_millis(10);
 
-/// How many times a waiting `send` or `recv` tries again, spinning, before it yields.
-const SPINS: u32 = 100;
-
-/// How many times it then tries again after giving its core away (`sched_yield`), before
-/// it sleeps: on a busy machine the peer may be waiting for a core, and a yield lets it
-/// run without the cost of a sleep and a wake.
-const YIELDS: u32 = 100;
+/// How many times a waiting `send` or `recv` tries again, spinning, before it sleeps.
+const SPINS: u32 = 200;
 
 /// The smallest capacity: one record with a message of one byte.
 pub const MIN_CAPACITY: usize = LEN_PREFIX + 1;
@@ -613,12 +607,8 @@ impl Held {
         if self.attempt(&mut attempt)? {
             return Ok(());
         }
-        for round in 0..SPINS + YIELDS {
-            if round < SPINS {
-                std::hint::spin_loop();
-            } else {
-                std::thread::yield_now();
-            }
+        for _ in 0..SPINS {
+            std::hint::spin_loop();
             // Each look after a failed one loads the peer's index afresh.
             self.ring.look_again();
             if attempt(&self.ring)? {
