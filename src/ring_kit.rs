@@ -46,28 +46,13 @@
 //! the messages per second of loading the peer's index every time.
 //!
 //! # Waiting
-//! `send` and `recv` try, then spin a little (the peer is usually a few hundred
-//! nanoseconds away), then **sleep in the kernel on a word of the header** until the peer
-//! wakes them: a futex (`man 2 futex`). `FUTEX_WAIT(word, seen)` puts the caller to sleep
-//! only if the word still holds `seen`, atomically with the check, and `FUTEX_WAKE(word)`
-//! wakes a sleeper; without `FUTEX_PRIVATE_FLAG`, the kernel finds the word by its file
-//! and offset, so the two sides may be two processes. The waker pays nothing while nobody
-//! sleeps: a flag in the header (`receiver_sleeps`, `sender_sleeps`) says whether a wake
-//! is needed, and only then does it add 1 to the word and call `FUTEX_WAKE`.
-//!
-//! The trap is the lost wake-up. The sleeper sets its flag, then looks at the ring once
-//! more, then sleeps; the waker publishes, then reads the flag. Each side's first step
-//! must be seen by the other before its second: with only `Release`/`Acquire`, the
-//! sleeper's look can miss the message while the waker misses the flag (the classic
-//! store-then-load pattern, which even x86 reorders through its store buffer), and the
-//! sleeper would sleep with a message waiting. So both sides put a `SeqCst` fence between
-//! their two steps: then at least one of them sees the other. The sleeper's `FUTEX_WAIT`
-//! compares the word with the value it read *before* its last look, so a wake that comes
-//! between the look and the sleep is not lost either.
-//!
-//! A sleep is bounded ([`SLEEP`]): each time it ends, the kernel is asked whether the peer
-//! still holds its role, so a dead peer is an error within that bound, never a wait for the
-//! whole timeout (a dead peer wakes nobody).
+//! `send` and `recv` try, spin a little (the peer is usually a few hundred nanoseconds
+//! away), then yield, then sleep in growing steps up to a millisecond, until their
+//! timeout. Each time they would sleep they ask the kernel whether the peer still holds its
+//! role: a dead peer is an error at once, never a wait for the timeout. The next step would
+//! be a futex on a shared word: `FUTEX_WAIT` without `FUTEX_PRIVATE_FLAG` works across
+//! processes, and a sleeping receiver is woken by the sender's `FUTEX_WAKE` instead of
+//! polling.
 
 use std::cell::Cell;
 use std::fs::{File, OpenOptions};
@@ -77,7 +62,6 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
-use rustix::thread::futex;
 
 use crate::error::{Error, Result};
 use crate::segment::{Segment, SegmentDir};
@@ -114,13 +98,6 @@ pub const HEADER_LEN: usize = 3 * LINE;
 /// The bytes of a record's length, before its message.
 pub const LEN_PREFIX: usize = 4;
 
-/// The longest a waiting `send` or `recv` sleeps before it looks whether the peer is
-/// still alive (a dead peer wakes nobody).
-pub const SLEEP: Duration = Duration::from_millis(10);
-
-/// How many times a waiting `send` or `recv` tries again, spinning, before it sleeps.
-const SPINS: u32 = 200;
-
 /// The smallest capacity: one record with a message of one byte.
 pub const MIN_CAPACITY: usize = LEN_PREFIX + 1;
 
@@ -148,21 +125,10 @@ pub struct Header {
     _pad0: [AtomicU64; LINE / 8 - 3],
     /// Where the receiver reads next: the bytes before it are free again.
     pub head: AtomicU64,
-    /// The word a sender that found the ring full sleeps on (`FUTEX_WAIT`): the receiver
-    /// adds 1 to it, and wakes the sender, after it freed room while `sender_sleeps` was
-    /// set. On the receiver's line: only the receiver writes it.
-    pub room: AtomicU32,
-    /// 1 while the sender sleeps on `room`, or is about to.
-    pub sender_sleeps: AtomicU32,
-    _pad1: [AtomicU64; LINE / 8 - 2],
+    _pad1: [AtomicU64; LINE / 8 - 1],
     /// Where the sender writes next: the bytes before it are published.
     pub tail: AtomicU64,
-    /// The word a receiver that found the ring empty sleeps on; the sender adds 1 to it
-    /// and wakes the receiver after it published a message while `receiver_sleeps` was set.
-    pub data: AtomicU32,
-    /// 1 while the receiver sleeps on `data`, or is about to.
-    pub receiver_sleeps: AtomicU32,
-    _pad2: [AtomicU64; LINE / 8 - 2],
+    _pad2: [AtomicU64; LINE / 8 - 1],
 }
 
 const _: () = {
@@ -527,70 +493,14 @@ impl Held {
     /// has since moved) are judged again as they are now.
     fn attempt(&self, mut attempt: impl FnMut(&SharedRing) -> Result<bool>) -> Result<bool> {
         if let Ok(true) = attempt(&self.ring) {
-            self.wake_peer();
             return Ok(true);
         }
         self.ring.look_again();
         let done = attempt(&self.ring);
-        match done {
-            Ok(true) => self.wake_peer(),
-            Ok(false) => {}
+        if done.is_err() {
             // What was remembered may be what was wrong: the next call looks afresh.
-            Err(_) => self.ring.look_again(),
+            self.ring.look_again();
         }
-        done
-    }
-
-    /// The peer's sleep word and flag (the peer sleeps on them), and this side's own.
-    fn words(&self, role: Role) -> (&AtomicU32, &AtomicU32) {
-        let header = self.ring.header();
-        match role {
-            Role::Sender => (&header.room, &header.sender_sleeps),
-            Role::Receiver => (&header.data, &header.receiver_sleeps),
-        }
-    }
-
-    /// After a message was published (or room freed): wakes the peer if it sleeps.
-    #[inline]
-    fn wake_peer(&self) {
-        let (word, sleeps) = self.words(self.role.other());
-        // SeqCst, paired with the sleeper's: our index store (in push or pop) is seen
-        // before we read the flag, or the sleeper's last look sees our index.
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if sleeps.load(Ordering::Relaxed) != 0 {
-            word.fetch_add(1, Ordering::Release);
-            // Not FUTEX_PRIVATE_FLAG: the sleeper is another process. An error (there is
-            // none for a valid word) would only cost the sleeper its bounded sleep.
-            let _ = futex::wake(word, futex::Flags::empty(), 1);
-        }
-    }
-
-    /// Sleeps until the peer wakes us or [`SLEEP`] (or `left`) has passed, unless `attempt`
-    /// succeeds on a last look after our flag is up.
-    fn sleep(
-        &self,
-        left: Duration,
-        attempt: &mut impl FnMut(&SharedRing) -> Result<bool>,
-    ) -> Result<bool> {
-        let (word, sleeps) = self.words(self.role);
-        let seen = word.load(Ordering::Acquire);
-        sleeps.store(1, Ordering::Relaxed);
-        // SeqCst, paired with the waker's: our flag is seen before our last look, or the
-        // waker's index store is seen by that look.
-        std::sync::atomic::fence(Ordering::SeqCst);
-        self.ring.look_again();
-        let done = attempt(&self.ring);
-        if !matches!(done, Ok(true)) {
-            let nap = left.min(SLEEP);
-            let timeout = futex::Timespec {
-                tv_sec: nap.as_secs() as _,
-                tv_nsec: nap.subsec_nanos() as _,
-            };
-            // EAGAIN (the word changed: a wake came), ETIMEDOUT and EINTR all mean "look
-            // again", which the caller does.
-            let _ = futex::wait(word, futex::Flags::empty(), seen, Some(&timeout));
-        }
-        sleeps.store(0, Ordering::Relaxed);
         done
     }
 
@@ -607,22 +517,22 @@ impl Held {
         if self.attempt(&mut attempt)? {
             return Ok(());
         }
-        for _ in 0..SPINS {
-            std::hint::spin_loop();
+        let start = Instant::now();
+        let mut pause = Duration::from_micros(20);
+        for round in 0u32.. {
             // Each look after a failed one loads the peer's index afresh.
             self.ring.look_again();
             if attempt(&self.ring)? {
-                self.wake_peer();
                 return Ok(());
             }
-        }
-        let start = Instant::now();
-        loop {
+            if round < 100 {
+                std::hint::spin_loop();
+                continue;
+            }
             if self.peer_gone()? {
                 // One last look: the peer may have acted just before it went.
                 self.ring.look_again();
                 if attempt(&self.ring)? {
-                    self.wake_peer();
                     return Ok(());
                 }
                 return Err(Error::PeerGone {
@@ -639,16 +549,14 @@ impl Held {
                     waited,
                 });
             }
-            if self.sleep(timeout - waited, &mut attempt)? {
-                self.wake_peer();
-                return Ok(());
-            }
-            self.ring.look_again();
-            if attempt(&self.ring)? {
-                self.wake_peer();
-                return Ok(());
+            if round < 200 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(pause.min(timeout - waited));
+                pause = (pause * 2).min(Duration::from_millis(1));
             }
         }
+        unreachable!("the loop above only ends by returning")
     }
 }
 
