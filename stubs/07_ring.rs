@@ -62,8 +62,10 @@
 //!
 //! **Never trust shared memory.** A peer (buggy, or not a ring at all) can write anything
 //! into the header: a `tail` behind `head`, more than `capacity` bytes in use, a length
-//! longer than what was published. Each is `Error::RingCorrupt { name, reason }` (`reason`:
-//! a sentence with the numbers you found), never a panic or a read outside the ring.
+//! longer than what was published, a `tail` so close to 2^64 that `tail + record` would
+//! overflow (real positions need 55 years of traffic to get there; use `checked_add`).
+//! Each is `Error::RingCorrupt { name, reason }` (`reason`: a sentence with the numbers
+//! you found), never a panic or a read outside the ring.
 //!
 //! Why the kit does the rest: the layout (a `#[repr(C)]` header with `head` and `tail` on
 //! cache lines of their own, against false sharing), the role locks (an `F_OFD_SETLK`

@@ -694,6 +694,30 @@ proptest! {
     }
 }
 
+/// A tail scribbled near 2^64 (where real positions never get: 55 years of traffic) is
+/// corrupt, never a panic: `tail + record` would overflow.
+#[test]
+fn a_tail_near_2_to_the_64_is_corrupt_not_an_overflow() {
+    for before in [0u64, 1, 4, 11] {
+        let start = u64::MAX - before;
+        let ring = plain::Ring::at(64, start);
+        let pushed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| push(&ring, b"12345678")));
+        match pushed {
+            Ok(Err(Error::RingCorrupt { .. })) => {}
+            Ok(other) => panic!(
+                "a push of a 12-byte record at position {start} (2^64 - 1 - {before}) must be \
+                 Error::RingCorrupt (tail + record overflows), but your push said {other:?}"
+            ),
+            Err(panic) => panic!(
+                "your push panicked at position {start} (2^64 - 1 - {before}): {:?}. tail + record \
+                 overflows there: check it with checked_add and return Error::RingCorrupt",
+                panic_message(&*panic)
+            ),
+        }
+    }
+}
+
 /// Garbage in the shared indices or in a record's length is an error, never a panic or
 /// a read outside the ring: shared memory is written by a peer you do not control.
 #[test]
