@@ -1,9 +1,9 @@
 //! What one worker process is asked to do.
 //!
-//! A [`Job`] is both sides of one conversation: the parent turns it into the command line of
-//! the crate's worker binary (`shm-kata-worker`), and the worker parses that command line
-//! back into the same `Job` and runs it. The worker is a fresh process started from a
-//! binary, not a `fork()` of the parent: it shares nothing with the parent but the
+//! A [`Job`] is both sides of one conversation: the parent turns it into arguments for a
+//! worker process (this same program, started again: see [`crate::reexec`]), and the
+//! worker parses them back into the same `Job` and runs it. The worker is a fresh process
+//! from `exec`, not a `fork()` of the parent: it shares nothing with the parent but the
 //! segment's directory and name, exactly like an unrelated program would.
 
 use std::ffi::OsString;
