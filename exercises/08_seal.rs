@@ -38,7 +38,7 @@
 //! `f_seal_future_write_keeps_existing_mappings_writable`). Here both sides write, so only
 //! the size is sealed.
 //!
-//! You write (same API in `solutions/08_seal.rs`):
+//! You write:
 //! * `create(label, len)`: `memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING)` (without
 //!   `MFD_ALLOW_SEALING` the file starts with `F_SEAL_SEAL` and can never be sealed;
 //!   without `MFD_CLOEXEC` every program this process starts inherits the descriptor, and
@@ -54,12 +54,17 @@
 //!   kernel shows in `/proc/PID/fd`. In `receive` and `check`, which have no label, every
 //!   error that takes a name takes `"received memfd"`.
 //! * `send(socket, segment)`: one `sendmsg` carrying the size (`segment.len() as u64`, 8
-//!   little-endian bytes) *and* the descriptor, as a `ControlMessage::ScmRights`. Pass
-//!   `MSG_NOSIGNAL`, so a receiver that has gone is `EPIPE` (`Error::Disconnected`), not a
-//!   SIGPIPE. (A Rust program ignores SIGPIPE from its start, so here you would get `EPIPE`
-//!   either way; but a C program calling your code, or a Rust tool that restored SIGPIPE
-//!   to die quietly when its output pipe closes, would be killed.) The kernel gives the
-//!   receiver a *new* descriptor of the same open file.
+//!   little-endian bytes) *and* the descriptor, as an `SCM_RIGHTS` control message. The
+//!   socket calls come from rustix (`rustix::net`): a `SendAncillaryBuffer` over a
+//!   buffer of `[MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))]` bytes, into
+//!   which you `push` a `SendAncillaryMessage::ScmRights(&[fd])`, where `fd` is the
+//!   borrowed descriptor of the segment's file (`segment.file().as_fd()`). rustix's errors
+//!   are `rustix::io::Errno` (`Errno::PIPE`, `Errno::CONNRESET`), not nix's. Pass `SendFlags::NOSIGNAL` (`MSG_NOSIGNAL`), so a
+//!   receiver that has gone is `EPIPE` (`Error::Disconnected`), not a SIGPIPE. (A Rust
+//!   program ignores SIGPIPE from its start, so here you would get `EPIPE` either way; but
+//!   a C program calling your code, or a Rust tool that restored SIGPIPE to die quietly
+//!   when its output pipe closes, would be killed.) The kernel gives the receiver a *new*
+//!   descriptor of the same open file.
 //! * `check(file, announced)`: **never trust a descriptor you received.** A careless or
 //!   hostile sender can send an unsealed memfd, or a plain file, and shrink it once you
 //!   have mapped it: the SIGBUS is back. So, in this order:
@@ -81,20 +86,29 @@
 //!      be the announced one (`Error::WrongSize { announced, actual }`), and not 0
 //!      (`Error::ZeroLength`). A size read before the seals were checked is a snapshot:
 //!      an unsealed memfd of the wrong size is `NotSealed`, not `WrongSize`.
-//! * `receive(socket)`: one `recvmsg` with room for 8 bytes and for as many descriptors as
-//!   one message can carry (`nix::cmsg_space!([RawFd; 253])`: 253 is the kernel's
-//!   `SCM_MAX_FD`), and `MSG_CMSG_CLOEXEC` (the received descriptor is close-on-exec too).
-//!   The room matters: when a sender sends more descriptors than fit, the kernel installs
-//!   in your process those that fit, closes the rest and marks the message `MSG_CTRUNC`,
-//!   and nix's `cmsgs()` then refuses to read the control data at all (an `Err`, which is
-//!   `Error::BadMessage`): the descriptors that did arrive are open in your process, and
-//!   no code knows their numbers. Take ownership of *every* descriptor that came
-//!   (`OwnedFd::from_raw_fd`), before you judge anything, so that each is closed whatever
-//!   you refuse. Then refuse, in this order:
+//! * `receive(socket)`: one `recvmsg` with room for 8 bytes and for the one descriptor
+//!   you accept (a `RecvAncillaryBuffer` over `rustix::cmsg_space!(ScmRights(1))` bytes,
+//!   which alignment rounds up to room for up to 4: so count what arrived), and
+//!   `RecvFlags::CMSG_CLOEXEC` (`MSG_CMSG_CLOEXEC`: the received descriptor is
+//!   close-on-exec too). Descriptors arrive *in your process*, whatever you do next, and
+//!   not always as many as were sent: a sender may send more than you have room for, and
+//!   then the kernel installs those that fit, closes the rest and marks the message
+//!   `MSG_CTRUNC` (`ReturnFlags::CTRUNC` in the result's `flags`); a receiver at its
+//!   descriptor limit (`RLIMIT_NOFILE`) is cut the same way, whatever its room (shown:
+//!   `more_descriptors_than_fit_arrive_cut_short`,
+//!   `a_receiver_at_its_descriptor_limit_gets_only_what_fits`). Each one that arrived is
+//!   yours to close. rustix's `control.drain()` hands you every one as an `OwnedFd`, even
+//!   from a message cut short, and the buffer closes those you leave in it when it is
+//!   dropped: keep them owned (never a bare `RawFd`) and every refusal closes them. The
+//!   result's `bytes` says how many bytes came. (nix's
+//!   `cmsgs()` refuses to read control data cut short: the descriptors that did arrive
+//!   stay open in your process, and no code knows their numbers. That is why this
+//!   exercise uses rustix for the socket.) Then refuse, in this order:
 //!   1. nothing at all (0 bytes, no descriptor): the socket was closed,
-//!      `Error::Disconnected`;
+//!      `Error::Disconnected` (so is a reset one, `ECONNRESET`);
 //!   2. no descriptor, whatever the bytes: `Error::NoDescriptor`;
-//!   3. not 8 bytes, or more than one descriptor: `Error::BadMessage`.
+//!   3. not 8 bytes, cut short (`CTRUNC`), or more than one descriptor:
+//!      `Error::BadMessage { reason }` (`reason`: a `String` saying which).
 //!
 //!   Then `check`, and only then map (a write-sealed memfd would fail the mapping with a
 //!   bare `EPERM` before `check` could name its seal), then `Segment::from_memfd`.
@@ -123,7 +137,9 @@ use std::fs::File;
 #[allow(unused_imports)]
 use std::io::{IoSlice, IoSliceMut};
 #[allow(unused_imports)]
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::mem::MaybeUninit;
+#[allow(unused_imports)]
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 #[allow(unused_imports)]
@@ -135,7 +151,10 @@ use nix::fcntl::{FcntlArg, SealFlag, fcntl, posix_fallocate};
 #[allow(unused_imports)]
 use nix::sys::memfd::{MFdFlags, memfd_create};
 #[allow(unused_imports)]
-use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
+};
 
 use shm_kata::{Error, Segment};
 
@@ -156,16 +175,16 @@ pub fn create(label: &str, len: usize) -> Result<Segment, Error> {
 /// Sends `segment`'s descriptor over `socket`, with its size as the message.
 pub fn send(socket: &UnixStream, segment: &Segment) -> Result<(), Error> {
     // TODO: one sendmsg: the size as 8 little-endian bytes, the descriptor as
-    // ControlMessage::ScmRights, MSG_NOSIGNAL.
+    // SendAncillaryMessage::ScmRights, SendFlags::NOSIGNAL.
     let _ = socket;
     todo!("08 seal: send the descriptor of {:?}", segment.name())
 }
 
 /// Receives a segment's descriptor from `socket`, checks it, and maps it.
 pub fn receive(socket: &UnixStream) -> Result<Segment, Error> {
-    // TODO: one recvmsg (8 bytes, room for 253 descriptors, MSG_CMSG_CLOEXEC); own every
-    // descriptor; refuse a closed socket, then no descriptor, then a bad message; check;
-    // map.
+    // TODO: one recvmsg (8 bytes, room for one descriptor, RecvFlags::CMSG_CLOEXEC); keep
+    // every descriptor that arrived as an OwnedFd; refuse a closed socket, then no
+    // descriptor, then a bad message (MSG_CTRUNC too); check; map.
     let _ = socket;
     todo!("08 seal: receive a segment's descriptor from the socket")
 }

@@ -4,14 +4,18 @@
 
 use std::fs::File;
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use memmap2::MmapMut;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, SealFlag, fcntl, posix_fallocate};
 use nix::sys::memfd::{MFdFlags, memfd_create};
-use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
+};
 
 use shm_kata::{Error, Segment};
 
@@ -64,18 +68,22 @@ pub fn create(label: &str, len: usize) -> Result<Segment, Error> {
 /// Sends `segment`'s descriptor over `socket`, with its size as the message.
 pub fn send(socket: &UnixStream, segment: &Segment) -> Result<(), Error> {
     let size = (segment.len() as u64).to_le_bytes();
-    let fds = [segment.file().as_raw_fd()];
-    // MSG_NOSIGNAL: a peer that has gone is EPIPE, an error to return, rather than a
-    // SIGPIPE that kills a process which has not ignored it.
-    let sent = sendmsg::<()>(
-        socket.as_raw_fd(),
+    let fds = [segment.file().as_fd()];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    // The buffer was sized for exactly this one message: it always fits.
+    let fits = control.push(SendAncillaryMessage::ScmRights(&fds));
+    debug_assert!(fits, "cmsg_space!(ScmRights(1)) holds one descriptor");
+    // NOSIGNAL (MSG_NOSIGNAL): a peer that has gone is EPIPE, an error to return, rather
+    // than a SIGPIPE that kills a process which has not ignored it.
+    let sent = sendmsg(
+        socket,
         &[IoSlice::new(&size)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::MSG_NOSIGNAL,
-        None,
+        &mut control,
+        SendFlags::NOSIGNAL,
     )
     .map_err(|errno| match errno {
-        Errno::EPIPE | Errno::ECONNRESET => Error::Disconnected,
+        rustix::io::Errno::PIPE | rustix::io::Errno::CONNRESET => Error::Disconnected,
         errno => Error::Io {
             name: segment.name().to_owned(),
             source: errno.into(),
@@ -160,49 +168,38 @@ pub fn check(file: &File, announced: u64) -> Result<(), Error> {
 /// One message: the announced size and the one descriptor that came with it.
 fn receive_descriptor(socket: &UnixStream) -> Result<(u64, File), Error> {
     let mut size = [0u8; 8];
-    // Room for the most descriptors one message can carry (SCM_MAX_FD, 253). With less, a
-    // sender that sends more makes the kernel cut the control data short (MSG_CTRUNC): it
-    // still installs in this process the descriptors that fit (and closes the rest), but
-    // nix's `cmsgs()` refuses to read a truncated control buffer, so those would stay open
-    // with nobody knowing their numbers. With room for them all, every one is ours to close.
-    let mut space = nix::cmsg_space!([RawFd; 253]);
-    let mut fds: Vec<OwnedFd> = Vec::new();
-    let bytes = {
-        let mut iov = [IoSliceMut::new(&mut size)];
-        // MSG_CMSG_CLOEXEC: the received descriptor is close-on-exec at once, as the
-        // sender's is (MFD_CLOEXEC): a child this process starts inherits nothing.
-        let message = recvmsg::<()>(
-            socket.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        )
-        .map_err(|errno| match errno {
-            Errno::ECONNRESET => Error::Disconnected,
-            errno => Error::Io {
-                name: RECEIVED.to_owned(),
-                source: errno.into(),
-            },
-        })?;
-        let control = message.cmsgs().map_err(|_| Error::BadMessage {
-            reason: "its control data was cut short".to_owned(),
-        })?;
-        for cmsg in control {
-            if let ControlMessageOwned::ScmRights(received) = cmsg {
-                // SAFETY: the kernel has just installed these descriptors in this process
-                // for this message (SCM_RIGHTS); no other code knows their numbers, so each
-                // gets exactly one owner, which closes it when dropped.
-                fds.extend(
-                    received
-                        .into_iter()
-                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                );
-            }
-        }
-        message.bytes
-    };
-    // Every descriptor that came is owned by now: each refusal below closes them all.
-    if bytes == 0 && fds.is_empty() {
+    // Room for the one descriptor we accept. A sender that sends more gets them cut: the
+    // kernel installs here those that fit (up to 4: the room is rounded up for alignment),
+    // closes the others itself and marks the message MSG_CTRUNC. A receiver at its
+    // RLIMIT_NOFILE is cut the same way, whatever its room.
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    // CMSG_CLOEXEC (MSG_CMSG_CLOEXEC): the received descriptor is close-on-exec at once,
+    // as the sender's is (MFD_CLOEXEC): a child this process starts inherits nothing.
+    let message = recvmsg(
+        socket,
+        &mut [IoSliceMut::new(&mut size)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )
+    .map_err(|errno| match errno {
+        rustix::io::Errno::CONNRESET => Error::Disconnected,
+        errno => Error::Io {
+            name: RECEIVED.to_owned(),
+            source: errno.into(),
+        },
+    })?;
+    // Every descriptor that arrived, each already an `OwnedFd`: rustix reads the control
+    // data even when it was cut short, and whatever we return below, each is closed.
+    let fds: Vec<OwnedFd> = control
+        .drain()
+        .filter_map(|cmsg| match cmsg {
+            RecvAncillaryMessage::ScmRights(fds) => Some(fds),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    if message.bytes == 0 && fds.is_empty() {
         return Err(Error::Disconnected);
     }
     let count = fds.len();
@@ -210,9 +207,14 @@ fn receive_descriptor(socket: &UnixStream) -> Result<(u64, File), Error> {
     let Some(fd) = fds.next() else {
         return Err(Error::NoDescriptor);
     };
-    if bytes != size.len() {
+    if message.bytes != size.len() {
         return Err(Error::BadMessage {
-            reason: format!("its size is {bytes} bytes long, not 8"),
+            reason: format!("its size is {} bytes long, not 8", message.bytes),
+        });
+    }
+    if message.flags.contains(ReturnFlags::CTRUNC) {
+        return Err(Error::BadMessage {
+            reason: "more descriptors came with it than fit (MSG_CTRUNC)".to_owned(),
         });
     }
     if count != 1 {

@@ -36,6 +36,11 @@ pub const BARRIER_ENV: &str = "SHM_KATA_BARRIER";
 /// which would hide a `send` that forgets `MSG_NOSIGNAL`.
 pub const SIGPIPE_ENV: &str = "SHM_KATA_SIGPIPE";
 
+/// Set to a number `N` to make a seal-receive worker lower its own `RLIMIT_NOFILE` so that
+/// exactly `N` more descriptors fit in its table while `seal::receive` runs: the receiver
+/// a hostile sender meets at its limit.
+pub const FREE_FDS_ENV: &str = "SHM_KATA_FREE_FDS";
+
 /// One worker's task: a subcommand of `shm-kata-worker`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum Job {
@@ -123,7 +128,10 @@ pub enum Job {
     /// `pattern(seed, LEN)`, what shrinking and growing it did (`shrink: EPERM`), its size
     /// afterwards, and whether it still reads the same; then write `pattern(!seed, LEN)`,
     /// answer the sender with one byte and print `wrote`. With `--hold`, print `holding`
-    /// and keep everything until the socket closes.
+    /// and keep everything until the socket closes. If `receive` refuses, print `refused:
+    /// ERROR` (its `Debug` form) and `memfds open: N` (how many memfds this process still
+    /// holds), then fail with the error. With [`FREE_FDS_ENV`] set, `receive` runs with
+    /// only that many descriptors free.
     SealReceive {
         #[arg(long)]
         hold: bool,
@@ -803,7 +811,27 @@ mod seal {
 
     pub fn receive(code: &Code, seed: u64, keep: bool) -> Result<()> {
         let mut socket = socket()?;
-        let segment = (code.seal()?.receive)(&socket)?;
+        let receive = code.seal()?.receive;
+        let free = std::env::var(super::FREE_FDS_ENV).ok();
+        let received = match free.and_then(|n| n.parse().ok()) {
+            Some(free) => {
+                let limit =
+                    crate::descriptors::leave_free(free).map_err(|e| io("RLIMIT_NOFILE", e))?;
+                let received = receive(&socket);
+                crate::descriptors::restore(limit).map_err(|e| io("RLIMIT_NOFILE", e))?;
+                received
+            }
+            None => receive(&socket),
+        };
+        let segment = match received {
+            Ok(segment) => segment,
+            Err(error) => {
+                say(&format!("refused: {error:?}"));
+                let open = crate::descriptors::memfds_open().map_err(|e| io("/proc/self/fd", e))?;
+                say(&format!("memfds open: {open}"));
+                return Err(error);
+            }
+        };
         let len = segment.len();
         say(&format!("received {len}"));
         let same = |segment: &crate::Segment| {

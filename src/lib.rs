@@ -28,6 +28,7 @@
 //! are in.
 
 pub mod code;
+pub mod descriptors;
 pub mod error;
 pub mod job;
 pub mod liveness;

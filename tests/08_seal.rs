@@ -15,7 +15,8 @@ mod common;
 
 use std::fs::File;
 use std::io::{BufRead, IoSlice, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::process::{Child, ExitStatus, Stdio};
@@ -26,9 +27,9 @@ use crate::seal::{SEALS, check, create, receive, send};
 use common::{Scratch, process_cases, use_this_builds_worker};
 use nix::fcntl::{FcntlArg, FdFlag, SealFlag, fcntl};
 use nix::sys::memfd::{MFdFlags, memfd_create};
-use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
+use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
 use shm_kata::job::Job;
 use shm_kata::{Error, Segment};
 
@@ -180,10 +181,13 @@ fn create_reserves_every_page() {
 /// A segment of zero bytes cannot be mapped: `Error::ZeroLength`.
 #[test]
 fn create_of_zero_bytes_is_a_zero_length_error() {
-    let result = create(&label("empty"), 0);
+    let label = label("empty");
+    let name = format!("memfd:{label}");
+    let result = create(&label, 0);
     assert!(
-        matches!(result, Err(Error::ZeroLength { .. })),
-        "create with len 0 must be Error::ZeroLength, got {result:?}"
+        matches!(&result, Err(Error::ZeroLength { name: n }) if *n == name),
+        "create with len 0 must be Error::ZeroLength {{ name: {name:?} }} (the name the \
+         kernel shows in /proc/PID/fd: format!(\"memfd:{{label}}\")), got {result:?}"
     );
 }
 
@@ -265,7 +269,7 @@ fn sending_to_a_closed_socket_raises_no_sigpipe() {
         finished.status.signal(),
         Some(nix::libc::SIGPIPE),
         "{what} was killed by SIGPIPE: sendmsg to a peer that has gone raises SIGPIPE unless \
-         it is passed MSG_NOSIGNAL (MsgFlags::MSG_NOSIGNAL), and a process that has not \
+         it is passed MSG_NOSIGNAL (SendFlags::NOSIGNAL), and a process that has not \
          ignored SIGPIPE dies of it. Rust ignores it for you, a C program calling your code \
          does not"
     );
@@ -302,15 +306,17 @@ fn memfd_labelled(label: &str, seals: SealFlag, len: usize) -> File {
 }
 
 /// Sends `payload` with `fds` attached, as one message.
-fn send_raw(socket: &UnixStream, payload: &[u8], fds: &[RawFd]) {
-    let rights = [ControlMessage::ScmRights(fds)];
-    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
-    sendmsg::<()>(
-        socket.as_raw_fd(),
+fn send_raw(socket: &UnixStream, payload: &[u8], fds: &[BorrowedFd]) {
+    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(fds.len()))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !fds.is_empty() {
+        assert!(control.push(SendAncillaryMessage::ScmRights(fds)));
+    }
+    sendmsg(
+        socket,
         &[IoSlice::new(payload)],
-        cmsgs,
-        MsgFlags::empty(),
-        None,
+        &mut control,
+        SendFlags::empty(),
     )
     .expect("sendmsg");
 }
@@ -323,7 +329,7 @@ fn receive_from(socket: UnixStream) -> Result<Segment, Error> {
 /// `file` sent as a segment of `announced` bytes, and what `receive` made of it.
 fn offer(file: &File, announced: u64) -> Result<Segment, Error> {
     let (ours, theirs) = UnixStream::pair().unwrap();
-    send_raw(&ours, &announced.to_le_bytes(), &[file.as_raw_fd()]);
+    send_raw(&ours, &announced.to_le_bytes(), &[file.as_fd()]);
     receive_from(theirs)
 }
 
@@ -336,6 +342,17 @@ fn refused(result: Result<Segment, Error>, expected: &str, fix: &str) -> Error {
             segment.name(),
             segment.len()
         ),
+    }
+}
+
+/// What to say when `receive` read another size than the 8 little-endian bytes `sent`.
+fn misread(result: &Result<Segment, Error>, sent: u64) -> String {
+    match result {
+        Err(Error::WrongSize { announced, .. }) if *announced != sent => format!(
+            " (and the size receive read, {announced}, is not the {sent} that was sent as 8 \
+             little-endian bytes: read it with u64::from_le_bytes)"
+        ),
+        _ => String::new(),
     }
 }
 
@@ -400,12 +417,12 @@ fn a_malformed_message_is_refused() {
         (
             "a 4-byte size",
             &4096u32.to_le_bytes()[..],
-            vec![file.as_raw_fd()],
+            vec![file.as_fd()],
         ),
         (
             "two descriptors",
             &4096u64.to_le_bytes()[..],
-            vec![file.as_raw_fd(), other.as_raw_fd()],
+            vec![file.as_fd(), other.as_fd()],
         ),
     ] {
         let (ours, theirs) = UnixStream::pair().unwrap();
@@ -425,9 +442,9 @@ fn a_malformed_message_is_refused() {
 fn a_refused_descriptor_is_closed() {
     let size = 4096u64.to_le_bytes();
     let short = 4096u32.to_le_bytes();
-    let own_first = "take ownership of every received descriptor (OwnedFd::from_raw_fd) as \
-                     soon as recvmsg returns, before you judge anything, so that every early \
-                     return closes them";
+    let own_first = "keep every received descriptor an OwnedFd (rustix's control.drain() \
+                     hands each over as one) until you return, never a raw number, so that \
+                     every early return closes them";
     for (tag, what, payload, seals, copies, fix) in [
         (
             "unsealed",
@@ -445,16 +462,16 @@ fn a_refused_descriptor_is_closed() {
             &size[..],
             SEALS,
             253,
-            "give recvmsg room for 253 descriptors (nix::cmsg_space!([RawFd; 253])): with \
-             less, the kernel installs in your process the descriptors that fit, closes the \
-             rest and marks the message MSG_CTRUNC, and cmsgs() then returns Err, so the \
-             descriptors that did arrive are never owned, and never closed",
+            "a message cut short (the kernel installs the descriptors that fit, closes the \
+             rest and sets MSG_CTRUNC) still brings the ones that fit: take them as OwnedFd \
+             from rustix's control.drain(), which reads control data cut short (nix's \
+             cmsgs() refuses to, so descriptors received through nix are never owned)",
         ),
     ] {
         let label = label(&format!("refused-{tag}"));
         let file = memfd_labelled(&label, seals, 4096);
         let (ours, theirs) = UnixStream::pair().unwrap();
-        send_raw(&ours, payload, &vec![file.as_fd().as_raw_fd(); copies]);
+        send_raw(&ours, payload, &vec![file.as_fd(); copies]);
         drop(ours);
         let result = receive_from(theirs).map(|segment| segment.name().to_owned());
         assert!(
@@ -473,6 +490,57 @@ fn a_refused_descriptor_is_closed() {
              descriptors open ({open:?}), and no code knows their numbers any more: {fix}",
             open.len()
         );
+    }
+}
+
+/// A receiver at its descriptor limit (`RLIMIT_NOFILE`) gets only the descriptors that fit
+/// in its table: the kernel installs those, closes the rest and marks the message
+/// `MSG_CTRUNC`. A worker process that has only 1 (then 13) descriptors free is sent 2
+/// (then 200): `receive` refuses the message as `Error::BadMessage`, and every descriptor
+/// that did arrive is closed.
+#[test]
+fn a_message_cut_short_at_the_descriptor_limit_is_refused_and_leaves_nothing_open() {
+    use_this_builds_worker();
+    for (free, sent) in [(1, 2), (13, 200)] {
+        let scratch = Scratch::new();
+        let file = memfd_labelled(&label(&format!("limit-{free}")), SEALS, 4096);
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let job = Job::SealReceive {
+            hold: false,
+            seed: 0,
+        };
+        let free_fds = free.to_string();
+        let env = [(shm_kata::job::FREE_FDS_ENV, free_fds.as_str())];
+        let mut receiver = Peer::start_with(&job, theirs, &scratch, &env);
+        send_raw(&ours, &4096u64.to_le_bytes(), &vec![file.as_fd(); sent]);
+        let what = format!(
+            "a message of {sent} descriptors sent to a receiver with only {free} free \
+             (the kernel installs {free}, closes the rest and sets MSG_CTRUNC)"
+        );
+        let (said, error) = receiver.expect_any(&["received ", "refused: "]);
+        assert!(
+            said != "received ",
+            "{what} was accepted by receive: a message flagged MSG_CTRUNC \
+             (message.flags.contains(ReturnFlags::CTRUNC)) came with more descriptors than \
+             arrived; refuse it with Error::BadMessage"
+        );
+        assert!(
+            error.starts_with("BadMessage"),
+            "{what} must be refused with Error::BadMessage, got {error}"
+        );
+        let open = receiver.expect("memfds open: ");
+        assert_eq!(
+            open, "0",
+            "receive refused {what} ({error}), but descriptors that arrived are still open \
+             in the receiver ({open} memfds), and no code knows their numbers: keep every \
+             descriptor that arrived an OwnedFd until you return, never a raw number \
+             (rustix's control.drain() hands over each one as an OwnedFd, even from a \
+             message cut short; nix's cmsgs() refuses to read such a message, so \
+             descriptors received through nix are never owned)"
+        );
+        let _ = receiver.end();
+        drop(file);
+        scratch.finish();
     }
 }
 
@@ -528,7 +596,11 @@ fn a_memfd_with_an_extra_seal_is_accepted() {
     let received = offer(&file, 4096);
     assert!(
         received.is_ok(),
-        "receive refused a valid memfd ({received:?}): {fix}"
+        "receive refused a valid memfd ({received:?}): {}",
+        match misread(&received, 4096) {
+            misread if misread.is_empty() => fix.to_owned(),
+            misread => format!("check accepts it, but receive refused it{misread}"),
+        }
     );
 }
 
@@ -593,6 +665,22 @@ fn a_memfd_missing_one_seal_is_refused_and_the_seal_named() {
              got {error:?}"
         );
     }
+}
+
+/// A memfd that lacks a size seal *and* carries a write seal is `Error::NotSealed`: the
+/// seals of `SEALS` are judged first (step 2 before step 3), since they are what keeps a
+/// mapping from a SIGBUS, and the sender must hear which of them it forgot.
+#[test]
+fn a_missing_size_seal_is_named_before_a_write_seal() {
+    let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_WRITE;
+    let missing = SealFlag::F_SEAL_GROW;
+    let checked = check(&memfd_with(seals, 4096), 4096);
+    assert!(
+        matches!(&checked, Err(Error::NotSealed { missing: m }) if *m == missing),
+        "check of a memfd sealed with {seals:?} must be Error::NotSealed {{ missing: \
+         {missing:?} }}, got {checked:?}: demand every seal of SEALS first (step 2), and \
+         look for a write seal only after (step 3)"
+    );
 }
 
 /// A regular file's descriptor is refused: no seal can ever be put on it.
@@ -673,6 +761,15 @@ fn a_write_sealed_memfd_is_refused_and_the_seal_named() {
             "Error::WriteSealed",
             &fix,
         );
+        let fix = match &error {
+            Error::Io { .. } if check(&memfd_with(SEALS | write, 4096), 4096).is_err() => {
+                "check refuses it, but receive failed before check could: receive must \
+                 call check first and map only after (mapping a write-sealed memfd writable \
+                 fails with a bare EPERM)"
+                    .to_owned()
+            }
+            _ => fix,
+        };
         assert!(
             matches!(&error, Error::WriteSealed { seals } if *seals == write),
             "a memfd sealed with SEALS | {write:?} must be Error::WriteSealed {{ seals: {write:?} }}, \
@@ -690,12 +787,13 @@ proptest! {
     fn a_size_other_than_the_announced_one_is_refused(len in 1usize..1 << 16, delta in prop_oneof![-4096i64..0, 1i64..4096]) {
         let announced = (len as i64 + delta).max(0) as u64;
         let result = once(|| Ok(offer(&memfd_with(SEALS, len), announced)))?;
+        let misread = misread(&result, announced);
         let error = refused(result, "Error::WrongSize",
             "compare the file's size (file.metadata()) with the announced one");
         prop_assert!(
             matches!(error, Error::WrongSize { announced: a, actual } if a == announced && actual == len as u64),
             "a {len}-byte memfd announced as {announced} bytes must be Error::WrongSize \
-             {{ announced: {announced}, actual: {len} }}, got {error:?}");
+             {{ announced: {announced}, actual: {len} }}, got {error:?}{misread}");
     }
 }
 
@@ -705,11 +803,16 @@ proptest! {
 fn a_size_mismatch_with_a_zero_is_still_wrong_size() {
     for (len, announced) in [(0, 4096), (4096, 0)] {
         let result = offer(&memfd_with(SEALS, len), announced);
+        let misread = misread(&result, announced);
+        let fix = if misread.is_empty() {
+            "compare the sizes first, and only then refuse a size of 0"
+        } else {
+            &misread
+        };
         assert!(
             matches!(result, Err(Error::WrongSize { announced: a, actual }) if a == announced && actual == len as u64),
             "a {len}-byte memfd announced as {announced} bytes must be Error::WrongSize \
-             {{ announced: {announced}, actual: {len} }}, got {result:?}: compare the sizes \
-             first, and only then refuse a size of 0"
+             {{ announced: {announced}, actual: {len} }}, got {result:?}: {fix}"
         );
     }
 }
@@ -759,7 +862,7 @@ fn the_received_descriptor_is_close_on_exec() {
     assert!(
         flags.contains(FdFlag::FD_CLOEXEC),
         "a received descriptor is not close-on-exec unless recvmsg is asked for it: pass \
-         MsgFlags::MSG_CMSG_CLOEXEC, or every program this process starts inherits it"
+         RecvFlags::CMSG_CLOEXEC (MSG_CMSG_CLOEXEC), or every program this process starts inherits it"
     );
 }
 
@@ -780,9 +883,15 @@ impl Peer {
     /// Starts `job` with `socket` as its standard input, in `scratch`'s segment directory
     /// (its working directory and its TMPDIR: a file it made by mistake would show there).
     fn start(job: &Job, socket: UnixStream, scratch: &Scratch) -> Peer {
+        Peer::start_with(job, socket, scratch, &[])
+    }
+
+    /// [`Peer::start`], with `env` added to its environment.
+    fn start_with(job: &Job, socket: UnixStream, scratch: &Scratch, env: &[(&str, &str)]) -> Peer {
         let what = format!("the worker that should {}", job.label());
         let mut child = job
             .command()
+            .envs(env.iter().copied())
             .stdin(Stdio::from(OwnedFd::from(socket)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -818,21 +927,33 @@ impl Peer {
     /// Waits for its next line that starts with `prefix`, and returns the rest of it.
     /// If it ends (or stays silent for [`LIMIT`]) first, the test fails with what it said.
     fn expect(&mut self, prefix: &str) -> String {
+        self.expect_any(&[prefix]).1
+    }
+
+    /// [`Peer::expect`] for the first line that starts with any of `prefixes`: which one,
+    /// and the rest of the line.
+    fn expect_any<'p>(&mut self, prefixes: &[&'p str]) -> (&'p str, String) {
+        let wanted = match prefixes {
+            [prefix] => format!("{prefix:?}"),
+            _ => format!("any of {prefixes:?}"),
+        };
         let deadline = Instant::now() + LIMIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
                     self.said.push(line.clone());
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        return rest.trim().to_owned();
+                    for prefix in prefixes {
+                        if let Some(rest) = line.strip_prefix(prefix) {
+                            return (prefix, rest.trim().to_owned());
+                        }
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let status = self.end();
                     let stderr = self.collect_stderr();
                     panic!(
-                        "{} ended ({}) before it said {prefix:?}. It said {:?}, and on \
+                        "{} ended ({}) before it said {wanted}. It said {:?}, and on \
                          standard error:\n{stderr}{}",
                         self.what,
                         describe(status),
@@ -845,7 +966,7 @@ impl Peer {
                     let _ = self.child.wait();
                     let stderr = self.collect_stderr();
                     panic!(
-                        "{} did not say {prefix:?} within {LIMIT:?} (it was killed). It said \
+                        "{} did not say {wanted} within {LIMIT:?} (it was killed). It said \
                          {:?}, and on standard error:\n{stderr}",
                         self.what, self.said
                     );
@@ -914,6 +1035,9 @@ fn describe(status: ExitStatus) -> String {
 fn advice(stderr: &str) -> &'static str {
     if stderr.contains("not yet implemented") {
         "\n(the worker reached a todo!() in exercises/08_seal.rs: that part is yours to write)"
+    } else if stderr.contains("but the sender announced") {
+        "\n(if the announced size is absurd, the 8 bytes were not written and read the same \
+         way: to_le_bytes in send, u64::from_le_bytes in receive)"
     } else {
         ""
     }
@@ -966,7 +1090,7 @@ fn roundtrip(len: usize, seed: u64) -> Result<(), TestCaseError> {
         seen,
         "same",
         "the receiver does not see the bytes the sender wrote: did send pass the \
-             segment's own descriptor (segment.file().as_raw_fd()) and receive map it shared?"
+             segment's own descriptor (segment.file().as_fd()) and receive map it shared?"
     );
     receiver.expect("wrote");
     let saw = sender.expect("");

@@ -18,9 +18,11 @@ mod common;
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::io::{BufRead, BufReader, IoSlice, IoSliceMut, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,6 +33,10 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, SealFlag, fcntl, posix_fallocate};
 use nix::libc;
 use nix::sys::memfd::{MFdFlags, memfd_create};
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, recvmsg, sendmsg,
+};
 use shm_kata::pages::{HUGE_PAGE, Mapping};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -878,6 +884,117 @@ fn a_tmpfs_file_that_is_not_a_memfd_answers_f_seal_seal() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Descriptors over a socket
+
+/// Sends `copies` copies of `file`'s descriptor with 8 bytes over `socket`, as one message.
+fn send_copies(socket: &UnixStream, file: &File, copies: usize) {
+    let fds = vec![file.as_fd(); copies];
+    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(copies))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+    let sent = sendmsg(
+        socket,
+        &[IoSlice::new(&[0; 8])],
+        &mut control,
+        SendFlags::empty(),
+    );
+    assert_eq!(sent.ok(), Some(8), "sendmsg of {copies} descriptors");
+}
+
+/// One `recvmsg` with room for `room` descriptors: how many arrived, and `MSG_CTRUNC`.
+fn receive_copies(socket: &UnixStream, room: usize) -> (Vec<OwnedFd>, bool) {
+    let mut bytes = [0u8; 8];
+    let mut space = vec![MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(room))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let message = recvmsg(
+        socket,
+        &mut [IoSliceMut::new(&mut bytes)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )
+    .expect("recvmsg");
+    let fds = control
+        .drain()
+        .filter_map(|cmsg| match cmsg {
+            RecvAncillaryMessage::ScmRights(fds) => Some(fds),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    (fds, message.flags.contains(ReturnFlags::CTRUNC))
+}
+
+/// How many of this process's descriptors are the memfd labelled `label`.
+fn holding(label: &str) -> usize {
+    let link = format!("/memfd:{label} (deleted)");
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy() == link)
+        .count()
+}
+
+/// A message with more descriptors than the receiver made room for arrives cut short:
+/// the kernel installs in the receiver only the descriptors that fit and sets
+/// `MSG_CTRUNC`; the others never reach it ("the excess file descriptors are automatically
+/// closed in the receiving process", unix(7)).
+#[test]
+fn more_descriptors_than_fit_arrive_cut_short() {
+    let label = format!("facts-cut-{}", std::process::id());
+    let file = memfd(&label);
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    send_copies(&ours, &file, 10);
+    drop(file);
+    let (arrived, cut_short) = receive_copies(&theirs, 1);
+    assert!(
+        cut_short,
+        "MSG_CTRUNC on a message of 10 descriptors, room for 1"
+    );
+    assert!(
+        !arrived.is_empty() && arrived.len() < 10,
+        "{} of 10 arrived",
+        arrived.len()
+    );
+    let count = arrived.len();
+    assert_eq!(holding(&label), count, "held after the receive");
+    drop(arrived);
+    assert_eq!(holding(&label), 0, "held after dropping what arrived");
+    shown(format!(
+        "10 descriptors sent, room made for 1 (`cmsg_space!(ScmRights(1))`, rounded up for \
+         alignment): {count} arrived, MSG_CTRUNC set; once those were closed, this process \
+         held none"
+    ));
+}
+
+/// A receiver at its descriptor limit (`RLIMIT_NOFILE`) gets only the descriptors its
+/// table has room for, and `MSG_CTRUNC`, however much room its buffer has ("If the number
+/// of file descriptors received ... would cause the process to exceed its RLIMIT_NOFILE
+/// resource limit, the excess file descriptors are automatically closed", unix(7)).
+#[test]
+fn a_receiver_at_its_descriptor_limit_gets_only_what_fits() {
+    let label = format!("facts-limit-{}", std::process::id());
+    let file = memfd(&label);
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    send_copies(&ours, &file, 3);
+    let command = helper("receive-at-limit", &[]);
+    let what = "the receiver with one descriptor free";
+    let input = Stdio::from(OwnedFd::from(theirs));
+    let run = common::run_bounded_with_input(command, input, LIMIT, what);
+    let out = text(&run.stdout);
+    let line = out.lines().find_map(|l| l.strip_prefix("arrived "));
+    assert_eq!(
+        line,
+        Some("1 ctrunc true"),
+        "a receiver with 1 descriptor free, sent 3 with room for 8:\n{out}{}",
+        run.stderr
+    );
+    shown(
+        "a process with 1 descriptor free below its RLIMIT_NOFILE, sent 3 with room for 8: \
+         1 arrived, MSG_CTRUNC set",
+    );
+}
+
+// ---------------------------------------------------------------------------------------
 // Locks
 
 /// A lock of `kind` on `file`, taken without waiting: `flock`, an open-file-description
@@ -1371,6 +1488,13 @@ fn fact_helper() {
             .unwrap_or_else(|e| panic!("open {path}: {e}"))
     };
     match role.as_str() {
+        "receive-at-limit" => {
+            let stdin = std::io::stdin().as_fd().try_clone_to_owned().unwrap();
+            let socket = UnixStream::from(stdin);
+            shm_kata::descriptors::leave_free(1).expect("RLIMIT_NOFILE lowered");
+            let (arrived, cut_short) = receive_copies(&socket, 8);
+            say(&format!("arrived {} ctrunc {cut_short}", arrived.len()));
+        }
         "touch-past-the-end" => {
             let file = open(&args[0]);
             let map = Mapping::shared(&file, 2 * PAGE, false).expect("mmap past the end");
