@@ -56,16 +56,26 @@ fn diagnosis(len: usize, parts: usize, sizes: &[usize]) -> String {
     let (base, extra) = (len / parts.max(1), len % parts.max(1));
     let mut remainder_last = vec![base; parts.saturating_sub(1)];
     remainder_last.push(base + extra);
-    if nonempty != sizes {
+    let workers = len.min(parts);
+    let balanced: Vec<usize> = (0..workers)
+        .map(|i| len / workers + usize::from(i < len % workers))
+        .collect();
+    if nonempty == ceil_chunks && ceil_chunks != balanced {
+        let empties = if nonempty != sizes {
+            " (here the ranges after them are empty)"
+        } else {
+            ""
+        };
+        format!(
+            "these are chunks of ceil(len / parts) = {chunk} words: the last worker gets what \
+             is left, or nothing at all{empties}. Don't use ceil(len / parts): give every \
+             range len / parts words, and one more to len % parts of them (the first ones, \
+             say)"
+        )
+    } else if nonempty != sizes {
         "some ranges are empty: every worker you start must get at least one word, so \
          make min(len, parts) ranges"
             .to_owned()
-    } else if nonempty == ceil_chunks {
-        format!(
-            "these are chunks of ceil(len / parts) = {chunk} words: the last worker gets what \
-             is left, or nothing at all. Don't use ceil(len / parts): give every range len / parts \
-             words, and one more to len % parts of them (the first ones, say)"
-        )
     } else if sizes == remainder_last && extra > 1 {
         format!(
             "the whole remainder (len % parts = {extra} words) went to the last range: spread \

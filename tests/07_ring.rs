@@ -428,6 +428,12 @@ fn a_message_too_large_is_an_error_and_leaves_the_ring_unchanged() {
              not {result:?} (Ok(false) would make a blocking send wait forever)"
         );
     }
+    let named = sender.try_send(&[9; 13]);
+    assert!(
+        matches!(&named, Err(Error::MessageTooLarge { name, .. }) if name.contains("large")),
+        "the error must name the ring it happened to (name: ring.name().to_owned()), got \
+         {named:?}"
+    );
     let tail = sender.ring().header().tail.load(Ordering::Relaxed);
     assert_eq!(tail, 0, "a refused message must not move the tail");
     let mut got = Vec::new();
