@@ -75,6 +75,15 @@
 //! remembered" in `src/ring_kit.rs`); that changes nothing for you. Write `push` and `pop`
 //! as if every load were fresh, with the orderings above: loom checks them that way.
 //!
+//! **What the reference answer adds, for speed only** (nothing here is asked of you):
+//! a record that does not wrap is copied in one piece, not a piece and an empty one, so
+//! the 4-byte length is a copy of a known size the compiler turns into one store instead
+//! of a call to `memcpy`; the errors are built in `#[cold]` functions, so no formatting
+//! or allocation sits in `push` and `pop`; and `pop` resizes `out` instead of clearing
+//! and zero-filling it (every byte is overwritten by the read). Measured side by side:
+//! a 64-byte push and pop in one thread about half the time (medians 65 → 34 ns), and
+//! 1.8 times the messages per second between two processes. Write yours plain first.
+//!
 //! Builds on: 01 create and 02 attach (a ring is a segment they make and open). A compile
 //! error in those shows here too; no other exercise ever stops this one.
 //!
