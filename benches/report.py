@@ -357,9 +357,11 @@ def ring_python_results(path):
     return found
 
 
-def ring_section(messages, round_trip, python, targets):
-    """Exercise 07's ring against a pipe (a `write` per message, and batched) and Python's
-    Queue: messages per second for batches of messages, and a round trip."""
+def ring_section(messages, behind, round_trip, python, targets):
+    """Exercise 07's ring against a pipe (a `write` per message, and batched), Python's
+    Queue and the ceiling ring (benches/ring/ceiling.rs): messages per second for batches
+    of messages, with the receiver keeping up (`messages`) and falling behind
+    (`messages-behind`), and a round trip."""
     if not messages:
         return "_No ring results: run `cargo bench --features benchmarks --bench ring`._"
     sizes = sorted({size for _, size in messages}, key=lambda s: size_key(s) * (1024 if "KiB" in s else 1))
@@ -368,30 +370,50 @@ def ring_section(messages, round_trip, python, targets):
         # Each iteration is one batch of RING_BATCH messages (benches/ring.rs, BATCH).
         per_s = {
             way: RING_BATCH / messages[(way, size)][0]
-            for way in ("ring", "pipe", "pipe-batched")
+            for way in ("ring", "pipe", "pipe-batched", "ceiling")
             if (way, size) in messages
         }
         if "ring" not in per_s:
             continue
         cells = [size]
-        for way in ("ring", "pipe", "pipe-batched"):
+        for way in ("ring", "pipe", "pipe-batched", "ceiling"):
             cells.append(f"{per_s[way] / 1e6:.2f} M/s" if way in per_s else "–")
         py = python.get(("messages", size))
         cells.append(f"{py / 1e6:.3f} M/s" if py else "–")
         cells.append(ratio(per_s["ring"] / per_s["pipe"]) if "pipe" in per_s else "–")
+        cells.append(ratio(per_s["ring"] / per_s["ceiling"]) if "ceiling" in per_s else "–")
         cells.append(ratio(per_s["ring"] / py) if py else "–")
         rows.append(cells)
         if size == "64 B" and "pipe" in per_s:
             targets.append(("ring vs a pipe written per message, 64 B", "≥ 10×", per_s["ring"] / per_s["pipe"], 10, True))
+        if size == "64 B" and "ceiling" in per_s:
+            targets.append(("ring vs the ceiling ring, 64 B, receiver keeping up", "≥ 0.7×", per_s["ring"] / per_s["ceiling"], 0.7, True))
     parts = [
-        "Batches of 4096 messages from one process to another (messages per second, median):",
-        table(["message", "ring", "pipe, a write each", "pipe, batched", "Python Queue", "ring / pipe", "ring / Queue"], rows),
+        "Batches of 4096 messages from one process to another, both running at once "
+        "(messages per second, median; the ceiling is the fastest ring this machine runs, "
+        "fixed 64-byte slots and none of the kata's code: benches/ring/ceiling.rs):",
+        table(["message", "ring", "pipe, a write each", "pipe, batched", "ceiling", "Python Queue", "ring / pipe", "ring / ceiling", "ring / Queue"], rows),
     ]
+    late = {way: RING_BATCH / behind[(way, "64 B")][0] for way in ("ring", "ceiling") if (way, "64 B") in behind}
+    if "ring" in late and "ceiling" in late:
+        parts += [
+            "The receiver fallen behind: it starts on a batch once the whole batch is in the "
+            "ring, and finds every message at its first look (64 B, the sender's time and then "
+            "the receiver's):",
+            table(
+                ["message", "ring", "ceiling", "ring / ceiling"],
+                [["64 B", f"{late['ring'] / 1e6:.2f} M/s", f"{late['ceiling'] / 1e6:.2f} M/s", ratio(late["ring"] / late["ceiling"])]],
+            ),
+        ]
+        targets.append(("ring vs the ceiling ring, 64 B, receiver behind", "≥ 0.7×", late["ring"] / late["ceiling"], 0.7, True))
     trips = [
         [way, f"{round_trip[(f'{way} 64 B', None)][0] * 1e6:.1f} µs"]
-        for way in ("ring", "pipe")
+        for way in ("ring", "ceiling", "pipe")
         if (f"{way} 64 B", None) in round_trip
     ]
+    if ("ring 64 B", None) in round_trip and ("pipe 64 B", None) in round_trip:
+        ring_trip, pipe_trip = round_trip[("ring 64 B", None)][0], round_trip[("pipe 64 B", None)][0]
+        targets.append(("ring round trip / a pipe's, 64 B", "≤ 1.0×", ring_trip / pipe_trip, 1.0, False))
     if ("round-trip", "64 B") in python:
         trips.append(["Python Queue", f"{python[('round-trip', '64 B')] * 1e6:.1f} µs"])
     if trips:
@@ -422,6 +444,7 @@ def render():
         "### Messages: exercise 07's ring vs a pipe vs Python's Queue",
         ring_section(
             criterion_results("messages"),
+            criterion_results("messages-behind"),
             criterion_results("round-trip"),
             ring_python_results(target_dir() / "ring-queue.txt"),
             targets,

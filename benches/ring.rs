@@ -20,7 +20,15 @@
 //!
 //! Each iteration sends a batch of [`BATCH`] messages; the receiver answers one byte on its
 //! standard output after the last one, so what is measured is "sent and received".
-//! Throughput is in messages (elements) per second.
+//! Throughput is in messages (elements) per second. In group `messages` both sides run at
+//! once, and the receiver usually keeps up: each look finds a message or two, and the data
+//! and the index cross between cores for every one.
+//!
+//! **messages-behind** (64 B, ring and ceiling): the receiver falls behind, all the way:
+//! it starts on a batch only once the sender has put all of it into the ring (a byte on
+//! its standard input says so), and then finds every message at its first look. The time
+//! is the sender's and then the receiver's, one after the other: the cost of a message
+//! when nothing crosses between cores per message.
 //!
 //! **round-trip**: one 64-byte message there and back (ring: one ring each way; pipe: one
 //! pipe each way), the latency of a request and its answer.
@@ -65,6 +73,7 @@ fn main() {
     for size in SIZES {
         transfer(&mut criterion, size);
     }
+    behind(&mut criterion);
     round_trip(&mut criterion);
     criterion.final_summary();
 }
@@ -106,6 +115,13 @@ impl Peer {
 
     fn to(&mut self) -> &mut ChildStdin {
         self.to.as_mut().expect("open until drop")
+    }
+
+    /// Tells a receiver that falls behind that its batch is in the ring.
+    fn go(&mut self) {
+        let to = self.to();
+        to.write_all(b"!").expect("go");
+        to.flush().expect("go");
     }
 
     /// Waits for the receiver's one-byte answer.
@@ -197,6 +213,52 @@ fn transfer(c: &mut Criterion, size: usize) {
     group.finish();
 }
 
+fn behind(c: &mut Criterion) {
+    let mut group = c.benchmark_group("messages-behind");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let label = "64 B";
+    let message: [u8; ceiling::SLOT] = std::array::from_fn(|i| i as u8);
+    // A whole batch fits either ring: 4096 records of 68 bytes in 1 MiB, 4096 of 16,384
+    // slots.
+    const { assert!(BATCH * (ceiling::SLOT + 4) <= CAPACITY && BATCH <= ceiling::SLOTS) };
+
+    let name = Name::new("behind");
+    let dir = common::bench_dir();
+    let mut sender = ring::create(&dir, &name.0, CAPACITY).expect("create the ring");
+    let mut peer = Peer::start(&format!(
+        "ring-recv-behind {} {}",
+        dir.path().display(),
+        name.0
+    ));
+    group.bench_function(BenchmarkId::new("ring", label), |b| {
+        b.iter(|| {
+            for _ in 0..BATCH {
+                sender.send(&message, PATIENCE).expect("send");
+            }
+            peer.go();
+            peer.answer();
+        })
+    });
+    drop(sender);
+    drop(peer);
+
+    let name = Name::new("ceiling-behind");
+    let (path, file) = ceiling_file(&name);
+    let mut end = ceiling::End::new(&file);
+    let mut peer = Peer::start(&format!("ceiling-recv-behind {}", path.display()));
+    group.bench_function(BenchmarkId::new("ceiling", label), |b| {
+        b.iter(|| {
+            for _ in 0..BATCH {
+                end.send(&message);
+            }
+            peer.go();
+            peer.answer();
+        })
+    });
+    drop(peer);
+    group.finish();
+}
+
 /// A zeroed file of the ceiling ring's length in the benchmark's directory.
 fn ceiling_file(name: &Name) -> (std::path::PathBuf, std::fs::File) {
     let path = common::bench_dir().join(&name.0);
@@ -284,6 +346,8 @@ mod peer {
             ["ring-echo", dir, there, back] => ring_echo(SegmentDir::at(dir), there, back),
             ["pipe-echo"] => pipe_echo(),
             ["ceiling-recv", path] => ceiling_recv(path),
+            ["ring-recv-behind", dir, name] => ring_recv_behind(SegmentDir::at(dir), name),
+            ["ceiling-recv-behind", path] => ceiling_recv_behind(path),
             ["ceiling-echo", there, back] => ceiling_echo(there, back),
             _ => panic!("unknown peer job {spec:?}"),
         }
@@ -305,6 +369,37 @@ mod peer {
                     return;
                 }
             }
+            answer();
+        }
+    }
+
+    /// Waits for the sender's word that a batch is in the ring; `false` once it is gone.
+    fn wait_for_go() -> bool {
+        let mut byte = [0];
+        std::io::stdin().lock().read_exact(&mut byte).is_ok()
+    }
+
+    fn ring_recv_behind(dir: SegmentDir, name: &str) {
+        let mut receiver: Receiver = ring::attach(&dir, name).expect("attach");
+        let mut out = Vec::new();
+        while wait_for_go() {
+            for _ in 0..BATCH {
+                if receiver.recv(&mut out, PATIENCE).is_err() {
+                    return;
+                }
+            }
+            answer();
+        }
+    }
+
+    fn ceiling_recv_behind(path: &str) {
+        let mut end = super::ceiling::End::new(&open(path));
+        let mut out = [0u8; super::ceiling::SLOT];
+        while wait_for_go() {
+            for _ in 0..BATCH {
+                end.recv(&mut out);
+            }
+            std::hint::black_box(&out);
             answer();
         }
     }

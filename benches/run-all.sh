@@ -18,7 +18,8 @@ target=$(realpath "$CARGO_TARGET_DIR")
 
 # Start from nothing, so every number in the tables comes from this one run.
 rm -rf "$target/criterion/transfer" "$target/criterion/transform" "$target/criterion/messages" \
-    "$target/criterion/round-trip" "$target/criterion-huge" "$target/ring-queue.txt"
+    "$target/criterion/messages-behind" "$target/criterion/round-trip" "$target/criterion-huge" \
+    "$target/ring-queue.txt"
 cargo bench --features benchmarks
 
 if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then

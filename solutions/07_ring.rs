@@ -51,11 +51,7 @@ pub fn push(ring: &impl RingMemory, message: &[u8]) -> Result<bool, Error> {
     let capacity = ring.capacity();
     let max = capacity - LEN_PREFIX;
     if message.len() > max {
-        return Err(Error::MessageTooLarge {
-            name: ring.name().to_owned(),
-            len: message.len(),
-            max,
-        });
+        return Err(too_large(ring, message.len(), max));
     }
     // Our own index: nobody else writes it, so Relaxed reads our last store.
     let tail = ring.tail().load(Relaxed);
@@ -70,10 +66,10 @@ pub fn push(ring: &impl RingMemory, message: &[u8]) -> Result<bool, Error> {
     // Positions grow by 10 GB/s for 55 years before they near 2^64: a tail that close is
     // a scribbled one, and the sums below would overflow.
     if tail.checked_add(record).is_none() {
-        return Err(Error::RingCorrupt {
-            name: ring.name().to_owned(),
-            reason: format!("tail {tail} is too close to 2^64 for a record of {record} bytes"),
-        });
+        return Err(corrupt(
+            ring,
+            format_args!("tail {tail} is too close to 2^64 for a record of {record} bytes"),
+        ));
     }
     let len = (message.len() as u32).to_le_bytes();
     // SAFETY: the bytes from `tail` up to `head + capacity` are free: the receiver
@@ -108,14 +104,15 @@ pub fn pop(ring: &impl RingMemory, out: &mut Vec<u8>) -> Result<bool, Error> {
     // Never trust a length read from shared memory: a record must lie inside what the
     // sender published.
     if used < LEN_PREFIX as u64 || len > used - LEN_PREFIX as u64 {
-        return Err(Error::RingCorrupt {
-            name: ring.name().to_owned(),
-            reason: format!(
+        return Err(corrupt(
+            ring,
+            format_args!(
                 "a record of {len} bytes at position {head}, but only {used} bytes are in use"
             ),
-        });
+        ));
     }
-    out.clear();
+    // Every byte of `out` is overwritten below: only bytes it did not hold yet are zeroed
+    // first (none, when messages keep their size), never the whole message.
     out.resize(len as usize, 0);
     // SAFETY: as above: inside the published bytes.
     unsafe { read_wrapped(ring, head + LEN_PREFIX as u64, out) };
@@ -126,16 +123,41 @@ pub fn pop(ring: &impl RingMemory, out: &mut Vec<u8>) -> Result<bool, Error> {
 
 /// How many bytes are in use between `head` and `tail`, or `RingCorrupt` if that cannot
 /// be (the tail behind the head, or more than the capacity).
+#[inline]
 fn in_use(ring: &impl RingMemory, head: u64, tail: u64) -> Result<u64, Error> {
     match tail.checked_sub(head) {
         Some(used) if used <= ring.capacity() as u64 => Ok(used),
-        _ => Err(Error::RingCorrupt {
-            name: ring.name().to_owned(),
-            reason: format!(
+        _ => Err(corrupt(
+            ring,
+            format_args!(
                 "head {head} and tail {tail} are not 0 to {} bytes apart",
                 ring.capacity()
             ),
-        }),
+        )),
+    }
+}
+
+// The errors are built out of line (`#[cold]`: the compiler moves the call off the fast
+// path and keeps the code that formats and allocates out of `push` and `pop`).
+
+/// `MessageTooLarge`: a message of `len` bytes, where the ring holds at most `max`.
+#[cold]
+#[inline(never)]
+fn too_large(ring: &impl RingMemory, len: usize, max: usize) -> Error {
+    Error::MessageTooLarge {
+        name: ring.name().to_owned(),
+        len,
+        max,
+    }
+}
+
+/// `RingCorrupt`, with the reason and its numbers.
+#[cold]
+#[inline(never)]
+fn corrupt(ring: &impl RingMemory, reason: std::fmt::Arguments) -> Error {
+    Error::RingCorrupt {
+        name: ring.name().to_owned(),
+        reason: reason.to_string(),
     }
 }
 
@@ -148,8 +170,12 @@ unsafe fn write_wrapped(ring: &impl RingMemory, position: u64, bytes: &[u8]) {
     let first = bytes.len().min(ring.capacity() - at);
     // SAFETY: the caller's promise, for both pieces.
     unsafe {
-        ring.write(at, &bytes[..first]);
-        ring.write(0, &bytes[first..]);
+        if first == bytes.len() {
+            ring.write(at, bytes); // nothing wraps: one copy
+        } else {
+            ring.write(at, &bytes[..first]);
+            ring.write(0, &bytes[first..]);
+        }
     }
 }
 
@@ -160,6 +186,11 @@ unsafe fn write_wrapped(ring: &impl RingMemory, position: u64, bytes: &[u8]) {
 unsafe fn read_wrapped(ring: &impl RingMemory, position: u64, out: &mut [u8]) {
     let at = (position % ring.capacity() as u64) as usize;
     let first = out.len().min(ring.capacity() - at);
+    if first == out.len() {
+        // SAFETY: the caller's promise. Nothing wraps: one copy.
+        unsafe { ring.read(at, out) };
+        return;
+    }
     let (start, rest) = out.split_at_mut(first);
     // SAFETY: the caller's promise, for both pieces.
     unsafe {

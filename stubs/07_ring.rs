@@ -69,11 +69,33 @@
 //!
 //! Why the kit does the rest: the layout (a `#[repr(C)]` header with `head` and `tail` on
 //! cache lines of their own, against false sharing), the role locks (an `F_OFD_SETLK`
-//! lock per role, which the kernel frees when its holder dies) and the waiting (spin, then
-//! back off, and a dead peer is an error) are plumbing you read, not the lesson. In a real
-//! run the kit also remembers the peer's index between attempts (why: "The peer's index,
-//! remembered" in `src/ring_kit.rs`); that changes nothing for you. Write `push` and `pop`
-//! as if every load were fresh, with the orderings above: loom checks them that way.
+//! lock per role, which the kernel frees when its holder dies) and the waiting (spin while
+//! a core is free, then sleep on a futex the peer wakes, and a dead peer is an error) are
+//! plumbing you read, not the lesson. In a real run the kit also remembers the peer's
+//! index between attempts (why: "The peer's index, remembered" in `src/ring_kit.rs`);
+//! that changes nothing for you. Write `push` and `pop` as if every load were fresh, with
+//! the orderings above: loom checks them that way.
+//!
+//! **Worth reading after: how the kit sleeps without a fence per message** ("Waiting" in
+//! `src/ring_kit.rs`). A side about to sleep stores "I sleep" and then looks at the ring;
+//! the peer stores its index and then looks at "I sleep". Store, then load the other's
+//! word, on both sides: the pattern of Dekker's mutual exclusion, and the one reordering
+//! x86 does allow (a load passing an earlier store). Unguarded, both can miss each other
+//! and a side sleeps with a message waiting. A `SeqCst` fence on both sides guards it, but
+//! on the sender's side that is a fence per message (measured: three quarters of the
+//! throughput). The kit makes the guard asymmetric: the rare side, about to sleep, calls
+//! `membarrier(2)`, which puts a full barrier on every CPU its peer runs on, and the
+//! frequent side keeps only a compiler fence. The same trade, one side paying for both,
+//! is how user-space RCU (liburcu) keeps its readers free of fences.
+//!
+//! **What the reference answer adds, for speed only** (nothing here is asked of you):
+//! a record that does not wrap is copied in one piece, not a piece and an empty one, so
+//! the 4-byte length is a copy of a known size the compiler turns into one store instead
+//! of a call to `memcpy`; the errors are built in `#[cold]` functions, so no formatting
+//! or allocation sits in `push` and `pop`; and `pop` resizes `out` instead of clearing
+//! and zero-filling it (every byte is overwritten by the read). Measured side by side:
+//! a 64-byte push and pop in one thread about half the time (medians 65 → 34 ns), and
+//! 1.8 times the messages per second between two processes. Write yours plain first.
 //!
 //! Builds on: 01 create and 02 attach (a ring is a segment they make and open). A compile
 //! error in those shows here too; no other exercise ever stops this one.
