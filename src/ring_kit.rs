@@ -1009,6 +1009,8 @@ mod tests {
             0,
             LEN_PREFIX,
             MAX_CAPACITY + 1,
+            // The same bound as a number: a record of 2^32 bytes has no u32 length.
+            LEN_PREFIX + (1 << 32),
             usize::MAX - HEADER_LEN,
             usize::MAX,
         ] {
@@ -1036,6 +1038,37 @@ mod tests {
             !message.contains("damaged"),
             "a bad argument, not a damaged segment: {message}"
         );
+    }
+
+    /// A segment whose header claims a capacity above [`MAX_CAPACITY`] is refused when it
+    /// is attached, even if its `check_header` let it through: only a foreign segment can
+    /// say that (`create` refuses such a capacity), and its records could not be framed.
+    #[test]
+    fn an_attached_capacity_above_the_largest_is_refused() {
+        let foreign: Attach = |_, _| {
+            let fd = nix::sys::memfd::memfd_create(
+                "shm-kata-ring-foreign",
+                nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+            )
+            .expect("memfd_create");
+            let file = File::from(fd);
+            file.set_len(HEADER_LEN as u64 + 64).expect("set_len");
+            // SAFETY: the memfd is this test's alone, and nobody resizes it.
+            let map = unsafe { memmap2::MmapMut::map_mut(&file) }.expect("mmap");
+            Segment::from_memfd(file, map)
+        };
+        let code = RingCode {
+            check_header: |_, _, _| Ok(MAX_CAPACITY + 1),
+            push: |_, _| unreachable!(),
+            pop: |_, _| unreachable!(),
+        };
+        let dir = SegmentDir::at("/nonexistent");
+        match open_role(&dir, "r", foreign, code, Role::Receiver) {
+            Err(Error::RingSize { capacity, .. }) => {
+                assert_eq!(capacity, MAX_CAPACITY as u64 + 1)
+            }
+            other => panic!("a capacity of MAX_CAPACITY + 1: {other:?}"),
+        }
     }
 
     /// `check_span` lets every access inside the data through, up to its last byte, and
