@@ -544,6 +544,39 @@ mod tests {
         );
     }
 
+    /// A demo segment nobody holds any more is removed by the next demo, but only if it
+    /// is this user's: as root, another user's dead segment is left alone.
+    #[test]
+    fn a_dead_demo_segment_is_removed_only_if_it_is_ours() {
+        use std::os::unix::fs::MetadataExt;
+        let (_tmp, dir) = scratch();
+        let (ours, theirs) = (format!("{PREFIX}dead-ours"), format!("{PREFIX}dead-theirs"));
+        drop(create(&dir, &ours, 8).unwrap());
+        drop(create(&dir, &theirs, 8).unwrap());
+        let root = nix::unistd::geteuid().is_root();
+        if root {
+            // nobody (65534): a user that is not this one.
+            let nobody = Some(nix::unistd::Uid::from_raw(65534));
+            nix::unistd::chown(&dir.join(&theirs), nobody, None).unwrap();
+        }
+        // A process another test forks meanwhile holds a copy of every mapping of this
+        // one until it runs its program: "used by another process", for that moment.
+        let mut removed: Vec<PathBuf> = Vec::new();
+        for _ in 0..100 {
+            removed.extend(remove_dead_demos(&dir).into_iter().map(|r| r.0));
+            if removed.contains(&dir.join(&ours)) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(removed, vec![dir.join(&ours)], "only our own dead segment");
+        if root {
+            let owner = std::fs::metadata(dir.join(&theirs)).unwrap().uid();
+            assert_eq!(owner, 65534, "another user's dead segment is left alone");
+        }
+        let _ = std::fs::remove_file(dir.join(&theirs));
+    }
+
     /// Without `--pages`, the demo takes SHM_KATA_PAGES: a default of its own would
     /// silently override it.
     #[test]

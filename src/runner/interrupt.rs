@@ -302,6 +302,33 @@ mod tests {
         assert!(dir.join("a newcomer's").exists());
     }
 
+    /// Forgetting one watched file, or one group, forgets that one only.
+    #[test]
+    fn forgetting_one_watched_file_or_group_keeps_the_others() {
+        let tmp = scratch();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        let (file_a, file_b) = (File::create(&a).unwrap(), File::create(&b).unwrap());
+        watch_file(a.clone(), &file_a);
+        watch_file(b.clone(), &file_b);
+        forget_file(&a);
+        let watched: Vec<PathBuf> = lock(&FILES).iter().map(|w| w.path.clone()).collect();
+        assert!(!watched.contains(&a) && watched.contains(&b), "{watched:?}");
+        forget_file(&b);
+        assert!(!lock(&FILES).iter().any(|w| w.path == b));
+
+        let mut first = spawn_group(&mut Command::new("true")).unwrap();
+        let mut second = spawn_group(&mut Command::new("true")).unwrap();
+        forget_group(first.id());
+        let groups = lock(&GROUPS).clone();
+        assert!(
+            !groups.contains(&(first.id() as i32)) && groups.contains(&(second.id() as i32)),
+            "{groups:?}"
+        );
+        forget_group(second.id());
+        wait(&mut first).unwrap();
+        wait(&mut second).unwrap();
+    }
+
     #[test]
     fn a_leader_counts_as_unreaped_until_it_is_waited_for() {
         let mut child = Command::new("true").spawn().unwrap();

@@ -292,3 +292,22 @@ fn all_done(kata: &Kata, skipped: &[bool], line: &mut impl FnMut(String)) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The overview ends with one line per exercise that builds on others, from
+    /// `builds_on` in `exercises/info.toml`.
+    #[test]
+    fn the_overview_says_what_each_exercise_builds_on() {
+        let kata = Kata::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let lines = builds_on(&kata);
+        assert!(lines.contains("  02 attach builds on 01\n"), "{lines}");
+        assert!(
+            lines.contains("  04 transform builds on 01, 02, 03\n"),
+            "{lines}"
+        );
+        assert!(!lines.contains("01 create builds on"), "{lines}");
+    }
+}
