@@ -1305,6 +1305,88 @@ fn a_dead_senders_messages_arrive_then_recv_says_it_is_gone() {
     scratch.finish();
 }
 
+/// A wait longer than the kit's naps (it sleeps at most 10 ms at a time, then asks the
+/// kernel whether its peer still holds its role) ends when the live peer acts: a receiver
+/// process that waits a while for this process's message gets it, never `PeerGone`.
+#[test]
+fn a_receiver_that_waits_long_for_a_live_sender_gets_its_message() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let mut sender = ring::create(&scratch.dir, "patient", 64).expect("ring::create");
+    let receiver = start_until_ready(
+        &Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "patient".into(),
+            seed: 4,
+            plan: RingPlan::encode(&[7]),
+            then: Then::Exit,
+        },
+        LIMIT,
+    );
+    // Long enough for the receiver to spin, sleep and wake up empty-handed several times.
+    std::thread::sleep(Duration::from_millis(100));
+    sender
+        .send(&ring_message(4, 0, 7), LIMIT)
+        .expect("room for it");
+    let (status, stderr) = receiver.finish(LIMIT);
+    assert!(
+        status.success(),
+        "a receiver waiting for a sender that lives must get its message, not give up \
+         ({status}):\n{stderr}"
+    );
+    drop(sender);
+    scratch.remove("patient");
+    scratch.finish();
+}
+
+/// A sender may fill its ring before any receiver has come: waiting for room, it waits for
+/// the receiver to come, and is never told that a peer it never had is gone.
+#[test]
+fn a_sender_waits_for_a_receiver_that_has_not_come_yet() {
+    let _serial = one_at_a_time();
+    use_this_builds_worker();
+    let scratch = Scratch::new();
+    let mut sender = ring::create(&scratch.dir, "early", 64).expect("ring::create");
+    // 3 records of 20 bytes fill 60 of 64: the fourth has to wait for a receiver.
+    let lens = [16, 16, 16, 16];
+    for (index, &len) in lens[..3].iter().enumerate() {
+        assert!(
+            matches!(sender.try_send(&ring_message(6, index, len)), Ok(true)),
+            "room for message {index}"
+        );
+    }
+    let waiting = std::thread::spawn(move || {
+        let sent = sender.send(&ring_message(6, 3, 16), LIMIT);
+        (sender, sent)
+    });
+    // Long enough for the sender to sleep and wake up empty-handed several times.
+    std::thread::sleep(Duration::from_millis(100));
+    let receiver = start_until_ready(
+        &Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "early".into(),
+            seed: 6,
+            plan: RingPlan::encode(&lens),
+            then: Then::Exit,
+        },
+        LIMIT,
+    );
+    let (sender, sent) = waiting.join().expect("the sending thread");
+    assert!(
+        sent.is_ok(),
+        "a sender waiting for room before any receiver came must wait for it: {sent:?}"
+    );
+    let (status, stderr) = receiver.finish(LIMIT);
+    assert!(
+        status.success(),
+        "the receiver process ({status}):\n{stderr}"
+    );
+    drop(sender);
+    scratch.remove("early");
+    scratch.finish();
+}
+
 /// A receiver that dies: a sender waiting for room gets an error, not a hang.
 #[test]
 fn a_dead_receiver_is_an_error_for_a_waiting_sender() {
