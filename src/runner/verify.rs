@@ -410,6 +410,29 @@ fn listing(dir: &Path) -> BTreeSet<String> {
 mod tests {
     use super::*;
 
+    /// An exercise's test file is `tests/NN_topic.rs`; `facts.rs`, `common/`, `03_.rs`
+    /// (no topic) and `0x_bad.rs` are not.
+    #[test]
+    fn exercise_test_files_are_the_numbered_ones() {
+        let root = tempfile::tempdir().unwrap();
+        let tests = root.path().join("tests");
+        std::fs::create_dir_all(tests.join("common")).unwrap();
+        for file in [
+            "02_attach.rs",
+            "01_create.rs",
+            "facts.rs",
+            "03_.rs",
+            "0x_bad.rs",
+        ] {
+            std::fs::write(tests.join(file), "").unwrap();
+        }
+        let kata = Kata {
+            root: root.path().to_owned(),
+            exercises: Vec::new(),
+        };
+        assert_eq!(exercise_test_files(&kata), ["01_create", "02_attach"]);
+    }
+
     #[test]
     fn passing_tests_are_read_from_libtests_lines() {
         let stdout = "running 3 tests\ntest a ... ok\ntest b ... FAILED\ntest c::d ... ok\n";
