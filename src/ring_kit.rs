@@ -1069,6 +1069,17 @@ mod tests {
             }
             other => panic!("a capacity of MAX_CAPACITY + 1: {other:?}"),
         }
+        // MAX_CAPACITY itself is a capacity a ring may have: it gets past this check (and
+        // fails later, at the role lock, which has no directory here).
+        let largest = RingCode {
+            check_header: |_, _, _| Ok(MAX_CAPACITY),
+            ..code
+        };
+        let result = open_role(&dir, "r", foreign, largest, Role::Receiver);
+        assert!(
+            !matches!(result, Err(Error::RingSize { .. })),
+            "a capacity of MAX_CAPACITY: {result:?}"
+        );
     }
 
     /// `check_span` lets every access inside the data through, up to its last byte, and
