@@ -1224,6 +1224,46 @@ fn skip_refuses_a_done_exercise_without_force_and_restore_brings_it_back() {
     assert!(state_of(&out, "01 one").ends_with("done"), "{out}");
 }
 
+/// What `restore` and `reset` replace is kept when it is the learner's own text, and only
+/// then; a file the learner deleted is no error.
+#[test]
+fn restore_and_reset_keep_the_learners_own_text_and_only_that() {
+    let fixture = Fixture::new();
+    assert!(fixture.runner(&["skip", "1", "--force"]).status.success());
+    let newer = "// TODO: return 1.\npub fn one() -> u32 {\n    2 - 1\n}\n";
+    fixture.write("exercises/01_one.rs", newer);
+    let run = fixture.runner(&["restore", "1"]);
+    assert!(
+        run.status.success() && stdout(&run).contains("What it held is kept in"),
+        "restore must keep the learner's newer text before it replaces it:\n{}\n{}",
+        stdout(&run),
+        run.stderr
+    );
+    assert_eq!(fixture.read("exercises/01_one.rs"), SOLVED_ONE);
+    assert_eq!(
+        fixture.attempts().len(),
+        2,
+        "the skipped answer and the newer one"
+    );
+
+    assert!(fixture.runner(&["skip", "1", "--force"]).status.success());
+    let run = fixture.runner(&["reset", "1"]);
+    assert!(
+        stdout(&run).contains("held the reference answer"),
+        "reset of a skipped exercise keeps nothing of the reference answer:\n{}\n{}",
+        stdout(&run),
+        run.stderr
+    );
+    std::fs::remove_file(fixture.root().join("exercises/01_one.rs")).unwrap();
+    let run = fixture.runner(&["reset", "1"]);
+    assert!(
+        run.status.success() && stdout(&run).contains("It was missing"),
+        "reset of a deleted exercise file puts the stub back:\n{}\n{}",
+        stdout(&run),
+        run.stderr
+    );
+}
+
 #[test]
 fn a_skipped_exercise_that_the_learner_rewrites_is_no_longer_skipped() {
     let fixture = Fixture::new();
