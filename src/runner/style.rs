@@ -108,6 +108,15 @@ fn wrap(line: &str, width: usize) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// A line longer than the width is cut to it, its last character an ellipsis; one
+    /// that fits is left whole.
+    #[test]
+    fn a_long_line_is_shortened_to_the_width() {
+        assert_eq!(shorten("abcdef", 4), "abc…");
+        assert_eq!(shorten("abcd", 4), "abcd");
+        assert_eq!(shorten("ééééé", 3), "éé…");
+    }
+
     #[test]
     fn the_bar_fills_in_proportion() {
         let plain = |s: String| {
