@@ -4,7 +4,8 @@
 //! receiver can share a *ring*: the sender writes each message into the data area and
 //! moves `tail` forward; the receiver reads at `head` and moves `head` forward. Neither
 //! ever waits for the kernel. The kit (`src/ring_kit.rs`) lays out the header, gives each
-//! role its lock and does the waiting; you write the three pieces that make it a queue:
+//! role its lock and does the waiting; you write the three pieces that make it a queue
+//! (and the two helpers they share, `write_wrapped` and `read_wrapped`, further down):
 //!
 //! * `check_header(header, name, file_len)`: the segment is a stranger's memory until its
 //!   header says otherwise. Load the magic number with `Acquire` (create stores it last,
@@ -92,8 +93,9 @@
 //! a record that does not wrap is copied in one piece, not a piece and an empty one, so
 //! the 4-byte length is a copy of a known size the compiler turns into one store instead
 //! of a call to `memcpy`; the errors are built in `#[cold]` functions, so no formatting
-//! or allocation sits in `push` and `pop`; and `pop` resizes `out` instead of clearing
-//! and zero-filling it (every byte is overwritten by the read). Measured side by side:
+//! or allocation sits in `push` and `pop`; and `pop` resizes `out` to the record's length
+//! instead of clearing it first (only bytes it did not have yet are zero-filled, and the
+//! read overwrites every byte anyway). Measured side by side:
 //! a 64-byte push and pop in one thread about half the time (medians 65 → 34 ns), and
 //! 1.8 times the messages per second between two processes. Write yours plain first.
 //!
