@@ -1,31 +1,25 @@
 //! A process's descriptor table, seen and limited from inside: what a test needs to play
 //! a receiver at its `RLIMIT_NOFILE` (exercise 08) and to see what it still holds.
 
-use nix::fcntl::{FcntlArg, fcntl};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use std::fs::File;
-use std::os::fd::BorrowedFd;
+use std::os::fd::IntoRawFd;
 
 /// Lowers the soft `RLIMIT_NOFILE` so that exactly `free` more descriptors can be
-/// opened, and returns the soft limit it had. Unused numbers below the highest open
-/// descriptor would be handed out first (the kernel gives the lowest free number), so
-/// they are filled with `/dev/null` for the rest of the process's life.
+/// opened, and returns the soft limit it had. The kernel gives each new descriptor the
+/// lowest free number, so unused numbers below the highest one in use would be handed out
+/// first: they are filled with `/dev/null`, kept open for the rest of the process's life.
 pub fn leave_free(free: u64) -> std::io::Result<u64> {
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
-    // Probing with F_GETFD opens nothing, unlike a listing of /proc/self/fd.
-    let probe = soft.min(1 << 16) as i32;
-    let open: Vec<i32> = (0..probe)
-        .filter(|&fd| {
-            // SAFETY: the descriptor is only asked for its flags, never kept or closed.
-            fcntl(unsafe { BorrowedFd::borrow_raw(fd) }, FcntlArg::F_GETFD).is_ok()
-        })
-        .collect();
-    let highest = open.last().copied().unwrap_or(2);
-    let holes = (highest + 1) as usize - open.len();
-    for _ in 0..holes {
-        std::mem::forget(File::open("/dev/null")?);
+    // The highest number in use (perhaps the listing's own descriptor, closed by now: then
+    // one /dev/null more takes it).
+    let highest = numbers_open()?.into_iter().max().unwrap_or(2);
+    let mut last = File::open("/dev/null")?.into_raw_fd();
+    while last < highest {
+        last = File::open("/dev/null")?.into_raw_fd();
     }
-    setrlimit(Resource::RLIMIT_NOFILE, highest as u64 + 1 + free, hard)?;
+    // Every number up to `last` is taken now.
+    setrlimit(Resource::RLIMIT_NOFILE, last as u64 + 1 + free, hard)?;
     Ok(soft)
 }
 
@@ -35,16 +29,31 @@ pub fn restore(soft: u64) -> std::io::Result<()> {
     Ok(setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?)
 }
 
-/// How many of this process's descriptors are memfds (`/memfd:LABEL (deleted)`).
-pub fn memfds_open() -> std::io::Result<usize> {
-    let mut count = 0;
+/// What each of this process's descriptors is, as `/proc/self/fd` shows it (a memfd:
+/// `/memfd:LABEL (deleted)`).
+pub fn links() -> std::io::Result<Vec<String>> {
+    let mut links = Vec::new();
     for entry in std::fs::read_dir("/proc/self/fd")? {
         // A descriptor may close between the listing and the readlink: skip it.
-        if let Ok(target) = std::fs::read_link(entry?.path())
-            && target.to_string_lossy().starts_with("/memfd:")
-        {
-            count += 1;
+        if let Ok(target) = std::fs::read_link(entry?.path()) {
+            links.push(target.to_string_lossy().into_owned());
         }
     }
-    Ok(count)
+    Ok(links)
+}
+
+/// How many of this process's descriptors are memfds.
+pub fn memfds_open() -> std::io::Result<usize> {
+    Ok(links()?.iter().filter(|l| l.starts_with("/memfd:")).count())
+}
+
+/// The numbers of this process's open descriptors (the listing's own among them).
+fn numbers_open() -> std::io::Result<Vec<i32>> {
+    let mut numbers = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        if let Some(n) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
+            numbers.push(n);
+        }
+    }
+    Ok(numbers)
 }

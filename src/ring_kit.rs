@@ -490,10 +490,6 @@ struct Held {
     role: Role,
     lock: File,
     code: RingCode,
-    /// Whether this process takes part in `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`
-    /// (see the module's "Waiting"): if not, a sleep is cut short, bounding what a lost
-    /// wake-up can cost.
-    barrier: bool,
     /// Whether waits may spin before they sleep, and when that was judged.
     spin_verdict: Cell<Option<(Instant, bool)>>,
 }
@@ -572,12 +568,13 @@ impl Held {
             .peers
             .fetch_or(role.bit(), Ordering::Relaxed);
         let ring = SharedRing::new(segment, capacity, role);
+        // Registered before the peer can wait on us: its barrier must reach this process.
+        barrier_registered();
         Ok(Held {
             ring,
             role,
             lock,
             code,
-            barrier: barrier_registered(),
             spin_verdict: Cell::new(None),
         })
     }
@@ -702,7 +699,7 @@ impl Held {
                 header.sender_wants.store(wants, Ordering::Relaxed);
             }
             sleeps.store(1, Ordering::Release);
-            barrier_everywhere(self.barrier);
+            barrier_everywhere(barrier_registered());
             self.ring.look_again();
             let done = attempt(&self.ring);
             if !matches!(done, Ok(false)) {
@@ -718,7 +715,9 @@ impl Held {
                     waited,
                 });
             }
-            let nap = if self.barrier {
+            // Without the barrier a wake-up can be lost: a sleep is cut short, bounding
+            // what that costs.
+            let nap = if barrier_registered() {
                 NAP
             } else {
                 NAP_WITHOUT_BARRIER

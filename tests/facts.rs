@@ -927,11 +927,8 @@ fn receive_copies(socket: &UnixStream, room: usize) -> (Vec<OwnedFd>, bool) {
 /// How many of this process's descriptors are the memfd labelled `label`.
 fn holding(label: &str) -> usize {
     let link = format!("/memfd:{label} (deleted)");
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
-        .filter(|target| target.to_string_lossy() == link)
-        .count()
+    let links = shm_kata::descriptors::links().expect("/proc/self/fd");
+    links.iter().filter(|target| **target == link).count()
 }
 
 /// A message with more descriptors than the receiver made room for arrives cut short:
