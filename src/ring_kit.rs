@@ -49,10 +49,17 @@
 //!
 //! # Waiting
 //! `send` and `recv` try once; if the ring is full (or empty) they spin, trying again
-//! with the peer's index loaded afresh, for up to 100 µs, but only while the machine has a
-//! core to spare (no more threads ready to run than cores, in `/proc/loadavg`, looked at
-//! every 50 ms): a spinning process on a busy machine takes the core its peer needs and
-//! then loses its own. Otherwise, or if the spin was in vain, they sleep in the kernel,
+//! with the peer's index loaded afresh, for up to 100 µs, but only while spinning pays:
+//! a spin that ends in vain (the peer is not about to act: it waits too, or it has no
+//! core) makes the next waits sleep at once, for 1 ms, then 2, 4, … up to 64 ms while
+//! the spins stay in vain, and a spin that succeeds lets the next wait spin again. A
+//! process spinning on a busy machine takes the core its peer needs; one that sleeps
+//! costs a wake-up per message. Judging by what spins achieve, not by the machine's load,
+//! matters on a shared machine: a rule "spin while `/proc/loadavg` shows no more threads
+//! ready to run than cores" was tried and measured, and there the two spinning sides are
+//! already two such threads, so any third process running for a moment stopped the
+//! spinning for a while (about 50,000 sleeps in a 4-second run of round trips, 1.0–1.4 µs
+//! a round trip against 0.75 µs with this rule). To sleep, they sleep in the kernel,
 //! on a word of the header, with `FUTEX_WAIT`, and the peer wakes them (`FUTEX_WAKE`)
 //! after its next message. Shared futexes, not private (`FUTEX_PRIVATE_FLAG`): the kernel
 //! finds a shared one by the page it lies in, so two processes that map the segment
@@ -99,13 +106,26 @@
 //! timeout. It asks only then, not each time it would sleep: a `fcntl` per wait made
 //! every wait a system call more.
 //!
-//! Measured side by side on the 2-core VM, 64 B round trip, against the wait this replaced
-//! (spin, yield, then sleep 20 µs to 1 ms, asking after the peer's life each round): with
-//! two busy loops on the two cores, 4.7–31 µs against 90 µs to 2.4 ms, where a pipe took
-//! 2.8–8 µs (level with it in some runs, a few times slower in others); with the machine
-//! quiet but for another build, 1.0–1.3 µs against 0.8 µs (a pipe: 20–33 µs). 64-byte
-//! throughput unchanged there; under the busy loops lower (14–32 against 39 M msg/s), as
-//! the sides sleep instead of taking their share of the cores in long batches.
+//! **A receiver that keeps up.** Spinning has a cost of its own when the sender streams:
+//! a receiver that takes each message as soon as it is published meets the sender at
+//! every one, and each meeting moves `tail`'s line and the record's lines from one core
+//! to the other while the sender is writing the next record beside them. Measured side
+//! by side, 64-byte messages sent as fast as the sender can: 10–14 M msg/s with the
+//! receiver spinning, where the same receiver asleep half the time (the wait this one
+//! replaced) got 15–24, and the ceiling ring (`benches/ring/ceiling.rs`) about 50. So the
+//! receiver notes whether its last fresh look at `tail` found more than the one message
+//! it took: if so, the sender streams faster than it takes them, and its next wait first
+//! lets about 1.7 µs pass (128 spin-loop hints) before it looks, and then takes what
+//! gathered one message after the other, the lines long written. One message found after
+//! a wait ends that. A request and its answer never have two messages in a ring, so the
+//! round trip never waits for a gathering. Measured side by side: 35–47 M msg/s, the
+//! round trip unchanged (0.72–0.83 µs).
+//!
+//! Measured side by side on the 2-core VM, 64 B round trip, against the wait before this
+//! one (spin only while `/proc/loadavg` shows a core to spare, then the same futex): with
+//! two busy loops on the two cores, 1.7–3.4 µs against 3.7–79 µs, where a pipe took
+//! 2.8–5.2 µs in the same runs; on the machine without them, 0.72–0.83 µs against
+//! 0.96–1.4 µs (the ceiling ring: 0.37–0.39 µs).
 
 use std::cell::Cell;
 use std::fs::{File, OpenOptions};
@@ -380,6 +400,13 @@ impl SharedRing {
         self.tail.forget();
     }
 
+    /// Whether the receiver's view holds more messages than it has taken: the sender's
+    /// `tail` as last loaded is past the receiver's `head`.
+    fn more_to_take(&self) -> bool {
+        let head = self.header().head.load(Ordering::Relaxed); // the receiver's own index
+        self.tail.seen.get().is_some_and(|tail| tail > head)
+    }
+
     /// The header at the start of the segment.
     pub fn header(&self) -> &Header {
         header_of(&self.segment)
@@ -490,8 +517,11 @@ struct Held {
     role: Role,
     lock: File,
     code: RingCode,
-    /// Whether waits may spin before they sleep, and when that was judged.
-    spin_verdict: Cell<Option<(Instant, bool)>>,
+    /// How this side's spins have gone lately (see [`Spinning`]).
+    spinning: Cell<Spinning>,
+    /// The receiver's: whether its last fresh look found more than one message, so the
+    /// sender streams faster than it takes them (see "A receiver that keeps up").
+    dense: Cell<bool>,
 }
 
 /// How long a side spins (each round an attempt with the peer's index loaded afresh)
@@ -499,8 +529,49 @@ struct Held {
 /// peer that has just been woken is still caught spinning.
 const SPIN: Duration = Duration::from_micros(100);
 
-/// How long a verdict on spinning holds (see [`Held::may_spin`]).
-const PROBE: Duration = Duration::from_millis(50);
+/// After a spin in vain, how long waits sleep at once before spinning again: the first
+/// time (see [`Spinning`]).
+const PAUSE_FIRST: Duration = Duration::from_millis(1);
+
+/// The longest such pause, after many spins in vain in a row.
+const PAUSE_LONGEST: Duration = Duration::from_millis(64);
+
+/// Whether a wait may spin, judged by how the last spins went: a spin that found what it
+/// waited for says the peer is running and acting, and the next wait spins too; a spin in
+/// vain (the peer not about to act: it waits itself, or has no core) makes the waits
+/// sleep at once for a pause, which doubles with each spin in vain in a row, so a peer
+/// that is slow for good costs one spin in many, and one that was only held up for a
+/// moment (another process on its core) costs a millisecond of sleeping waits.
+#[derive(Debug, Clone, Copy)]
+struct Spinning {
+    /// No spinning before this instant.
+    not_before: Option<Instant>,
+    /// The pause after the next spin in vain.
+    pause: Duration,
+}
+
+impl Spinning {
+    const FRESH: Spinning = Spinning {
+        not_before: None,
+        pause: PAUSE_FIRST,
+    };
+
+    fn may_spin(self, now: Instant) -> bool {
+        self.not_before.is_none_or(|not_before| now >= not_before)
+    }
+
+    /// After a spin in vain that ended at `now`.
+    fn in_vain(self, now: Instant) -> Spinning {
+        Spinning {
+            not_before: Some(now + self.pause),
+            pause: (self.pause * 2).min(PAUSE_LONGEST),
+        }
+    }
+}
+
+/// How many spin-loop hints a receiver waits, when the sender streams, before it looks
+/// again (see "A receiver that keeps up"): about 1.7 µs on the 2-core VM (13 ns a hint).
+const GATHER: u32 = 128;
 
 /// The longest sleep between two looks at the peer's life (and at the timeout): a peer that
 /// dies wakes nobody.
@@ -575,7 +646,8 @@ impl Held {
             role,
             lock,
             code,
-            spin_verdict: Cell::new(None),
+            spinning: Cell::new(Spinning::FRESH),
+            dense: Cell::new(false),
         })
     }
 
@@ -640,16 +712,34 @@ impl Held {
     /// peer's (a push that overfilled by a few bytes, measured against a head the receiver
     /// has since moved) are judged again as they are now.
     fn attempt(&self, mut attempt: impl FnMut(&SharedRing) -> Result<bool>) -> Result<bool> {
-        if let Ok(true) = attempt(&self.ring) {
-            return Ok(true);
+        match attempt(&self.ring) {
+            Ok(true) => return Ok(true),
+            Ok(false) => {}
+            Err(error) => drop(error), // judged again below, afresh
         }
         self.ring.look_again();
         let done = attempt(&self.ring);
-        if done.is_err() {
+        match done {
+            Ok(true) => self.looked_afresh(false),
+            Ok(false) => {}
             // What was remembered may be what was wrong: the next call looks afresh.
-            self.ring.look_again();
+            Err(_) => self.ring.look_again(),
         }
         done
+    }
+
+    /// After an attempt that succeeded with the peer's index loaded afresh, the receiver
+    /// notes whether that look found more messages than the one it took (the sender
+    /// streams) and, after a wait, whether it found only that one (the sender does not,
+    /// or no longer does). See "A receiver that keeps up".
+    #[inline]
+    fn looked_afresh(&self, waited: bool) {
+        if self.role == Role::Receiver {
+            let more = self.ring.more_to_take();
+            if more || waited {
+                self.dense.set(more);
+            }
+        }
     }
 
     /// Calls `attempt` until it succeeds, the peer is gone, or `timeout` has passed.
@@ -667,22 +757,31 @@ impl Held {
         if self.attempt(&mut attempt)? {
             return Ok(());
         }
+        if self.dense.get() {
+            // The sender streams: let a few messages gather before the next look, and take
+            // them one after the other instead of meeting the sender at every one.
+            for _ in 0..GATHER {
+                std::hint::spin_loop();
+            }
+        }
         let start = Instant::now();
-        if self.may_spin(start) {
+        let spinning = self.spinning.get();
+        if spinning.may_spin(start) {
             for round in 1u32.. {
                 std::hint::spin_loop();
                 // Each look after a failed one loads the peer's index afresh.
                 self.ring.look_again();
                 if attempt(&self.ring)? {
+                    self.looked_afresh(true);
+                    self.spinning.set(Spinning::FRESH);
                     return Ok(());
                 }
                 if round % 16 == 0 && start.elapsed() >= SPIN {
                     break;
                 }
             }
-            // Spinning did not do it: the peer is not about to act. The next waits sleep
-            // at once, for a while.
-            self.spin_verdict.set(Some((start, false)));
+            // Spinning did not do it: the peer is not about to act.
+            self.spinning.set(spinning.in_vain(Instant::now()));
         }
         let sleeps = self.sleeps(self.role);
         loop {
@@ -746,35 +845,6 @@ impl Held {
             }
         }
     }
-
-    /// Whether this wait may spin: only while a core is to spare, as last judged at most
-    /// [`PROBE`] ago (and not if the last spin was in vain, within that time).
-    fn may_spin(&self, now: Instant) -> bool {
-        match self.spin_verdict.get() {
-            Some((then, verdict)) if now.duration_since(then) < PROBE => verdict,
-            _ => {
-                let verdict = cores_to_spare();
-                self.spin_verdict.set(Some((now, verdict)));
-                verdict
-            }
-        }
-    }
-}
-
-/// Whether the machine has a core to spare for spinning: no more threads ready to run
-/// than cores (the fourth field of `/proc/loadavg`, `running/total`; the reader counts).
-/// Where it cannot be read: yes.
-fn cores_to_spare() -> bool {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let Ok(text) = std::fs::read_to_string("/proc/loadavg") else {
-        return true;
-    };
-    text.split_whitespace()
-        .nth(3)
-        .and_then(|field| field.split('/').next())
-        .and_then(|running| running.parse::<usize>().ok())
-        .is_none_or(|running| running <= cores)
 }
 
 /// Wakes the side sleeping on `word`, if it still does (the word back to 0 first, so that
