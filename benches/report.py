@@ -68,10 +68,20 @@ def compare_results(path):
                 ((impl, "transform", int(f["words"]), f["workers"]), float(f["transform_s"])),
             ]
         else:
+            entries = []
+        if kind in ("floor", "job"):
+            # Each step's best, for "where the time goes".
+            way = f["way"] if kind == "floor" else f["workers"]
+            entries += [((impl, f"{kind}-step:{step}", int(f["words"]), way), float(f[f"{step}_s"])) for step in STEPS if f"{step}_s" in f]
+        if kind not in ("floor", "job"):
             entries = [((impl, "handoff", int(f["words"]), f["via"]), float(f["seconds"]))]
         for key, value in entries:
             best[key] = min(value, best.get(key, value))
     return best
+
+
+# The steps of the classic job and of its floor, as the RESULT lines name them.
+STEPS = ("fill", "transform", "verify", "remove")
 
 
 def ms(seconds):
@@ -310,6 +320,18 @@ def compare_section(results, targets):
             "worker; the ratio is against the faster of the two:",
             table(["words", "workers", "Rust job", "floor (Vec)", "floor (MADV_HUGEPAGE)", "job / floor", "job 4 KiB / floor"], floor_rows),
         ]
+        steps = steps_table(results)
+        if steps:
+            parts += [
+                "Where the difference goes, at 5M words: each step's best over the runs (so a "
+                "column's steps may come from different runs). `fill` is the segment's creation "
+                "(open, size, `posix_fallocate`, the collapse into 2 MiB pages) and the writes "
+                "of `0..N`, against the floor's allocation and the same writes; `transform` "
+                "starts the workers, each attaching and rewriting its range, against one "
+                "thread's loop; `verify` reads every word back through atomic loads (the "
+                "segment is shared), the floor's with plain loads; `remove` unlinks and unmaps:",
+                steps,
+            ]
     handoffs = sorted({n for (impl, kind, n, _) in results if kind == "handoff"})
     if handoffs:
         rows = []
@@ -333,6 +355,31 @@ def compare_section(results, targets):
             table(["words", "Queue (list)", "Queue (array)", "shared memory", "list / shm", "array / shm"], rows),
         ]
     return "\n\n".join(parts)
+
+
+def steps_table(results):
+    """The classic job's steps at 5M words: the job (2 MiB and 4 KiB pages) beside the two
+    floors, each step's best."""
+    n = 5_000_000
+    jobs = sorted({w for (impl, kind, m, w) in results if kind == "job" and m == n and impl == "rust"})
+    if not jobs:
+        return None
+    w = jobs[-1]
+    columns = [
+        (f"job, {w} workers, 2 MiB", ("rust", "job-step", w)),
+        (f"job, {w} workers, 4 KiB", ("rust-4k", "job-step", w)),
+        ("floor (Vec)", ("rust", "floor-step", "vec")),
+        ("floor (MADV_HUGEPAGE)", ("rust", "floor-step", "vec+hugepage")),
+    ]
+    columns = [(label, key) for label, key in columns if (key[0], f"{key[1]}:fill", n, key[2]) in results]
+    rows = []
+    for step in STEPS:
+        rows.append([step] + [ms(results[(impl, f"{kind}:{step}", n, way)]) for _, (impl, kind, way) in columns])
+    rows.append(
+        ["sum"]
+        + [ms(sum(results[(impl, f"{kind}:{step}", n, way)] for step in STEPS)) for _, (impl, kind, way) in columns]
+    )
+    return table(["step"] + [label for label, _ in columns], rows)
 
 
 def ring_python_results(path):
