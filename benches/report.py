@@ -401,7 +401,7 @@ def ring_python_results(path):
     return found
 
 
-def ring_section(messages, behind, round_trip, python, targets):
+def ring_section(messages, behind, round_trip, loaded, python, targets):
     """Exercise 07's ring against a pipe (a `write` per message, and batched), Python's
     Queue and the ceiling ring (benches/ring/ceiling.rs): messages per second for batches
     of messages, with the receiver keeping up (`messages`) and falling behind
@@ -450,19 +450,33 @@ def ring_section(messages, behind, round_trip, python, targets):
             ),
         ]
         targets.append(("ring vs the ceiling ring, 64 B, receiver behind", "≥ 0.7×", late["ring"] / late["ceiling"], 0.7, True))
+    def trip(results, way):
+        found = results.get((f"{way} 64 B", None))
+        return found[0] if found else None
+
+    def us(seconds):
+        return f"{seconds * 1e6:.1f} µs" if seconds is not None else "–"
+
     trips = [
-        [way, f"{round_trip[(f'{way} 64 B', None)][0] * 1e6:.1f} µs"]
+        [way, us(trip(round_trip, way)), us(trip(loaded, way))]
         for way in ("ring", "ceiling", "pipe")
-        if (f"{way} 64 B", None) in round_trip
+        if trip(round_trip, way) is not None
     ]
-    if ("ring 64 B", None) in round_trip and ("pipe 64 B", None) in round_trip:
-        ring_trip, pipe_trip = round_trip[("ring 64 B", None)][0], round_trip[("pipe 64 B", None)][0]
+    ring_trip, pipe_trip = trip(round_trip, "ring"), trip(round_trip, "pipe")
+    if ring_trip and pipe_trip:
         targets.append(("ring round trip / a pipe's, 64 B, machine otherwise idle", "≤ 1.0×", ring_trip / pipe_trip, 1.0, False))
         targets.append(("ring round trip, 64 B, machine otherwise idle / 0.5 µs", "≤ 1.0×", ring_trip / 0.5e-6, 1.0, False))
+    ring_loaded, pipe_loaded = trip(loaded, "ring"), trip(loaded, "pipe")
+    if ring_loaded and pipe_loaded:
+        targets.append(("ring round trip / a pipe's, 64 B, a busy loop per core", "≤ 1.0×", ring_loaded / pipe_loaded, 1.0, False))
     if ("round-trip", "64 B") in python:
-        trips.append(["Python Queue", f"{python[('round-trip', '64 B')] * 1e6:.1f} µs"])
+        trips.append(["Python Queue", us(python[("round-trip", "64 B")]), "–"])
     if trips:
-        parts += ["A 64-byte message there and back (median):", table(["through", "round trip"], trips)]
+        parts += [
+            "A 64-byte message there and back (median), on the machine otherwise idle and with "
+            "one busy loop per core (so twice as many threads want to run as there are cores):",
+            table(["through", "round trip", "round trip, loaded"], trips),
+        ]
     return "\n\n".join(parts)
 
 
@@ -491,6 +505,7 @@ def render():
             criterion_results("messages"),
             criterion_results("messages-behind"),
             criterion_results("round-trip"),
+            criterion_results("round-trip", "criterion-loaded"),
             ring_python_results(target_dir() / "ring-queue.txt"),
             targets,
         ),

@@ -8,9 +8,12 @@
 #    pages: 512 times fewer pages to map and unmap), if this user may mount one in a
 #    private mount namespace (root, `unshare`); skipped otherwise. The mount is visible
 #    to these benchmarks only and disappears with them.
-# 3. benches/compare-python.sh: the classic job in Rust and in Python.
-# 4. benches/ring_queue.py: exercise 07's messages through Python's multiprocessing.Queue.
-# 5. benches/report.py: writes the tables into README.md.
+# 3. The ring's round trip again with the machine loaded: one busy loop per core, so that
+#    with the two sides of the round trip twice as many threads want to run as there are
+#    cores (the busy loops are this script's children and end with it).
+# 4. benches/compare-python.sh: the classic job in Rust and in Python.
+# 5. benches/ring_queue.py: exercise 07's messages through Python's multiprocessing.Queue.
+# 6. benches/report.py: writes the tables into README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
@@ -19,6 +22,7 @@ target=$(realpath "$CARGO_TARGET_DIR")
 # Start from nothing, so every number in the tables comes from this one run.
 rm -rf "$target/criterion/transfer" "$target/criterion/transform" "$target/criterion/messages" \
     "$target/criterion/messages-behind" "$target/criterion/round-trip" "$target/criterion-huge" \
+    "$target/criterion-loaded" \
     "$target/ring-queue.txt"
 cargo bench --features benchmarks
 
@@ -32,6 +36,15 @@ if [[ $(id -u) == 0 ]] && command -v unshare >/dev/null; then
 else
     echo "run-all: not root (or no unshare): skipping the huge-page runs"
 fi
+
+busy=()
+for _ in $(seq "$(nproc)"); do
+    (while :; do :; done) &
+    busy+=($!)
+done
+CRITERION_HOME="$target/criterion-loaded" cargo bench --features benchmarks --bench ring -- round-trip
+kill "${busy[@]}"
+wait "${busy[@]}" 2>/dev/null || true
 
 benches/compare-python.sh
 python3 benches/ring_queue.py | tee "$target/ring-queue.txt"
