@@ -112,13 +112,13 @@
 //! to the other while the sender is writing the next record beside them. Measured side
 //! by side, 64-byte messages sent as fast as the sender can: 10–14 M msg/s with the
 //! receiver spinning, where the same receiver asleep half the time (the wait this one
-//! replaced) got 15–24, and the ceiling ring (`benches/ring/ceiling.rs`) about 50. So the
+//! replaced) got 15–24, and the ceiling ring (`benches/ring/ceiling.rs`) 50–65. So the
 //! receiver notes whether its last fresh look at `tail` found more than the one message
 //! it took: if so, the sender streams faster than it takes them, and its next wait first
 //! lets about 1.7 µs pass (128 spin-loop hints) before it looks, and then takes what
 //! gathered one message after the other, the lines long written. One message found after
 //! a wait ends that. A request and its answer never have two messages in a ring, so the
-//! round trip never waits for a gathering. Measured side by side: 35–47 M msg/s, the
+//! round trip never waits for a gathering. Measured side by side: 34–47 M msg/s, the
 //! round trip unchanged (0.72–0.83 µs).
 //!
 //! Measured side by side on the 2-core VM, 64 B round trip, against the wait before this
