@@ -329,8 +329,9 @@ def compare_section(results, targets):
                 "(open, size, `posix_fallocate`, the collapse into 2 MiB pages) and the writes "
                 "of `0..N`, against the floor's allocation and the same writes; `transform` "
                 "starts the workers, each attaching and rewriting its range, against one "
-                "thread's loop; `verify` reads every word back through atomic loads (the "
-                "segment is shared), the floor's with plain loads; `remove` unlinks and unmaps:",
+                "thread's loop; `verify` reads every word back (in the job once the workers "
+                "have exited, with the same loop as the floor); `remove` unlinks and unmaps, "
+                "against the floor's free:",
                 steps,
             ]
     handoffs = sorted({n for (impl, kind, n, _) in results if kind == "handoff"})
