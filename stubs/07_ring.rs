@@ -71,8 +71,8 @@
 //! Why the kit does the rest: the layout (a `#[repr(C)]` header with `head` and `tail` on
 //! cache lines of their own, against false sharing), the role locks (an `F_OFD_SETLK`
 //! lock per role, which the kernel frees when its holder dies) and the waiting (spin while
-//! a core is free, then sleep on a futex the peer wakes, and a dead peer is an error) are
-//! plumbing you read, not the lesson. In a real run the kit also remembers the peer's
+//! spinning finds the peer acting, then sleep on a futex the peer wakes, and a dead peer is
+//! an error) are plumbing you read, not the lesson. In a real run the kit also remembers the peer's
 //! index between attempts (why: "The peer's index, remembered" in `src/ring_kit.rs`);
 //! that changes nothing for you. Write `push` and `pop` as if every load were fresh, with
 //! the orderings above: loom checks them that way.
@@ -97,7 +97,13 @@
 //! instead of clearing it first (only bytes it did not have yet are zero-filled, and the
 //! read overwrites every byte anyway). Measured side by side:
 //! a 64-byte push and pop in one thread about half the time (medians 65 → 34 ns), and
-//! 1.8 times the messages per second between two processes. Write yours plain first.
+//! 1.8 times the messages per second between two processes. Then two smaller things:
+//! a position's offset is a mask when the capacity is a power of two (`position % capacity`
+//! is a 64-bit division otherwise, tens of cycles), and the two copy helpers are
+//! `#[inline(always)]`, so that the length's copy keeps its known size (with only
+//! `#[inline]`, once the offset had its own helper, the compiler called them and the
+//! 4-byte copy became a call to `memmove`: 33 ns a push and pop against 25). Write yours
+//! plain first.
 //!
 //! Builds on: 01 create and 02 attach (a ring is a segment they make and open). A compile
 //! error in those shows here too; no other exercise ever stops this one.
