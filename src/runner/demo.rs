@@ -227,12 +227,22 @@ fn expected(x: u32) -> u32 {
 }
 
 fn first_wrong_word(segment: &Segment) -> Option<(usize, u32)> {
-    segment
-        .atomics()
-        .iter()
-        .map(|word| word.load(Relaxed))
+    first_wrong(segment.atomics().iter().map(|word| word.load(Relaxed)))
+}
+
+/// The first word of `words` that is not the transform of its index, and its value.
+fn first_wrong(words: impl Iterator<Item = u32> + Clone) -> Option<(usize, u32)> {
+    // Count first: a loop with no early exit keeps no branch per word waiting on its load;
+    // look for the first wrong word only when there is one.
+    let wrong = words
+        .clone()
         .enumerate()
-        .find(|&(i, w)| w != expected(i as u32))
+        .filter(|&(i, w)| w != expected(i as u32))
+        .count();
+    if wrong == 0 {
+        return None;
+    }
+    words.enumerate().find(|&(i, w)| w != expected(i as u32))
 }
 
 /// `shm-kata-demo-` and 16 random hex digits: a name no other demo uses, in this PID
@@ -446,6 +456,17 @@ pub fn launch(args: &[std::ffi::OsString]) -> Result<ExitCode, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_wrong_word_is_found_with_its_index_and_value() {
+        let mut words: Vec<u32> = (0..100).map(expected).collect();
+        assert_eq!(first_wrong(words.iter().copied()), None);
+        words[70] = 1;
+        words[7] = 5;
+        assert_eq!(first_wrong(words.iter().copied()), Some((7, 5)));
+        words[0] = 9;
+        assert_eq!(first_wrong(words.iter().copied()), Some((0, 9)));
+    }
 
     #[test]
     fn a_todo_panic_names_the_exercise_to_finish() {
