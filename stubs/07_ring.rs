@@ -74,8 +74,10 @@
 //! spinning finds the peer acting, then sleep on a futex the peer wakes, and a dead peer is
 //! an error) are plumbing you read, not the lesson. In a real run the kit also remembers the peer's
 //! index between attempts (why: "The peer's index, remembered" in `src/ring_kit.rs`);
-//! that changes nothing for you. Write `push` and `pop` as if every load were fresh, with
-//! the orderings above: loom checks them that way.
+//! that changes nothing for you, and neither does the kit's `Sender::send_many`, which
+//! keeps your `push`'s stores of `tail` back and publishes many records with one. Write
+//! `push` and `pop` as if every load were fresh, with the orderings above: loom checks
+//! them that way.
 //!
 //! **Worth reading after: how the kit sleeps without a fence per message** ("Waiting" in
 //! `src/ring_kit.rs`). A side about to sleep stores "I sleep" and then looks at the ring;

@@ -1541,4 +1541,39 @@ proptest! {
         scratch.remove("pipe");
         scratch.finish();
     }
+    /// The kit's `send_many` publishes many records with one store of `tail`; each must
+    /// still arrive whole and in order, through your `push` unchanged, in rings too small
+    /// for the whole batch (so it publishes what it holds and waits, again and again).
+    #[test]
+    fn messages_sent_together_arrive_whole_and_in_order(
+        (capacity, lens, seed) in ring_and_lens()
+    ) {
+        not_after_a_wait()?;
+        let _serial = one_at_a_time();
+        use_this_builds_worker();
+        let scratch = Scratch::new();
+        let mut sender = ring::create(&scratch.dir, "batch", capacity).expect("ring::create");
+        let job = Job::RingRecv {
+            dir: scratch.dir.path().to_owned(),
+            name: "batch".into(),
+            seed,
+            plan: RingPlan::encode(&lens),
+            then: Then::Exit,
+        };
+        let receiver = start_until_ready(&job, LIMIT);
+        let messages: Vec<Vec<u8>> =
+            lens.iter().enumerate().map(|(index, &len)| ring_message(seed, index, len)).collect();
+        let sent = sender.send_many(messages.iter().map(Vec::as_slice), PATIENCE);
+        note_a_wait(&sent);
+        drop(sender); // a receiver still waiting sees the sender gone at once
+        let (status, stderr) = receiver.finish(LIMIT);
+        prop_assert!(sent.is_ok(), "send_many failed: {:?}; the receiver process ended \
+            ({status}):\n{stderr}", sent);
+        prop_assert!(
+            status.success(),
+            "the receiver process found a wrong message ({status}):\n{stderr}"
+        );
+        scratch.remove("batch");
+        scratch.finish();
+    }
 }
