@@ -440,8 +440,8 @@ def ring_section(messages, behind, round_trip, loaded, python, targets):
         "Batches of 4096 messages from one process to another, both running at once "
         "(messages per second, median; the ceiling is the fastest ring this machine runs, "
         "fixed 64-byte slots and none of the kata's code: benches/ring/ceiling.rs; "
-        "`send_many` publishes `tail` once for all the records that fit at once, as the "
-        "batched pipe writes a whole batch with one call):",
+        "`send_many` publishes `tail` once per 8 KiB of records instead of once per message, "
+        "as the batched pipe writes a whole batch with one call):",
         table(["message", "ring", "ring, `send_many`", "pipe, a write each", "pipe, batched", "ceiling", "Python Queue", "ring / pipe", "ring / ceiling", "batched: ring / pipe", "ring / Queue"], rows),
     ]
     late = {way: RING_BATCH / behind[(way, "64 B")][0] for way in ("ring", "ceiling") if (way, "64 B") in behind}

@@ -9,7 +9,7 @@
 //! * **ring**: the kata's ring (1 MiB of data) in `/dev/shm`, the reference `push`/`pop`
 //!   behind the kit's blocking `send`/`recv`. No system call per message.
 //! * **ring-batched**: the same, the whole batch given to the kit's `send_many`, which
-//!   publishes `tail` once for all the records that fit at once (the same receiver).
+//!   publishes `tail` once per 8 KiB of records (the same receiver).
 //! * **pipe**: one `write` per message (its 4-byte length and its bytes together), so
 //!   each message is handed off when it is sent, as a queue would. The receiver reads as
 //!   much as the pipe holds at once and splits the records itself.

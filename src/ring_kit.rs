@@ -606,7 +606,7 @@ impl Spinning {
 const GATHER: u32 = 128;
 
 /// How many bytes of records `send_many` writes before it publishes them (at most a
-/// quarter of the ring): enough that `tail` crosses between cores once per hundred or so
+/// quarter of the ring): enough that `tail` crosses between cores once per hundred-odd
 /// small records, few enough that a receiver keeping up always has records to take.
 /// Measured side by side with 64-byte messages, 512 B to 32 KiB made no clear difference
 /// (77–105 µs a batch of 4096); publishing only at the end of the batch made the receiver
