@@ -58,23 +58,38 @@ fn indices_advice(sender: &Sender) -> String {
 /// at once instead of waiting again.
 const PATIENCE: Duration = Duration::from_secs(5);
 
-static WAITED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The first wait in vain of this test program: the test it was in (libtest names each
+/// test's thread after it) and its error. Kept here, because proptest reports only the
+/// last, smallest failing case, which is one of those not run.
+static WAITED: std::sync::Mutex<Option<(String, String)>> = std::sync::Mutex::new(None);
 
-/// Fails a case at once if an earlier one already waited [`PATIENCE`] in vain.
+/// Fails a case at once if an earlier one already waited [`PATIENCE`] in vain, saying
+/// which and why.
 fn not_after_a_wait() -> Result<(), TestCaseError> {
-    prop_assert!(
-        !WAITED.load(Ordering::Relaxed),
-        "an earlier case of this test waited {:?} for a message, or for room, that never came \
-         (its message is above); this case is not run, to report in seconds, not minutes",
-        PATIENCE
-    );
+    let waited = WAITED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some((test, error)) = waited {
+        let who = if std::thread::current().name() == Some(test.as_str()) {
+            "an earlier case of this test".to_owned()
+        } else {
+            format!("a case of {test}")
+        };
+        prop_assert!(
+            false,
+            "{who} waited {PATIENCE:?} for a message, or for room, that never came ({error}); \
+             this case is not run, to report in seconds, not minutes"
+        );
+    }
     Ok(())
 }
 
 /// Notes a `TimedOut` for [`not_after_a_wait`].
 fn note_a_wait<T>(result: &Result<T, Error>) {
-    if matches!(result, Err(Error::TimedOut { .. })) {
-        WAITED.store(true, Ordering::Relaxed);
+    if let Err(error @ Error::TimedOut { .. }) = result {
+        let mut waited = WAITED.lock().unwrap_or_else(|e| e.into_inner());
+        if waited.is_none() {
+            let test = std::thread::current().name().unwrap_or("a test").to_owned();
+            *waited = Some((test, error.to_string()));
+        }
     }
 }
 
@@ -1544,6 +1559,8 @@ proptest! {
     /// The kit's `send_many` publishes many records with one store of `tail`; each must
     /// still arrive whole and in order, through your `push` unchanged, in rings too small
     /// for the whole batch (so it publishes what it holds and waits, again and again).
+    /// It cannot see when your `push` stores `tail` (the kit holds those stores back):
+    /// that is what the other tests check.
     #[test]
     fn messages_sent_together_arrive_whole_and_in_order(
         (capacity, lens, seed) in ring_and_lens()
