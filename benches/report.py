@@ -68,13 +68,11 @@ def compare_results(path):
                 ((impl, "transform", int(f["words"]), f["workers"]), float(f["transform_s"])),
             ]
         else:
-            entries = []
+            entries = [((impl, "handoff", int(f["words"]), f["via"]), float(f["seconds"]))]
         if kind in ("floor", "job"):
             # Each step's best, for "where the time goes".
             way = f["way"] if kind == "floor" else f["workers"]
             entries += [((impl, f"{kind}-step:{step}", int(f["words"]), way), float(f[f"{step}_s"])) for step in STEPS if f"{step}_s" in f]
-        if kind not in ("floor", "job"):
-            entries = [((impl, "handoff", int(f["words"]), f["via"]), float(f["seconds"]))]
         for key, value in entries:
             best[key] = min(value, best.get(key, value))
     return best

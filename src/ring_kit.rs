@@ -435,7 +435,7 @@ impl SharedRing {
     /// Whether the receiver's view holds more messages than it has taken: the sender's
     /// `tail` as last loaded is past the receiver's `head`.
     fn more_to_take(&self) -> bool {
-        let head = self.header().head.load(Ordering::Relaxed); // the receiver's own index
+        let head = self.head.word().load(Ordering::Relaxed); // the receiver's own index
         self.tail.seen.get().is_some_and(|tail| tail > head)
     }
 
